@@ -1,0 +1,20 @@
+// Activities for queue `retort-compute` (tfjs). The worker passes in the backend it initialised.
+import { ArtifactStore } from '../storage/artifacts.js';
+import type { ObjectStore } from '../storage/object-store.js';
+import { withFailureMapping } from './failures.js';
+
+export interface ComputeDeps {
+  store: ObjectStore;
+  backend: { name: string; tfVersion?: string };
+}
+
+export function createComputeActivities({ store, backend }: ComputeDeps) {
+  const artifacts = new ArtifactStore(store);
+  return withFailureMapping({
+    /** The backend and store a compute worker runs with (used by `retort doctor` and tests). */
+    async computeBackendInfo(): Promise<{ backend: string; tfVersion?: string; store: string }> {
+      return { backend: backend.name, ...(backend.tfVersion ? { tfVersion: backend.tfVersion } : {}), store: artifacts.store.root };
+    },
+  });
+}
+export type ComputeActivities = ReturnType<typeof createComputeActivities>;

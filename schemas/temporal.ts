@@ -1,0 +1,62 @@
+// Names shared by workflows, workers and the client: task queues, search attributes, timeouts.
+import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
+import { z } from 'zod';
+
+/** Workflows + I/O activities. */
+export const TASK_QUEUE = 'retort';
+/** tfjs activities: one slot per GPU, cores/2 on CPU. */
+export const COMPUTE_TASK_QUEUE = 'retort-compute';
+
+export const RetortPipeline = defineSearchAttributeKey('RetortPipeline', SearchAttributeType.KEYWORD);
+export const RetortStage = defineSearchAttributeKey('RetortStage', SearchAttributeType.KEYWORD);
+export const RetortDataset = defineSearchAttributeKey('RetortDataset', SearchAttributeType.KEYWORD);
+export const SEARCH_ATTRIBUTES = [RetortPipeline, RetortStage, RetortDataset] as const;
+
+/** Activity timing profile: `test` makes crash detection take seconds instead of minutes. */
+export const Profile = z.enum(['prod', 'test']).default('prod');
+export type Profile = z.infer<typeof Profile>;
+
+export interface ActivityTimeouts {
+  startToCloseTimeout: string;
+  heartbeatTimeout?: string;
+  retry: { initialInterval: string; backoffCoefficient: number; maximumInterval: string; maximumAttempts: number };
+}
+
+/** Error types a retry cannot fix (specs/temporal.md §c.2). */
+export const NON_RETRYABLE_ERROR_TYPES = [
+  'InvalidPipelineInput',
+  'DatasetSchemaMismatch',
+  'DatasetNotFound',
+  'CorruptDataset',
+  'EmptyDataset',
+  'InvalidStoreKey',
+  'UnsupportedUri',
+  'ConfigError',
+  'CheckpointIncompatible',
+  'NonFiniteValues',
+];
+
+export const TIMEOUTS: Record<Profile, { io: ActivityTimeouts; compute: ActivityTimeouts }> = {
+  prod: {
+    io: {
+      startToCloseTimeout: '30 minutes',
+      retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 8 },
+    },
+    compute: {
+      startToCloseTimeout: '24 hours',
+      heartbeatTimeout: '5 minutes',
+      retry: { initialInterval: '30s', backoffCoefficient: 2, maximumInterval: '10 minutes', maximumAttempts: 5 },
+    },
+  },
+  test: {
+    io: {
+      startToCloseTimeout: '5 minutes',
+      retry: { initialInterval: '500ms', backoffCoefficient: 2, maximumInterval: '2s', maximumAttempts: 4 },
+    },
+    compute: {
+      startToCloseTimeout: '10 minutes',
+      heartbeatTimeout: '10s',
+      retry: { initialInterval: '500ms', backoffCoefficient: 2, maximumInterval: '2s', maximumAttempts: 5 },
+    },
+  },
+};

@@ -1,0 +1,98 @@
+// Exactly-once effects for at-least-once activities (DESIGN.md §3).
+//
+// An artifact's key is derived from what produced it (activity, code version, input hashes, config,
+// seed), so a retried or repeated activity computes the same key: if it is already committed the
+// existing ref is returned (memoization), otherwise the bytes are written with create-if-absent
+// semantics (temp file + link on `file://`, `If-None-Match: *` on S3) and a small `.ref.json`
+// sidecar records the ref. Readers verify the sha256 of what they read.
+import { createHash } from 'node:crypto';
+import { type ArtifactRef } from '../schemas/artifact.js';
+import { corrupt, notFound } from './errors.js';
+import type { ObjectStore } from './object-store.js';
+import { resolveObject } from './open.js';
+
+/** Bumped when a change to any activity should invalidate every memoized artifact. */
+export const CODE_VERSION = 'retort-0.1.0';
+
+export interface ArtifactIdentity {
+  /** Activity (and its own version), e.g. `ingestTextCorpus@1`. */
+  activity: string;
+  /** sha256 (or other immutable identity) of every input. */
+  inputs: readonly string[];
+  config: unknown;
+  seed?: number;
+  /** Which output of the activity, e.g. `train`. */
+  output: string;
+}
+
+/** JSON with sorted object keys: the same value always hashes the same. */
+export function canonicalJson(value: unknown): string {
+  return JSON.stringify(value, (_k, v: unknown) =>
+    v && typeof v === 'object' && !Array.isArray(v)
+      ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+      : v,
+  );
+}
+
+export const sha256Hex = (bytes: Uint8Array | string) => createHash('sha256').update(bytes).digest('hex');
+
+export function artifactKey(kind: ArtifactRef['kind'], format: ArtifactRef['format'], id: ArtifactIdentity): string {
+  const digest = sha256Hex(canonicalJson({ codeVersion: CODE_VERSION, ...id }));
+  return `artifacts/${kind}/${digest}.${format}`;
+}
+
+const sidecar = (key: string) => `${key}.ref.json`;
+
+export class ArtifactStore {
+  constructor(readonly store: ObjectStore) {}
+
+  /** The committed ref at `key`, if any (memoization lookup). */
+  async lookup(key: string): Promise<ArtifactRef | undefined> {
+    const info = await this.store.head(sidecar(key));
+    if (!info) return undefined;
+    const ref = JSON.parse(new TextDecoder().decode(await this.store.get(sidecar(key)))) as ArtifactRef;
+    const object = await this.store.head(key);
+    // A sidecar whose object vanished or changed size is stale: treat as absent and rewrite.
+    return object && object.size === ref.bytes ? ref : undefined;
+  }
+
+  /** Commits `bytes` at `key` (create-if-absent) and returns its ref. */
+  async commit(
+    key: string,
+    bytes: Uint8Array,
+    meta: Pick<ArtifactRef, 'kind' | 'format'> & Partial<Pick<ArtifactRef, 'rows' | 'schema'>>,
+  ): Promise<ArtifactRef> {
+    const digest = createHash('sha256').update(bytes);
+    const sha256 = digest.copy().digest('hex');
+    const outcome = await this.store.put(key, bytes, { ifNoneMatch: true, sha256Base64: digest.digest('base64') });
+    let ref: ArtifactRef = { uri: this.store.uri(key), sha256, bytes: bytes.byteLength, ...meta };
+    if (outcome === 'exists') {
+      // Someone committed this key first (a retry, or concurrent identical work): keep theirs.
+      const existing = await this.store.get(key);
+      ref = { ...ref, sha256: sha256Hex(existing), bytes: existing.byteLength };
+    }
+    const body = new TextEncoder().encode(JSON.stringify(ref));
+    await this.store.put(sidecar(key), body, { ifNoneMatch: false, contentType: 'application/json' });
+    return ref;
+  }
+
+  /** Reads an artifact and verifies its sha256. */
+  async read(ref: ArtifactRef): Promise<Uint8Array> {
+    const { store, key } = resolveObject(ref.uri, this.store);
+    const bytes = await store.get(key);
+    const got = sha256Hex(bytes);
+    if (got !== ref.sha256) throw corrupt(`artifact ${ref.uri}: sha256 ${got} does not match its ref (${ref.sha256})`);
+    return bytes;
+  }
+
+  /** Reads any object by URI (inputs supplied by users have no ref yet). */
+  async readUri(uri: string): Promise<Uint8Array> {
+    const { store, key } = resolveObject(uri, this.store);
+    const info = await store.head(key);
+    if (!info) throw notFound(`object ${uri} does not exist`);
+    return store.get(key);
+  }
+}
+
+/** `runs/<workflowId>/manifest.json`: the commit point of a run, written last. */
+export const manifestKey = (workflowId: string) => `runs/${workflowId.replace(/[^A-Za-z0-9._-]/g, '_')}/manifest.json`;

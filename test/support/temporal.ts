@@ -1,0 +1,85 @@
+// Helpers for tests against the real dev server: connections, per-test task queues, workers over
+// a given store, and a store wrapper that counts writes (to prove memoization hits).
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync } from 'node:fs';
+import { join } from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import { NativeConnection, type Worker } from '@temporalio/worker';
+import { inject } from 'vitest';
+import { FileStore } from '../../storage/file-store.js';
+import type { ObjectStore } from '../../storage/object-store.js';
+import { S3Store } from '../../storage/s3-store.js';
+import { type QueueName, createWorkers } from '../../workers/workers.js';
+import { S3_CREDENTIALS } from './s3-server.js';
+
+export async function connectClient(): Promise<{ client: Client; connection: Connection }> {
+  const connection = await Connection.connect({ address: inject('temporalAddress') });
+  return { client: new Client({ connection, namespace: 'default' }), connection };
+}
+
+export const uniqueQueue = (name: string) => `test-${name}-${randomUUID().slice(0, 8)}`;
+
+export function tempFileStore(name: string): FileStore {
+  return new FileStore(mkdtempSync(join(inject('scratchDir'), `${name}-`)));
+}
+
+export function testS3Store(prefix: string): S3Store {
+  return new S3Store(`s3://${inject('s3Bucket')}/${prefix}`, {
+    endpoint: inject('s3Endpoint'),
+    forcePathStyle: true,
+    credentials: S3_CREDENTIALS,
+  });
+}
+
+export async function startWorkers(store: ObjectStore, taskQueue: string, queues: QueueName = 'retort') {
+  const connection = await NativeConnection.connect({ address: inject('temporalAddress') });
+  const workers: Worker[] = await createWorkers({
+    connection,
+    store,
+    taskQueue,
+    queues,
+    workflowBundle: { codePath: inject('workflowBundlePath') },
+  });
+  return {
+    workers,
+    /** Runs the workers until `fn` settles, then shuts them down. */
+    async runUntil<T>(fn: () => Promise<T>): Promise<T> {
+      let result: T | undefined;
+      let error: unknown;
+      let done = false;
+      const work = fn().then(
+        (r) => {
+          result = r;
+          done = true;
+        },
+        (e: unknown) => {
+          error = e;
+          done = true;
+        },
+      );
+      await Promise.all(workers.map((w) => w.runUntil(work)));
+      await connection.close();
+      if (!done) throw new Error('workers stopped before the test body settled');
+      if (error) throw error;
+      return result as T;
+    },
+  };
+}
+
+/** Wraps a store and counts the writes of each key prefix. */
+export function countingStore(inner: ObjectStore): ObjectStore & { puts: string[] } {
+  const puts: string[] = [];
+  return new Proxy(inner, {
+    get(target, prop, receiver) {
+      if (prop === 'puts') return puts;
+      const value = Reflect.get(target, prop, receiver) as unknown;
+      if (prop === 'put' && typeof value === 'function') {
+        return (key: string, ...rest: unknown[]) => {
+          puts.push(key);
+          return (value as (...a: unknown[]) => unknown).call(target, key, ...rest);
+        };
+      }
+      return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+    },
+  }) as ObjectStore & { puts: string[] };
+}

@@ -1,0 +1,2 @@
+// Every workflow type, re-exported: this file is the workers' `workflowsPath`.
+export { ingestCorpus } from './ingest-corpus.js';

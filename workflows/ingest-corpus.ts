@@ -1,0 +1,39 @@
+// ingestCorpus: text groups → deterministic train/val/test splits → byte-level token windows →
+// per-group stats → run manifest. Only ArtifactRefs cross Temporal.
+import { setCurrentDetails, setHandler } from '@temporalio/workflow';
+import { IngestCorpusInput, type IngestCorpusResult, type IngestProgress } from '../schemas/ingest.js';
+import { progressQuery } from '../schemas/messages.js';
+import { currentRun, enterStage, ioActivities, parseInput, surfaceFailures } from './common.js';
+
+export async function ingestCorpus(rawInput: IngestCorpusInput): Promise<IngestCorpusResult> {
+  const progress: IngestProgress = { stage: 'validate', step: 0, total: 3 };
+  setHandler(progressQuery, () => ({ ...progress }));
+  const input = parseInput(IngestCorpusInput, rawInput, 'ingestCorpus');
+  const act = ioActivities(input.profile);
+
+  const stage = (s: IngestProgress['stage'], step: number) => {
+    progress.stage = s;
+    progress.step = step;
+    enterStage('ingestCorpus', input.dataset, s);
+    setCurrentDetails(`**ingestCorpus** \`${input.dataset}\`: ${s} (${step}/${progress.total})`);
+  };
+
+  return surfaceFailures(async () => {
+    stage('ingest', 0);
+    const ingested = await act.ingestTextCorpus({
+      source: input.source,
+      maxBytesPerGroup: input.maxBytesPerGroup,
+      passageBytes: input.passageBytes,
+      split: input.split,
+      seed: input.seed,
+      cache: input.cache,
+    });
+    stage('tokenize', 1);
+    const tokenized = await act.tokenizeCorpus({ corpus: ingested.corpus, ctx: input.ctx, cache: input.cache });
+    stage('manifest', 2);
+    const outputs = { corpus: ingested.corpus, windows: tokenized.windows, stats: tokenized.stats };
+    const manifest = await act.commitManifest({ ...currentRun(), input, outputs });
+    stage('done', 3);
+    return { dataset: input.dataset, ...outputs, groups: tokenized.groups, manifest };
+  });
+}
