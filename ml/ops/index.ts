@@ -1,9 +1,42 @@
 // Second-order-correct gradients for the kernels tfjs-core lacks or gets wrong
 // (specs/distill-trajectory-matching.md §9). One kernel per file; `registerSecondOrderGradients`
 // installs them all and must run after the backend (whose import registers the stock gradients).
+//
+// Not covered, so not for use inside an unrolled inner loop: tf.logSoftmax and
+// tf.losses.softmaxCrossEntropy (customGrad ops that save their output; a registered gradient cannot
+// reach their input, so use `logSoftmax` / `softmaxCrossEntropy` below), LRN, MaxPool3D and any other
+// customGrad op.
+import * as tf from '@tensorflow/tfjs-core';
+import { avgPoolGradGradConfig } from './avg-pool-grad-grad.js';
+import { comparisonGradConfigs } from './comparison-grads.js';
+import { conv2DBackpropFilterGradConfig } from './conv2d-backprop-filter-grad.js';
+import { eluGradConfig } from './elu-grad.js';
+import { expGradConfig } from './exp-grad.js';
+import { maxPoolGradGradConfig } from './max-pool-grad-grad.js';
+import { powGradConfig } from './pow-grad.js';
+import { sigmoidGradConfig } from './sigmoid-grad.js';
+import { softmaxGradConfig } from './softmax-grad.js';
+import { tanhGradConfig } from './tanh-grad.js';
+
 export { logSoftmax, softmaxCrossEntropy } from './cross-entropy.js';
+
+/** Every gradient Retort registers over (or in addition to) tfjs-core's. */
+export const SECOND_ORDER_GRADIENTS: readonly tf.GradConfig[] = [
+  conv2DBackpropFilterGradConfig,
+  avgPoolGradGradConfig,
+  maxPoolGradGradConfig,
+  expGradConfig,
+  sigmoidGradConfig,
+  tanhGradConfig,
+  softmaxGradConfig,
+  eluGradConfig,
+  powGradConfig,
+  ...comparisonGradConfigs,
+];
 
 /** Registers Retort's gradient overrides. Idempotent. */
 export function registerSecondOrderGradients(): void {
-  // filled in by the ml/ops work (issue #3)
+  for (const config of SECOND_ORDER_GRADIENTS) {
+    if (tf.getGradient(config.kernelName) !== config) tf.registerGradient(config);
+  }
 }
