@@ -1,0 +1,18 @@
+// The workflow types a client can start, with the zod schema of each one's single argument.
+import { IngestCorpusInput } from '../schemas/ingest.js';
+import type { z } from 'zod';
+
+export const WORKFLOW_INPUTS = {
+  ingestCorpus: IngestCorpusInput,
+} as const satisfies Record<string, z.ZodType>;
+
+export type WorkflowType = keyof typeof WORKFLOW_INPUTS;
+
+export const isWorkflowType = (name: string): name is WorkflowType => Object.hasOwn(WORKFLOW_INPUTS, name);
+
+/** `examples/ingest-corpus.json` → `ingestCorpus`. */
+export function workflowTypeFromFile(path: string): WorkflowType | undefined {
+  const base = path.split('/').pop()!.replace(/\.json$/, '');
+  const camel = base.replace(/-([a-z])/g, (_m, c: string) => c.toUpperCase());
+  return isWorkflowType(camel) ? camel : undefined;
+}
