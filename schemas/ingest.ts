@@ -10,9 +10,10 @@ export const SplitFractions = z
   .object({ val: z.number().min(0).max(0.5).default(0.1), test: z.number().min(0).max(0.5).default(0.1) })
   .default({ val: 0.1, test: 0.1 });
 
+// Strict members: a union of non-strict objects would let `{ uri }` match the builtin member.
 export const TextSource = z.union([
-  z.object({ builtin: z.array(z.enum(BUILTIN_TEXT_GROUPS)).min(1).default([...BUILTIN_TEXT_GROUPS]) }),
-  z.object({
+  z.strictObject({ builtin: z.array(z.enum(BUILTIN_TEXT_GROUPS)).min(1) }),
+  z.strictObject({
     /** A user corpus: Parquet with columns id, group, text (source optional) or JSONL of such objects. */
     uri: z.string().min(1),
     format: z.enum(['parquet', 'jsonl']).optional(),

@@ -1,0 +1,136 @@
+// The `retort` CLI (DESIGN.md §7). Every command honours TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE and
+// RETORT_STORE. Long commands show live progress unless --json.
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { RetortClient, WORKFLOW_INPUTS, isWorkflowType, workflowTypeFromFile } from './index.js';
+
+const USAGE = `retort — durable data curation and dataset distillation on Temporal
+
+usage:
+  retort start                         dev server + workers + the example pipeline (what \`npm start\` runs)
+  retort doctor [--json]               node, tf backend + GFLOP/s, dev server, store
+  retort server [--port P] [--ui-port Q] [--db-filename F]
+  retort worker [--queue retort|retort-compute|all] [--task-queue NAME]
+  retort run <input.json> [--workflow TYPE] [--id ID] [--wait] [--json]
+  retort status <workflowId> [--json]
+
+environment: TEMPORAL_ADDRESS (127.0.0.1:7233), TEMPORAL_NAMESPACE (default), RETORT_STORE
+(file://./.retort/store), RETORT_TF_BACKEND (auto|tfjs-node-gpu|tfjs-node|cpu)
+workflow types: ${Object.keys(WORKFLOW_INPUTS).join(', ')}`;
+
+class UsageError extends Error {}
+
+function fail(message: string, code = 1): never {
+  console.error(`retort: ${message}`);
+  process.exit(code);
+}
+
+const out = (value: unknown) => console.log(JSON.stringify(value, null, 2));
+
+async function cmdRun(args: string[]) {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: { workflow: { type: 'string' }, id: { type: 'string' }, wait: { type: 'boolean' }, json: { type: 'boolean' }, 'task-queue': { type: 'string' } },
+  });
+  const file = positionals[0];
+  if (!file) throw new UsageError('run needs an input file');
+  const type = values.workflow ?? workflowTypeFromFile(file);
+  if (!type || !isWorkflowType(type)) {
+    throw new UsageError(`cannot tell the workflow type of ${file}: pass --workflow (one of ${Object.keys(WORKFLOW_INPUTS).join(', ')})`);
+  }
+  let input: Record<string, unknown>;
+  try {
+    input = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+  } catch (err) {
+    fail(`cannot read ${file}: ${(err as Error).message}`);
+  }
+  const parsed = WORKFLOW_INPUTS[type].safeParse(input);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    fail(`${file}: field "${issue.path.join('.') || '(input)'}": ${issue.message}`);
+  }
+  const retort = await RetortClient.connect();
+  try {
+    const opts = { ...(values.id ? { workflowId: values.id } : {}), ...(values['task-queue'] ? { taskQueue: values['task-queue'] } : {}) };
+    if (!values.wait) {
+      const handle = await retort.start(type, input, opts);
+      const res = { workflowId: handle.workflowId, runId: handle.firstExecutionRunId, status: 'RUNNING' };
+      if (values.json) out(res);
+      else console.log(`started ${type} ${res.workflowId} (run ${res.runId})\nwatch: retort status '${res.workflowId}'`);
+      return;
+    }
+    const live = !values.json && process.stderr.isTTY;
+    const outcome = await retort.run(type, input, {
+      ...opts,
+      ...(values.json ? {} : { onProgress: (p) => progressLine(p, live) }),
+    });
+    if (live) process.stderr.write('\n');
+    if (values.json) out(outcome);
+    else if (outcome.status === 'COMPLETED') console.log(`${type} ${outcome.workflowId}: COMPLETED\n${JSON.stringify(outcome.result, null, 2)}`);
+    else console.error(`${type} ${outcome.workflowId}: ${outcome.status}: ${outcome.error?.type ?? ''} ${outcome.error?.message ?? ''}`);
+    if (outcome.status !== 'COMPLETED') process.exitCode = 1;
+  } finally {
+    await retort.close();
+  }
+}
+
+let lastLine = '';
+function progressLine(p: Record<string, unknown>, live: boolean) {
+  const parts = Object.entries(p)
+    .filter(([, v]) => typeof v !== 'object')
+    .map(([k, v]) => `${k}=${typeof v === 'number' && !Number.isInteger(v) ? v.toFixed(4) : String(v)}`);
+  const line = parts.join(' ');
+  if (line === lastLine) return;
+  lastLine = line;
+  if (live) process.stderr.write(`\r\x1b[2K${line}`);
+  else console.error(line);
+}
+
+async function cmdStatus(args: string[]) {
+  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { json: { type: 'boolean' } } });
+  const id = positionals[0];
+  if (!id) throw new UsageError('status needs a workflow ID');
+  const retort = await RetortClient.connect();
+  try {
+    const s = await retort.status(id);
+    if (values.json) out(s);
+    else {
+      console.log(`${s.type} ${s.workflowId}\n  status   ${s.status}\n  run      ${s.runId}\n  started  ${s.startTime}${s.closeTime ? `\n  closed   ${s.closeTime}` : ''}`);
+      if (s.progress) console.log(`  progress ${JSON.stringify(s.progress)}`);
+    }
+  } finally {
+    await retort.close();
+  }
+}
+
+async function main() {
+  const [command, ...rest] = process.argv.slice(2);
+  switch (command) {
+    case 'run':
+      return cmdRun(rest);
+    case 'status':
+      return cmdStatus(rest);
+    case 'doctor':
+    case 'server':
+    case 'worker':
+    case 'start': {
+      // These start servers and workers: they live with the workers (which may import everything).
+      const ops = await import('../workers/commands.js');
+      return ops[command](rest);
+    }
+    case undefined:
+    case 'help':
+    case '--help':
+    case '-h':
+      console.log(USAGE);
+      return;
+    default:
+      throw new UsageError(`unknown command "${command}"`);
+  }
+}
+
+main().catch((err: unknown) => {
+  if (err instanceof UsageError) fail(`${err.message}\n\n${USAGE}`, 2);
+  fail((err as Error)?.stack ?? String(err));
+});

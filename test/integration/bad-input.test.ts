@@ -1,0 +1,144 @@
+// Bad input → a non-retryable failure naming the file and column, and nothing half-written.
+import { randomUUID } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ApplicationFailure, type Client, type Connection, WorkflowFailedError } from '@temporalio/client';
+import type { IngestCorpusInput } from '../../schemas/ingest.js';
+import { TEXT_CORPUS, type TableContract } from '../../schemas/tables.js';
+import { buildTable } from '../../storage/arrow-tables.js';
+import { encodeParquet } from '../../storage/parquet.js';
+import { connectClient, startWorkers, tempFileStore, uniqueQueue } from '../support/temporal.js';
+
+let client: Client;
+let connection: Connection;
+beforeAll(async () => ({ client, connection } = await connectClient()));
+afterAll(async () => connection?.close());
+
+const store = tempFileStore('bad-input');
+const file = (name: string, bytes: Uint8Array | string) => {
+  const path = join(store.dir, 'inputs', name);
+  writeFileSync(path, bytes);
+  return `file://${path}`;
+};
+
+/** Runs ingestCorpus on `uri` and returns the workflow's failure. */
+async function ingestFailure(uri: string, extra: Partial<IngestCorpusInput> = {}): Promise<ApplicationFailure> {
+  const taskQueue = uniqueQueue('bad');
+  const { runUntil } = await startWorkers(store, taskQueue);
+  const err = await runUntil(() =>
+    client.workflow
+      .execute('ingestCorpus', {
+        taskQueue,
+        workflowId: `bad-${randomUUID()}`,
+        args: [{ dataset: 'bad', source: { uri }, profile: 'test', ...extra }],
+      })
+      .then(
+        () => undefined,
+        (e: unknown) => e,
+      ),
+  );
+  expect(err).toBeInstanceOf(WorkflowFailedError);
+  const cause = (err as WorkflowFailedError).cause;
+  expect(cause).toBeInstanceOf(ApplicationFailure);
+  return cause as ApplicationFailure;
+}
+
+async function expectNothingWritten() {
+  expect((await store.list('artifacts/')).map((o) => o.key)).toEqual([]);
+  expect(await store.pendingTempFiles()).toEqual([]);
+}
+
+describe('ingestCorpus rejects bad input', () => {
+  it('prepares the inputs folder', async () => {
+    await store.put('inputs/.keep', new Uint8Array());
+  });
+
+  it('corrupt Parquet → CorruptDataset naming the file', async () => {
+    const uri = file('corrupt.parquet', new Uint8Array(Array.from({ length: 4096 }, (_x, i) => (i * 7919) % 251)));
+    const f = await ingestFailure(uri);
+    expect(f.nonRetryable).toBe(true);
+    expect(f.type).toBe('CorruptDataset');
+    expect(f.message).toContain('corrupt.parquet');
+    await expectNothingWritten();
+  });
+
+  it('wrong column type → DatasetSchemaMismatch naming column and file', async () => {
+    const wrong: TableContract = {
+      name: 'wrong',
+      columns: [TEXT_CORPUS.columns[0]!, TEXT_CORPUS.columns[1]!, { name: 'text', type: { kind: 'int32' } }],
+    };
+    const uri = file('wrong-type.parquet', encodeParquet(buildTable(wrong, { id: ['a'], group: ['g'], text: new Int32Array([1]) })));
+    const f = await ingestFailure(uri);
+    expect(f.nonRetryable).toBe(true);
+    expect(f.type).toBe('DatasetSchemaMismatch');
+    expect(f.message).toContain('"text"');
+    expect(f.message).toContain('wrong-type.parquet');
+    expect(f.message).toContain('expected utf8, got int32');
+    await expectNothingWritten();
+  });
+
+  it('empty table → EmptyDataset naming the file', async () => {
+    const uri = file('empty.parquet', encodeParquet(buildTable(TEXT_CORPUS, { id: [], group: [], text: [], source: [] })));
+    const f = await ingestFailure(uri);
+    expect(f.nonRetryable).toBe(true);
+    expect(f.type).toBe('EmptyDataset');
+    expect(f.message).toContain('empty.parquet');
+    await expectNothingWritten();
+  });
+
+  it('unknown URI scheme → UnsupportedUri', async () => {
+    const f = await ingestFailure('ftp://example.invalid/corpus.parquet');
+    expect(f.nonRetryable).toBe(true);
+    expect(f.type).toBe('UnsupportedUri');
+    expect(f.message).toContain('ftp://example.invalid/corpus.parquet');
+    await expectNothingWritten();
+  });
+
+  it('a key that escapes the store → InvalidStoreKey', async () => {
+    const f = await ingestFailure(`${store.root}/inputs/../../../etc/passwd`);
+    expect(f.nonRetryable).toBe(true);
+    expect(f.type).toBe('InvalidStoreKey');
+    expect(f.message).toContain('..');
+    await expectNothingWritten();
+  });
+
+  it('missing object → DatasetNotFound naming it', async () => {
+    const uri = `${store.root}/inputs/missing.parquet`;
+    const f = await ingestFailure(uri);
+    expect(f.nonRetryable).toBe(true);
+    expect(f.type).toBe('DatasetNotFound');
+    expect(f.message).toContain('missing.parquet');
+    await expectNothingWritten();
+  });
+
+  it('JSONL with a non-string field → DatasetSchemaMismatch naming field, file and line', async () => {
+    const uri = file('bad.jsonl', '{"id":"a","group":"g","text":"hello"}\n{"id":"b","group":"g","text":42}\n');
+    const f = await ingestFailure(uri);
+    expect(f.type).toBe('DatasetSchemaMismatch');
+    expect(f.message).toMatch(/"text".*bad\.jsonl, line 2/);
+    await expectNothingWritten();
+  });
+
+  it('invalid workflow input → InvalidPipelineInput naming the field, once (no retries)', async () => {
+    const f = await ingestFailure('file:///x.parquet', { ctx: 3 });
+    expect(f.nonRetryable).toBe(true);
+    expect(f.type).toBe('InvalidPipelineInput');
+    expect(f.message).toContain('"ctx"');
+  });
+
+  it('a good user corpus (JSONL) is accepted, so the failures above are about the data', async () => {
+    const lines = Array.from({ length: 60 }, (_x, i) => JSON.stringify({ id: `d${i}`, group: i % 2 ? 'odd' : 'even', text: `document ${i} `.repeat(40) }));
+    const uri = file('good.jsonl', lines.join('\n'));
+    const taskQueue = uniqueQueue('good');
+    const { runUntil } = await startWorkers(store, taskQueue);
+    const result = await runUntil(() =>
+      client.workflow.execute('ingestCorpus', {
+        taskQueue,
+        workflowId: `good-${randomUUID()}`,
+        args: [{ dataset: 'good', source: { uri }, ctx: 32, profile: 'test' }],
+      }),
+    );
+    expect(result.groups.map((g: { group: string }) => g.group)).toEqual(['even', 'odd']);
+  });
+});

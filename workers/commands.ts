@@ -1,0 +1,168 @@
+// CLI commands that start things: `retort doctor|server|worker|start`.
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { Connection } from '@temporalio/client';
+import { NativeConnection, Runtime, DefaultLogger } from '@temporalio/worker';
+import { RetortClient } from '../client/index.js';
+import { writeRunReport } from '../client/report.js';
+import { openStore } from '../storage/open.js';
+import { FileStore } from '../storage/file-store.js';
+import { backendSelfTest, initBackend, measureGflops } from './backend.js';
+import { TEMPORAL_CLI_VERSION, findTemporalCli, startDevServer } from './dev-server.js';
+import { type QueueName, createWorkers } from './workers.js';
+
+const address = () => process.env.TEMPORAL_ADDRESS ?? '127.0.0.1:7233';
+const namespace = () => process.env.TEMPORAL_NAMESPACE ?? 'default';
+
+async function reachable(addr: string): Promise<boolean> {
+  try {
+    const conn = await Connection.connect({ address: addr, connectTimeout: 2000 });
+    try {
+      await conn.workflowService.getSystemInfo({});
+      return true;
+    } finally {
+      await conn.close();
+    }
+  } catch {
+    return false;
+  }
+}
+
+async function storeWritable(uri: string): Promise<boolean> {
+  try {
+    const store = openStore(uri);
+    if (store instanceof FileStore) await store.ensureWritable();
+    const key = `.doctor/probe-${process.pid}`;
+    await store.put(key, new TextEncoder().encode('ok'));
+    await store.delete(key);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export async function doctor(args: string[]) {
+  const { values } = parseArgs({ args, options: { json: { type: 'boolean' } } });
+  const report: Record<string, unknown> = { node: process.version };
+  try {
+    const b = await initBackend();
+    let selfTest = 'passed';
+    try {
+      backendSelfTest();
+    } catch (err) {
+      selfTest = `FAILED: ${(err as Error).message}`;
+    }
+    report.backend = { name: b.name, gflops: Math.round(measureGflops(512) * 10) / 10, tfVersion: b.tfVersion ?? null, selfTest };
+  } catch (err) {
+    report.backend = { name: null, gflops: null, error: (err as Error).message };
+  }
+  const cli = findTemporalCli();
+  let version: string | null = null;
+  if (cli) {
+    try {
+      version = execFileSync(cli, ['--version'], { encoding: 'utf8' }).trim();
+    } catch {
+      version = null;
+    }
+  }
+  report.temporal = { cli: cli ?? null, version, address: address(), namespace: namespace(), reachable: await reachable(address()) };
+  const storeUri = openStore().root;
+  report.store = { uri: storeUri, writable: await storeWritable(storeUri) };
+  if (values.json) {
+    console.log(JSON.stringify(report));
+    return;
+  }
+  const b = report.backend as Record<string, unknown>;
+  const t = report.temporal as Record<string, unknown>;
+  const s = report.store as Record<string, unknown>;
+  console.log(`node      ${process.version}
+backend   ${b.name ?? 'NONE'} ${b.gflops ?? '?'} GFLOP/s (512² matmul)${b.tfVersion ? `, TensorFlow ${b.tfVersion}` : ''}, self-test ${b.selfTest ?? b.error}
+temporal  ${t.cli ?? `not found (run npm run provision; expected ${TEMPORAL_CLI_VERSION})`} ${version ?? ''}
+          ${t.address} ${t.reachable ? 'reachable' : 'not reachable (start one with: retort server)'}
+store     ${s.uri} ${s.writable ? 'writable' : 'NOT WRITABLE'}`);
+}
+
+export async function server(args: string[]) {
+  const { values } = parseArgs({
+    args,
+    options: { port: { type: 'string' }, 'ui-port': { type: 'string' }, 'db-filename': { type: 'string' }, headless: { type: 'boolean' } },
+  });
+  const port = Number(values.port ?? 7233);
+  const srv = await startDevServer({
+    port,
+    uiPort: values.headless ? false : Number(values['ui-port'] ?? port + 1000),
+    dbFilename: resolve(values['db-filename'] ?? '.retort/temporal.db'),
+    logFile: resolve('.retort/temporal.log'),
+  });
+  console.log(`Temporal dev server ${srv.address}${srv.uiUrl ? `, Web UI ${srv.uiUrl}` : ''} (Ctrl-C stops it)`);
+  await new Promise<void>((r) => {
+    process.once('SIGINT', r);
+    process.once('SIGTERM', r);
+  });
+  await srv.stop();
+}
+
+export async function worker(args: string[]) {
+  const { values } = parseArgs({ args, options: { queue: { type: 'string' }, 'task-queue': { type: 'string' } } });
+  const queues = (values.queue ?? 'all') as QueueName;
+  if (!['retort', 'retort-compute', 'all'].includes(queues)) throw new Error(`--queue ${queues}: expected retort, retort-compute or all`);
+  const connection = await NativeConnection.connect({ address: address() });
+  const store = openStore();
+  const workers = await createWorkers({ connection, namespace: namespace(), store, queues, ...(values['task-queue'] ? { taskQueue: values['task-queue'] } : {}) });
+  console.log(`worker polling ${workers.map((w) => w.options.taskQueue).join(', ')} on ${address()} (store ${store.root})`);
+  await Promise.all(workers.map((w) => w.run()));
+  await connection.close();
+}
+
+/** `npm start`: the embedded default, end to end. */
+export async function start(args: string[]) {
+  const { values } = parseArgs({ args, options: { exit: { type: 'boolean' }, example: { type: 'string' } } });
+  Runtime.install({ logger: new DefaultLogger('WARN') });
+  const addr = address();
+  let srv: Awaited<ReturnType<typeof startDevServer>> | undefined;
+  let uiUrl = process.env.RETORT_UI_URL ?? 'http://127.0.0.1:8233';
+  if (await reachable(addr)) {
+    console.log(`using the Temporal server at ${addr}`);
+  } else {
+    const port = Number(addr.split(':').pop());
+    console.log(`starting the Temporal dev server on ${addr} (state in .retort/temporal.db)…`);
+    srv = await startDevServer({ port, uiPort: port + 1000, dbFilename: resolve('.retort/temporal.db'), logFile: resolve('.retort/temporal.log') });
+    uiUrl = srv.uiUrl!;
+  }
+  const connection = await NativeConnection.connect({ address: addr });
+  const store = openStore();
+  const workers = await createWorkers({ connection, namespace: namespace(), store });
+  const running = workers.map((w) => w.run());
+  console.log(`workers polling ${workers.map((w) => w.options.taskQueue).join(', ')}; store ${store.root}`);
+
+  const retort = await RetortClient.connect({ address: addr });
+  const example = values.example ?? 'examples/ingest-corpus.json';
+  const input = JSON.parse(readFileSync(example, 'utf8')) as Record<string, unknown>;
+  console.log(`running ${example} …`);
+  const live = process.stderr.isTTY;
+  const outcome = await retort.run('ingestCorpus', input, {
+    onProgress: (p) => {
+      const line = `  ${String(p.stage)} ${String(p.step)}/${String(p.total)}`;
+      if (live) process.stderr.write(`\r\x1b[2K${line}`);
+    },
+  });
+  if (live) process.stderr.write('\n');
+  const runUrl = `${uiUrl}/namespaces/${namespace()}/workflows/${encodeURIComponent(outcome.workflowId)}`;
+  if (outcome.status === 'COMPLETED') {
+    const report = await writeRunReport(store, outcome.workflowId, outcome.result as Record<string, unknown>);
+    console.log(`ingestCorpus COMPLETED\n  Web UI: ${runUrl}\n  report: ${report}`);
+  } else {
+    console.error(`ingestCorpus ${outcome.status}: ${outcome.error?.type ?? ''} ${outcome.error?.message ?? ''}\n  Web UI: ${runUrl}`);
+    process.exitCode = 1;
+  }
+  await retort.close();
+
+  const stay = !values.exit && process.stdout.isTTY && !process.env.CI;
+  if (stay) console.log(`\nTemporal Web UI: ${uiUrl} — workers keep running; Ctrl-C to stop.`);
+  else for (const w of workers) w.shutdown();
+  await Promise.all(running);
+  await connection.close();
+  await srv?.stop();
+}
