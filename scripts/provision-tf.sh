@@ -82,6 +82,7 @@ fi
 # 3. Point the package's deps/ at the staged tree and compile the addon against it.
 rm -rf "node_modules/$PKG/deps"
 ln -s "$STAGE" "node_modules/$PKG/deps"
-( cd "node_modules/$PKG" && timed "compile $PKG addon" env npm_config_build_from_source=true \
-    npx --no-install node-pre-gyp install --build-from-source >/dev/null )
+buildlog="$RETORT_CACHE/libtensorflow/build-$FLAVOUR.log"
+( cd "node_modules/$PKG" && timed "compile $PKG addon (log: $buildlog)" \
+    npx --no-install node-pre-gyp install --build-from-source >"$buildlog" 2>&1 ) || { log "addon build failed: see $buildlog"; exit 1; }
 binding_ok || { log "$PKG built but does not load"; exit 1; }
