@@ -13,6 +13,7 @@ usage:
   retort worker [--queue retort|retort-compute|all] [--task-queue NAME]
   retort run <input.json> [--workflow TYPE] [--id ID] [--wait] [--json]
   retort status <workflowId> [--json]
+  retort report <workflowId>           write runs/<id>/report.html next to the run manifest
 
 environment: TEMPORAL_ADDRESS (127.0.0.1:7233), TEMPORAL_NAMESPACE (default), RETORT_STORE
 (file://./.retort/store), RETORT_TF_BACKEND (auto|tfjs-node-gpu|tfjs-node|cpu)
@@ -104,6 +105,24 @@ async function cmdStatus(args: string[]) {
   }
 }
 
+async function cmdReport(args: string[]) {
+  const { positionals } = parseArgs({ args, allowPositionals: true });
+  const id = positionals[0];
+  if (!id) throw new UsageError('report needs a workflow ID');
+  const { openStore } = await import('../storage/open.js');
+  const { writeRunReport } = await import('./report.js');
+  const retort = await RetortClient.connect();
+  try {
+    // The result adds per-group tables; the manifest alone is enough for the artifact list.
+    const status = await retort.status(id).catch(() => undefined);
+    const result =
+      status?.status === 'COMPLETED' ? ((await retort.client.workflow.getHandle(id).result()) as Record<string, unknown>) : undefined;
+    console.log(await writeRunReport(openStore(), id, result));
+  } finally {
+    await retort.close();
+  }
+}
+
 async function main() {
   const [command, ...rest] = process.argv.slice(2);
   switch (command) {
@@ -111,6 +130,8 @@ async function main() {
       return cmdRun(rest);
     case 'status':
       return cmdStatus(rest);
+    case 'report':
+      return cmdReport(rest);
     case 'doctor':
     case 'server':
     case 'worker':

@@ -80,6 +80,28 @@ export async function waitForServer(address: string, timeoutMs = 60_000, child?:
   throw new Error(`Temporal dev server at ${address} not ready after ${timeoutMs} ms: ${String(lastError)}`);
 }
 
+/**
+ * Registers Retort's search attributes if the namespace lacks them: `--search-attribute` flags only
+ * apply when a `--db-filename` database is first created, so an older database needs this.
+ */
+export async function ensureSearchAttributes(address: string, namespace = 'default'): Promise<string[]> {
+  const conn = await Connection.connect({ address });
+  try {
+    const existing = await conn.operatorService.listSearchAttributes({ namespace });
+    const missing = SEARCH_ATTRIBUTES.filter((k) => !(k.name in (existing.customAttributes ?? {})));
+    if (missing.length) {
+      await conn.operatorService.addSearchAttributes({
+        namespace,
+        // 2 = INDEXED_VALUE_TYPE_KEYWORD (temporal.api.enums.v1.IndexedValueType)
+        searchAttributes: Object.fromEntries(missing.map((k) => [k.name, 2])),
+      });
+    }
+    return missing.map((k) => k.name);
+  } finally {
+    await conn.close();
+  }
+}
+
 export async function startDevServer(options: DevServerOptions = {}): Promise<DevServer> {
   const cli = findTemporalCli();
   if (!cli) {
@@ -112,6 +134,7 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
   };
   try {
     await waitForServer(address, options.readyTimeoutMs ?? 60_000, child);
+    if (options.dbFilename) await ensureSearchAttributes(address, namespace);
   } catch (err) {
     await stop('SIGKILL');
     throw err;
