@@ -2,6 +2,7 @@
 import { ArtifactStore } from '../storage/artifacts.js';
 import type { ObjectStore } from '../storage/object-store.js';
 import { withFailureMapping } from './failures.js';
+import { createTrainingActivities } from './training.js';
 
 export interface ComputeDeps {
   store: ObjectStore;
@@ -15,6 +16,7 @@ export function createComputeActivities({ store, backend }: ComputeDeps) {
     async computeBackendInfo(): Promise<{ backend: string; tfVersion?: string; store: string }> {
       return { backend: backend.name, ...(backend.tfVersion ? { tfVersion: backend.tfVersion } : {}), store: artifacts.store.root };
     },
+    ...createTrainingActivities({ artifacts }),
   });
 }
 export type ComputeActivities = ReturnType<typeof createComputeActivities>;

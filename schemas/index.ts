@@ -4,3 +4,4 @@ export * from './tables.js';
 export * from './temporal.js';
 export * from './ingest.js';
 export * from './messages.js';
+export * from './training.js';

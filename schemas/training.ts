@@ -121,10 +121,18 @@ export const TrainingSpec = z
   })
   .superRefine((spec, ctx) => {
     if (spec.data.mixture && spec.model.kind !== 'lm') {
-      ctx.addIssue({ code: 'custom', path: ['data', 'mixture'], message: 'a mixture applies to token windows (model kind "lm") only' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['data', 'mixture'],
+        message: 'a mixture applies to token windows (model kind "lm") only',
+      });
     }
     if (spec.data.mixture && !Object.values(spec.data.mixture).some((w) => w > 0)) {
-      ctx.addIssue({ code: 'custom', path: ['data', 'mixture'], message: 'at least one group needs a positive weight' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['data', 'mixture'],
+        message: 'at least one group needs a positive weight',
+      });
     }
     const s = spec.schedule;
     if (s.kind === 'rewarmedCosine') {
@@ -132,7 +140,11 @@ export const TrainingSpec = z
         ctx.addIssue({ code: 'custom', path: ['schedule'], message: 'give minLr or minLrRatio, not both' });
       }
       if (s.decayEndStep !== undefined && s.decayEndFraction !== undefined) {
-        ctx.addIssue({ code: 'custom', path: ['schedule'], message: 'give decayEndStep or decayEndFraction, not both' });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['schedule'],
+          message: 'give decayEndStep or decayEndFraction, not both',
+        });
       }
     }
   });
@@ -157,7 +169,9 @@ export function trainingIdentity(spec: TrainingSpecConfig): Record<string, unkno
 export function stableJson(value: unknown): string {
   return JSON.stringify(value, (_k, v: unknown) =>
     v && typeof v === 'object' && !Array.isArray(v)
-      ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+      ? Object.fromEntries(
+          Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
+        )
       : v,
   );
 }
@@ -170,7 +184,8 @@ export function fnv1a64(s: string): string {
 }
 
 /** Default run key: `train-<hash of the training identity>`; same spec, same checkpoints. */
-export const defaultRunKey = (spec: TrainingSpecConfig) => `train-${fnv1a64(stableJson(trainingIdentity(spec)))}`;
+export const defaultRunKey = (spec: TrainingSpecConfig) =>
+  `train-${fnv1a64(stableJson(trainingIdentity(spec)))}`;
 
 // -------------------------------------------------------------------------------------------------
 // Activity contracts (queue `retort-compute`)

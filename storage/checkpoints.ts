@@ -69,7 +69,10 @@ function expectedWeightBytes(specs: readonly io.WeightsManifestEntry[], where: s
   for (const s of specs) {
     const per = BYTES_PER_ELEMENT[s.dtype];
     if (per === undefined || s.quantization) {
-      throw new RetortDataError('InvalidPipelineInput', `checkpoint ${where}: weight "${s.name}" has unsupported dtype ${s.dtype}${s.quantization ? ' (quantized)' : ''}`);
+      throw new RetortDataError(
+        'InvalidPipelineInput',
+        `checkpoint ${where}: weight "${s.name}" has unsupported dtype ${s.dtype}${s.quantization ? ' (quantized)' : ''}`,
+      );
     }
     n += per * s.shape.reduce((a, b) => a * b, 1);
   }
@@ -98,7 +101,10 @@ export class CheckpointStore {
     const specs = artifacts.weightSpecs ?? [];
     const want = expectedWeightBytes(specs, this.store.uri(dir));
     if (want !== weights.byteLength) {
-      throw new RetortDataError('InvalidPipelineInput', `checkpoint ${this.store.uri(dir)}: weightSpecs describe ${want} bytes, weightData has ${weights.byteLength}`);
+      throw new RetortDataError(
+        'InvalidPipelineInput',
+        `checkpoint ${this.store.uri(dir)}: weightSpecs describe ${want} bytes, weightData has ${weights.byteLength}`,
+      );
     }
     const json: CheckpointJson = {
       format: artifacts.format ?? CHECKPOINT_FORMAT,
@@ -114,13 +120,22 @@ export class CheckpointStore {
     if (existing) return existing;
     // weights.bin may be overwritten: until model.json exists nothing refers to it.
     await this.store.put(`${dir}/${WEIGHTS_BIN}`, weights, { contentType: 'application/octet-stream' });
-    const outcome = await this.store.put(`${dir}/${MODEL_JSON}`, modelBytes, { ifNoneMatch: true, contentType: 'application/json' });
+    const outcome = await this.store.put(`${dir}/${MODEL_JSON}`, modelBytes, {
+      ifNoneMatch: true,
+      contentType: 'application/json',
+    });
     if (outcome === 'exists') {
       // A concurrent writer committed first: theirs stands (it names its own weights by hash).
       const found = await this.find(runKey, step);
       if (found) return found;
     }
-    return { uri: this.store.uri(`${dir}/${MODEL_JSON}`), kind: 'checkpoint', format: 'tfjs', sha256: sha256Hex(modelBytes), bytes: modelBytes.byteLength };
+    return {
+      uri: this.store.uri(`${dir}/${MODEL_JSON}`),
+      kind: 'checkpoint',
+      format: 'tfjs',
+      sha256: sha256Hex(modelBytes),
+      bytes: modelBytes.byteLength,
+    };
   }
 
   /** The committed checkpoint of `runKey` at `step`, verified; undefined if there is none. */
@@ -128,7 +143,13 @@ export class CheckpointStore {
     const key = `${checkpointDir(runKey, step)}/${MODEL_JSON}`;
     if (!(await this.store.head(key))) return undefined;
     const bytes = await this.store.get(key);
-    const ref: ArtifactRef = { uri: this.store.uri(key), kind: 'checkpoint', format: 'tfjs', sha256: sha256Hex(bytes), bytes: bytes.byteLength };
+    const ref: ArtifactRef = {
+      uri: this.store.uri(key),
+      kind: 'checkpoint',
+      format: 'tfjs',
+      sha256: sha256Hex(bytes),
+      bytes: bytes.byteLength,
+    };
     await this.load(ref, bytes); // verifies the weights against the hash model.json records
     return ref;
   }
@@ -136,37 +157,59 @@ export class CheckpointStore {
   /** Reads and verifies a checkpoint: model.json against `ref.sha256`, weights.bin against model.json. */
   async load(ref: ArtifactRef, modelBytes?: Uint8Array): Promise<io.ModelArtifacts> {
     if (ref.kind !== 'checkpoint' || ref.format !== 'tfjs') {
-      throw new RetortDataError('InvalidPipelineInput', `${ref.uri}: expected a tfjs checkpoint ref, got kind ${ref.kind} format ${ref.format}`);
+      throw new RetortDataError(
+        'InvalidPipelineInput',
+        `${ref.uri}: expected a tfjs checkpoint ref, got kind ${ref.kind} format ${ref.format}`,
+      );
     }
     const { store, key } = resolveObject(ref.uri, this.store);
-    if (!key.endsWith(MODEL_JSON)) throw new RetortDataError('InvalidPipelineInput', `checkpoint ref ${ref.uri} must name a ${MODEL_JSON}`);
+    if (!key.endsWith(MODEL_JSON))
+      throw new RetortDataError(
+        'InvalidPipelineInput',
+        `checkpoint ref ${ref.uri} must name a ${MODEL_JSON}`,
+      );
     let bytes = modelBytes;
     if (!bytes) {
       if (!(await store.head(key))) throw notFound(`checkpoint ${ref.uri} does not exist`);
       bytes = await store.get(key);
     }
     const got = sha256Hex(bytes);
-    if (got !== ref.sha256) throw corrupt(`checkpoint ${ref.uri}: sha256 ${got} does not match its ref (${ref.sha256})`);
+    if (got !== ref.sha256)
+      throw corrupt(`checkpoint ${ref.uri}: sha256 ${got} does not match its ref (${ref.sha256})`);
     const json = parseJson<Partial<CheckpointJson>>(bytes, `checkpoint ${ref.uri}`);
     const group = json.weightsManifest?.[0];
-    if (!group || json.weightsManifest!.length !== 1 || group.paths.length !== 1 || typeof json.weightsSha256 !== 'string') {
+    if (
+      !group ||
+      json.weightsManifest!.length !== 1 ||
+      group.paths.length !== 1 ||
+      typeof json.weightsSha256 !== 'string'
+    ) {
       throw corrupt(`checkpoint ${ref.uri}: expected one weights group with one file and a weightsSha256`);
     }
     const weightsKey = key.slice(0, key.length - MODEL_JSON.length) + group.paths[0]!;
-    if (!(await store.head(weightsKey))) throw corrupt(`checkpoint ${ref.uri}: weights file ${store.uri(weightsKey)} is missing`);
+    if (!(await store.head(weightsKey)))
+      throw corrupt(`checkpoint ${ref.uri}: weights file ${store.uri(weightsKey)} is missing`);
     const weights = await store.get(weightsKey);
     const wsha = sha256Hex(weights);
     if (wsha !== json.weightsSha256) {
-      throw corrupt(`checkpoint weights ${store.uri(weightsKey)}: sha256 ${wsha} does not match model.json (${json.weightsSha256})`);
+      throw corrupt(
+        `checkpoint weights ${store.uri(weightsKey)}: sha256 ${wsha} does not match model.json (${json.weightsSha256})`,
+      );
     }
     const want = expectedWeightBytes(group.weights, ref.uri);
-    if (want !== weights.byteLength) throw corrupt(`checkpoint ${ref.uri}: weightSpecs describe ${want} bytes, ${store.uri(weightsKey)} has ${weights.byteLength}`);
+    if (want !== weights.byteLength)
+      throw corrupt(
+        `checkpoint ${ref.uri}: weightSpecs describe ${want} bytes, ${store.uri(weightsKey)} has ${weights.byteLength}`,
+      );
     return {
       format: json.format,
       generatedBy: json.generatedBy,
       weightSpecs: group.weights,
-      weightData: weights.buffer.slice(weights.byteOffset, weights.byteOffset + weights.byteLength) as ArrayBuffer,
-      userDefinedMetadata: (json.userDefinedMetadata ?? {}) as { [key: string]: {} },
+      weightData: weights.buffer.slice(
+        weights.byteOffset,
+        weights.byteOffset + weights.byteLength,
+      ) as ArrayBuffer,
+      userDefinedMetadata: (json.userDefinedMetadata ?? {}) as io.ModelArtifacts['userDefinedMetadata'],
     };
   }
 
@@ -195,7 +238,9 @@ export class CheckpointStore {
     });
     if (current && current.step >= step) return current;
     const pointer: LatestPointer = { step, checkpoint };
-    await this.store.put(latestKey(runKey), encoder.encode(canonicalJson(pointer)), { contentType: 'application/json' });
+    await this.store.put(latestKey(runKey), encoder.encode(canonicalJson(pointer)), {
+      contentType: 'application/json',
+    });
     return pointer;
   }
 

@@ -1,5 +1,6 @@
 // Helpers every workflow uses: input validation, activity proxies per profile, failure surfacing.
 import {
+  ActivityCancellationType,
   ActivityFailure,
   ApplicationFailure,
   proxyActivities,
@@ -7,6 +8,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { z } from 'zod';
+import type { ComputeActivities } from '../activities/compute.js';
 import type { IoActivities } from '../activities/index.js';
 import {
   NON_RETRYABLE_ERROR_TYPES,
@@ -34,6 +36,22 @@ export function ioActivities(profile: Profile) {
   return proxyActivities<IoActivities>({
     startToCloseTimeout: t.startToCloseTimeout,
     retry: { ...t.retry, nonRetryableErrorTypes: NON_RETRYABLE_ERROR_TYPES },
+  });
+}
+
+/**
+ * tfjs activities on the compute queue that goes with the workflow's own (`retort` → `retort-compute`,
+ * a test's `q` → `q-compute`). Heartbeat timeout from the profile: a killed worker is noticed in
+ * seconds (test) or minutes (prod); cancellation waits for the activity's own checkpoint.
+ */
+export function computeActivities(profile: Profile) {
+  const t = TIMEOUTS[profile].compute;
+  return proxyActivities<ComputeActivities>({
+    taskQueue: `${workflowInfo().taskQueue}-compute`,
+    startToCloseTimeout: t.startToCloseTimeout,
+    ...(t.heartbeatTimeout ? { heartbeatTimeout: t.heartbeatTimeout } : {}),
+    retry: { ...t.retry, nonRetryableErrorTypes: NON_RETRYABLE_ERROR_TYPES },
+    cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
   });
 }
 

@@ -1,2 +1,3 @@
 // Every workflow type, re-exported: this file is the workers' `workflowsPath`.
 export { ingestCorpus } from './ingest-corpus.js';
+export { trainModel } from './train-model.js';
