@@ -14,7 +14,6 @@ import type { ObjectStore } from '../../../storage/object-store.js';
 import { parquetRowCount, readRowsRanged } from '../../../storage/ranged.js';
 
 const require = createRequire(import.meta.url);
-// eslint-disable-next-line @typescript-eslint/no-require-imports
 const parquetjs = require('parquetjs-lite') as {
   ParquetReader: { openBuffer(b: Buffer): Promise<{ getCursor(): { next(): Promise<Record<string, unknown> | null> }; close(): Promise<void> }> };
   ParquetWriter: { openFile(schema: unknown, path: string, opts?: unknown): Promise<{ appendRow(r: unknown): Promise<void>; close(): Promise<void> }> };
