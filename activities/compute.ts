@@ -3,6 +3,7 @@ import { ArtifactStore } from '../storage/artifacts.js';
 import type { ObjectStore } from '../storage/object-store.js';
 import { withFailureMapping } from './failures.js';
 import { createTrainingActivities } from './training.js';
+import { createSelectWarmupComputeActivities } from './select-warmup.js';
 
 export interface ComputeDeps {
   store: ObjectStore;
@@ -17,6 +18,7 @@ export function createComputeActivities({ store, backend }: ComputeDeps) {
       return { backend: backend.name, ...(backend.tfVersion ? { tfVersion: backend.tfVersion } : {}), store: artifacts.store.root };
     },
     ...createTrainingActivities({ artifacts }),
+    ...createSelectWarmupComputeActivities({ artifacts, backend }),
   });
 }
 export type ComputeActivities = ReturnType<typeof createComputeActivities>;

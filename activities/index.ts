@@ -5,6 +5,7 @@ import type { ObjectStore } from '../storage/object-store.js';
 import { withFailureMapping } from './failures.js';
 import { createIngestActivities } from './ingest.js';
 import { createManifestActivities } from './manifest.js';
+import { createSelectWarmupIoActivities } from './select-warmup-io.js';
 
 export interface ActivityDeps {
   store: ObjectStore;
@@ -16,6 +17,7 @@ export function createIoActivities({ store }: ActivityDeps) {
   return withFailureMapping({
     ...createIngestActivities({ artifacts }),
     ...createManifestActivities({ artifacts }),
+    ...createSelectWarmupIoActivities({ artifacts }),
   });
 }
 export type IoActivities = ReturnType<typeof createIoActivities>;

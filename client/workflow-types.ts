@@ -1,11 +1,13 @@
 // The workflow types a client can start, with the zod schema of each one's single argument.
 import { IngestCorpusInput } from '../schemas/ingest.js';
 import { TrainingSpec } from '../schemas/training.js';
+import { SelectWarmupInput } from '../schemas/select-warmup.js';
 import type { z } from 'zod';
 
 export const WORKFLOW_INPUTS = {
   ingestCorpus: IngestCorpusInput,
   trainModel: TrainingSpec,
+  selectWarmup: SelectWarmupInput,
 } as const satisfies Record<string, z.ZodType>;
 
 export type WorkflowType = keyof typeof WORKFLOW_INPUTS;

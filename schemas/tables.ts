@@ -143,3 +143,31 @@ export function columnTypeName(t: ColumnType): string {
 export function contractFingerprint(c: TableContract): string {
   return `${c.name}(${c.columns.map((col) => `${col.name}:${describeType(col.type)}`).join(',')})`;
 }
+
+/** selectWarmup's output: the selected pool rows, best first; `score` is the calibrated OT gradient. */
+export const SELECTED_SUBSET: TableContract = {
+  name: 'selected_subset',
+  columns: [
+    { name: 'id', type: utf8 },
+    { name: 'group', type: dict },
+    { name: 'text', type: utf8 },
+    { name: 'score', type: float64 },
+  ],
+};
+export interface SelectedSubsetRow {
+  id: string;
+  group: string;
+  text: string;
+  score: number;
+}
+
+/** GOT-D scores of one solve (spec §3 `scores`, per shard); the solve's stats travel in metadata `solve_stats`. */
+export const CANDIDATE_SCORES: TableContract = {
+  name: 'candidate_scores',
+  columns: [
+    { name: 'id', type: utf8 },
+    { name: 'potential_g', type: float64 },
+    { name: 'calibrated_grad', type: float64 },
+  ],
+  metadata: ['solve_stats'],
+};

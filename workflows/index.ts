@@ -1,3 +1,4 @@
 // Every workflow type, re-exported: this file is the workers' `workflowsPath`.
 export { ingestCorpus } from './ingest-corpus.js';
 export { trainModel } from './train-model.js';
+export { selectWarmup } from './select-warmup.js';
