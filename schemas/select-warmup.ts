@@ -258,7 +258,7 @@ export interface ScoreShardInput {
   cache: boolean;
 }
 
-/** One OT solve's facts (ml/methods/gotd.ts `SolveStats`). */
+/** One OT solve's facts (spec §3 `solver_report`); ml/methods/gotd.ts uses this type. */
 export interface SolveStatsJson {
   nTarget: number;
   nCandidates: number;

@@ -34,9 +34,8 @@ import {
   updateBatchNormStats,
 } from '../models/convnet.js';
 import { logSoftmax, softmaxCrossEntropy } from '../ops/index.js';
-import { trainConvNetSteps, trainSteps, type StepInfo } from '../train/loops.js';
+import { buffersToStats, statsToBuffers, trainConvNetSteps, trainSteps, type StepInfo } from '../train/loops.js';
 import { type Optimizer, type OptimizerState, adamw, disposeOptimizerState } from '../train/optimizers.js';
-import type { NamedTensors } from '../train/param-tree.js';
 import { Rng, deriveSeed, sampleWithoutReplacement } from '../train/rng.js';
 import {
   type BatchAugmentConfig,
@@ -984,21 +983,6 @@ function trainWithBatchNorm<B>(
   };
 }
 
-function statsToBuffers(stats: readonly BatchNormStats[]): NamedTensors {
-  const out: NamedTensors = {};
-  stats.forEach((s, l) => {
-    out[`bn${l}.mean`] = s.mean;
-    out[`bn${l}.variance`] = s.variance;
-  });
-  return out;
-}
-
-function buffersToStats(buffers: NamedTensors, layers: number): BatchNormStats[] {
-  return Array.from({ length: layers }, (_x, l) => ({
-    mean: buffers[`bn${l}.mean`] as tf.Tensor1D,
-    variance: buffers[`bn${l}.variance`] as tf.Tensor1D,
-  }));
-}
 
 const sliceRows = <T extends tf.Tensor>(t: T, start: number, size: number): T =>
   tf.slice(t, [start, ...t.shape.slice(1).map(() => 0)], [size, ...t.shape.slice(1).map(() => -1)]) as T;

@@ -19,6 +19,7 @@
 //   `mergeShardScores` is the reduce step.
 // Rows are identified by id throughout: nothing here returns a position for the caller to index
 // texts with (the notebook's misaligned text/embedding slicing, spec §9–10).
+import type { SolveStatsJson } from '../../schemas/select-warmup.js';
 import { meanSquaredEuclideanCost, sinkhorn, SINKHORN_DEFAULTS, type PointCloud } from '../ops/sinkhorn.js';
 
 export type RowId = string | number | bigint;
@@ -68,20 +69,8 @@ export const GOTD_DEFAULTS = {
   seed: 0,
 } as const satisfies GotdSolverConfig & Omit<GotdConfig, 'budget'>;
 
-/** One OT solve's facts (the `solver_report` columns of spec §3, per solve). */
-export interface SolveStats {
-  nTarget: number;
-  nCandidates: number;
-  dim: number;
-  epsilon: number;
-  meanCost: number;
-  omega: number;
-  iterations: number;
-  marginalError: number;
-  converged: boolean;
-  transportCost: number;
-  dualObjective: number;
-}
+/** One OT solve's facts (the `solver_report` columns of spec §3, per solve); declared in schemas/. */
+export type SolveStats = SolveStatsJson;
 
 /** The `solver_report` row: for chunked runs, iterations and error are the worst chunk's, costs the chunk mean. */
 export interface SolverReport extends SolveStats {

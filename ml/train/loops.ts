@@ -203,7 +203,8 @@ export function trainConvNetSteps(input: ConvNetStepsInput): ConvNetStepsResult 
   };
 }
 
-function statsToBuffers(stats: BatchNormStats[]): NamedTensors {
+/** BatchNorm running statistics as named non-trainable buffers (`bn<l>.mean`, `bn<l>.variance`). */
+export function statsToBuffers(stats: readonly BatchNormStats[]): NamedTensors {
   const out: NamedTensors = {};
   stats.forEach((s, l) => {
     out[`bn${l}.mean`] = s.mean;
@@ -212,7 +213,8 @@ function statsToBuffers(stats: BatchNormStats[]): NamedTensors {
   return out;
 }
 
-function buffersToStats(buffers: NamedTensors, layers: number): BatchNormStats[] {
+/** Inverse of `statsToBuffers`. */
+export function buffersToStats(buffers: NamedTensors, layers: number): BatchNormStats[] {
   return Array.from({ length: layers }, (_x, l) => ({
     mean: buffers[`bn${l}.mean`] as tf.Tensor1D,
     variance: buffers[`bn${l}.variance`] as tf.Tensor1D,
