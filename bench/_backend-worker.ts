@@ -82,8 +82,8 @@ function timeMs(fn: () => void, reps: number, warmup: number): { ms: number; all
 
 /**
  * n×n matmul throughput. Like workers/backend.ts `measureGflops`, but with a choosable warm-up: one
- * pure-JS 2048² product takes ~25 s, so there it runs a single rep and relies on the 512² runs before
- * it to have warmed the JIT.
+ * pure-JS 2048² product takes about a minute, so there it runs a single rep and relies on the 512²
+ * runs before it to have warmed the JIT.
  */
 function matmulGflops(n: number, reps: number, warmup: number): { gflops: number; ms: number } {
   const a = tf.randomNormal([n, n], 0, 1, 'float32', 1);
@@ -277,7 +277,7 @@ async function main(): Promise<void> {
   result.matmul512_gflops = round(mm512.gflops);
   if (args.matmul2048Reps > 0) {
     progress?.(
-      `matmul 2048² (${args.matmul2048Reps} rep${args.matmul2048Reps > 1 ? 's' : ''}${pureJs ? ', ~25 s each on pure JS' : ''})`,
+      `matmul 2048² (${args.matmul2048Reps} rep${args.matmul2048Reps > 1 ? 's' : ''}${pureJs ? ', ~1 min each on pure JS' : ''})`,
     );
     const mm2048 = matmulGflops(2048, args.matmul2048Reps, pureJs ? 0 : 1);
     result.matmul2048_gflops = round(mm2048.gflops);
