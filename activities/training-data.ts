@@ -35,7 +35,7 @@ export interface TokenData {
 
 export type TrainingTable = ImageData | TokenData;
 
-function metadataInt(table: Table, key: string, source: string): number {
+export function metadataInt(table: Table, key: string, source: string): number {
   const raw = table.schema.metadata.get(key);
   const n = Number(raw);
   if (!Number.isInteger(n) || n <= 0)
@@ -128,18 +128,45 @@ export function shuffledPlan(n: number, batchSize: number, seed: number): BatchP
 }
 
 /**
- * Group mixture: each of the batch's rows draws a group from `mixture` (categorical over the
- * table's groups in sorted order), then a row of that group uniformly. The draws come from one
- * stream seeded by (seed, 'mixture', step): a pure function of the global step, so a resumed chunk
- * sees the batches an uninterrupted run would have seen.
+ * Exact group mixture: every batch holds round(share · batchSize) rows of each group (which must be
+ * integral: Aioli's LearnParams probes, specs/mixing-aioli.md §8.9), each drawn uniformly from its
+ * group, from the stream seeded by (seed, 'mixture-exact', step). Example: {a: 0.5, b: 0.25, c: 0.25}
+ * at batch 8 → 4 rows of a, 2 of b, 2 of c in every batch.
  */
-export function mixturePlan(
+export function exactMixturePlan(
   groups: readonly string[],
   mixture: Record<string, number>,
   batchSize: number,
   seed: number,
   source: string,
 ): BatchPlan {
+  const rowsByGroup = groupRows(groups, mixture, source);
+  const total = Object.values(mixture).reduce((a, b) => a + b, 0);
+  const counts = [...rowsByGroup.keys()].sort().map((g) => {
+    const share = ((mixture[g] ?? 0) / total) * batchSize;
+    const count = Math.round(share);
+    if (Math.abs(share - count) > 1e-6 * batchSize)
+      throw ApplicationFailure.nonRetryable(
+        `exact mixture: group "${g}" would need ${share.toFixed(4)} of the batch's ${batchSize} rows (not an integer); choose a batch size that realises the mixture`,
+        'ConfigError',
+      );
+    return { rows: rowsByGroup.get(g)!, count };
+  });
+  return (step) => {
+    const rng = new Rng(deriveSeed(seed, 'mixture-exact', step));
+    const out = new Int32Array(batchSize);
+    let i = 0;
+    for (const { rows, count } of counts) for (let c = 0; c < count; c++) out[i++] = rows[rng.int(rows.length)]!;
+    return out;
+  };
+}
+
+/** Row indices per group; every group with a positive weight must have rows. */
+function groupRows(
+  groups: readonly string[],
+  mixture: Record<string, number>,
+  source: string,
+): Map<string, number[]> {
   const rowsByGroup = new Map<string, number[]>();
   groups.forEach((g, i) => {
     if (!rowsByGroup.has(g)) rowsByGroup.set(g, []);
@@ -153,6 +180,23 @@ export function mixturePlan(
       );
     }
   }
+  return rowsByGroup;
+}
+
+/**
+ * Group mixture: each of the batch's rows draws a group from `mixture` (categorical over the
+ * table's groups in sorted order), then a row of that group uniformly. The draws come from one
+ * stream seeded by (seed, 'mixture', step): a pure function of the global step, so a resumed chunk
+ * sees the batches an uninterrupted run would have seen.
+ */
+export function mixturePlan(
+  groups: readonly string[],
+  mixture: Record<string, number>,
+  batchSize: number,
+  seed: number,
+  source: string,
+): BatchPlan {
+  const rowsByGroup = groupRows(groups, mixture, source);
   const names = [...rowsByGroup.keys()].sort();
   const weights = names.map((g) => mixture[g] ?? 0);
   const rows = names.map((g) => rowsByGroup.get(g)!);

@@ -27,7 +27,13 @@ import {
   sgd,
 } from '../ml/train/optimizers.js';
 import { type NamedTensors, type ParamTree, disposeTree } from '../ml/train/param-tree.js';
-import type { ModelSpec, OptimizerSpec, ScheduleSpec } from '../schemas/training.js';
+import {
+  type MixtureSegment,
+  type ModelSpec,
+  type OptimizerSpec,
+  type ScheduleSpec,
+  stableJson,
+} from '../schemas/training.js';
 import type { TrainingTable } from './training-data.js';
 
 export type ResolvedModel = { kind: 'convnet'; config: ConvNetConfig } | { kind: 'lm'; config: LmConfig };
@@ -114,6 +120,8 @@ export interface TrainState {
   buffers: NamedTensors;
   /** Losses of steps [fromStep, fromStep + values.length). */
   losses: { fromStep: number; values: number[] };
+  /** The mixture of every step since step 0 of this run (a fresh or `init` state: []). */
+  mixtures: MixtureSegment[];
 }
 
 export function disposeState(state: TrainState | undefined): void {
@@ -141,7 +149,36 @@ export function initState(model: ResolvedModel, optimizer: Optimizer, seed: numb
     optState: optimizer.init(params),
     buffers,
     losses: { fromStep: 0, values: [] },
+    mixtures: [],
   };
+}
+
+const sameMixture = (a: MixtureSegment, b: Pick<MixtureSegment, 'mixture' | 'exact'>) =>
+  a.exact === b.exact && stableJson(a.mixture) === stableJson(b.mixture);
+
+/**
+ * `segments` extended by steps [from, to) on `mixture`, merged with the last segment when it ends at
+ * `from` on the same mixture (so chunking and crash resumes never show in the list).
+ */
+export function extendMixtureSegments(
+  segments: readonly MixtureSegment[],
+  from: number,
+  to: number,
+  mixture: Pick<MixtureSegment, 'mixture' | 'exact'>,
+): MixtureSegment[] {
+  if (to <= from) return [...segments];
+  const last = segments[segments.length - 1];
+  if (last && last.to === from && sameMixture(last, mixture))
+    return [...segments.slice(0, -1), { ...last, to }];
+  return [...segments, { from, to, mixture: mixture.mixture, exact: mixture.exact }];
+}
+
+/** Human-readable form of a segment list, for error messages. */
+export function describeMixtureSegments(segments: readonly MixtureSegment[]): string {
+  if (segments.length === 0) return '(none)';
+  return segments
+    .map((s) => `[${s.from}, ${s.to}) ${s.mixture === null ? 'spec plan' : stableJson(s.mixture)}${s.exact ? ' exact' : ''}`)
+    .join(', ');
 }
 
 /** Appends one step's loss, keeping the last LOSS_HISTORY. */
@@ -160,6 +197,14 @@ export interface CheckpointMeta {
   identity: string;
   seed: number;
   losses: TrainState['losses'];
+  /** Mixture history (absent in checkpoints written before per-chunk mixtures: read as one spec-plan segment). */
+  mixtures?: MixtureSegment[];
+}
+
+/** The mixture history a checkpoint records. */
+export function checkpointMixtures(meta: CheckpointMeta): MixtureSegment[] {
+  if (meta.mixtures) return meta.mixtures;
+  return meta.step > 0 ? [{ from: 0, to: meta.step, mixture: null, exact: false }] : [];
 }
 
 function namedParams(state: TrainState): { name: string; tensor: tf.Tensor }[] {
@@ -188,6 +233,7 @@ export async function encodeState(
     identity,
     seed,
     losses: state.losses,
+    mixtures: state.mixtures,
   };
   return {
     format: 'retort-checkpoint',
@@ -300,7 +346,8 @@ export function decodeState(
     );
     const step = restoreOptimizer ? meta.step : 0;
     const losses = restoreOptimizer ? meta.losses : { fromStep: 0, values: [] };
-    return { model, step, params, optState, buffers, losses };
+    const mixtures = restoreOptimizer ? checkpointMixtures(meta) : [];
+    return { model, step, params, optState, buffers, losses, mixtures };
   } catch (err) {
     tf.dispose(Object.values(tensors));
     throw err;

@@ -26,10 +26,12 @@ import {
   type EvaluateResult,
   type GroupMetrics,
   type LossSummary,
+  type MixtureSegment,
   type TrainChunkInput,
   type TrainChunkResult,
   TrainingSpec,
   type TrainingSpecConfig,
+  stableJson,
   trainingIdentity,
 } from '../schemas/training.js';
 import { type ArtifactStore, canonicalJson, sha256Hex } from '../storage/artifacts.js';
@@ -38,6 +40,7 @@ import { RetortDataError } from '../storage/errors.js';
 import {
   type BatchPlan,
   type TrainingTable,
+  exactMixturePlan,
   mixturePlan,
   shuffledPlan,
   trainingTableReader,
@@ -48,10 +51,13 @@ import {
   buildOptimizer,
   buildSchedule,
   checkpointMeta,
+  checkpointMixtures,
   configError,
+  describeMixtureSegments,
   decodeState,
   disposeState,
   encodeState,
+  extendMixtureSegments,
   incompatible,
   initState,
   recordLoss,
@@ -69,6 +75,11 @@ const TrainChunkInputSchema = z.object({
   fromStep: z.number().int().nonnegative(),
   steps: z.number().int().positive(),
   from: ArtifactRef.optional(),
+  mixture: z
+    .record(z.string(), z.number().nonnegative().finite())
+    .refine((m) => Object.values(m).some((w) => w > 0), 'at least one group needs a positive weight')
+    .optional(),
+  exactMixture: z.boolean().optional(),
 });
 
 const EvaluateInputSchema = z.object({
@@ -77,6 +88,7 @@ const EvaluateInputSchema = z.object({
   groups: z.array(z.string()).optional(),
   batchSize: z.number().int().positive().optional(),
   maxRows: z.number().int().positive().optional(),
+  maxRowsPerGroup: z.number().int().positive().optional(),
 });
 
 /** Details of every trainChunk heartbeat (shown in the UI's pending-activity panel). */
@@ -87,7 +99,7 @@ export interface TrainHeartbeat {
 }
 
 /** The activity context, or undefined when called outside a worker (unit tests). */
-function activityContext(): Context | undefined {
+export function activityContext(): Context | undefined {
   try {
     return Context.current();
   } catch {
@@ -96,7 +108,7 @@ function activityContext(): Context | undefined {
 }
 
 /** Lets the worker's event loop deliver heartbeats and cancellation between synchronous tf steps. */
-const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
+export const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 /** sha256 of the training identity: what a checkpoint of this run must carry. */
 export const trainingIdentityHash = (spec: TrainingSpecConfig) =>
@@ -118,8 +130,35 @@ function summarize(losses: TrainState['losses'], fromStep: number, toStep: numbe
   };
 }
 
-function batchPlan(spec: TrainingSpecConfig, table: TrainingTable): BatchPlan {
+/** The mixture a chunk trains on: its own (mixAioli), else null = the spec's plan. */
+type ChunkMixture = Pick<MixtureSegment, 'mixture' | 'exact'>;
+
+/** Rows `evaluate` reads, in table order: the first `maxRows`, or the first `maxRowsPerGroup` of each group. */
+function evaluationRows(table: TrainingTable, maxRows?: number, maxRowsPerGroup?: number): Int32Array {
+  const n = Math.min(table.ids.length, maxRows ?? Infinity);
+  if (maxRowsPerGroup === undefined) return Int32Array.from({ length: n }, (_x, i) => i);
+  const taken = new Map<string, number>();
+  const out: number[] = [];
+  for (let i = 0; i < table.ids.length && out.length < n; i++) {
+    const g = table.kind === 'token_windows' ? table.groups[i]! : String(table.labels[i]);
+    const k = taken.get(g) ?? 0;
+    if (k < maxRowsPerGroup) {
+      taken.set(g, k + 1);
+      out.push(i);
+    }
+  }
+  return Int32Array.from(out);
+}
+
+function batchPlan(spec: TrainingSpecConfig, table: TrainingTable, chunk: ChunkMixture): BatchPlan {
   try {
+    if (chunk.mixture !== null) {
+      if (table.kind !== 'token_windows')
+        throw configError(`trainChunk: a chunk mixture applies to token windows; ${table.uri} is images`);
+      return chunk.exact
+        ? exactMixturePlan(table.groups, chunk.mixture, spec.batchSize, spec.seed, table.uri)
+        : mixturePlan(table.groups, chunk.mixture, spec.batchSize, spec.seed, table.uri);
+    }
     if (table.kind === 'token_windows' && spec.data.mixture) {
       return mixturePlan(table.groups, spec.data.mixture, spec.batchSize, spec.seed, table.uri);
     }
@@ -138,6 +177,7 @@ function trainOneStep(
   plan: BatchPlan,
   table: TrainingTable,
   clipNorm: number | undefined,
+  mixture: ChunkMixture,
 ): { next: TrainState; loss: number } {
   const common = {
     optimizer,
@@ -146,7 +186,7 @@ function trainOneStep(
     lr,
     ...(clipNorm !== undefined ? { clipNorm } : {}),
   };
-  let next: Omit<TrainState, 'model' | 'losses' | 'step'>;
+  let next: Omit<TrainState, 'model' | 'losses' | 'step' | 'mixtures'>;
   let loss: number;
   try {
     if (state.model.kind === 'convnet' && table.kind === 'images') {
@@ -201,7 +241,13 @@ function trainOneStep(
   ].filter((t) => !keep.has(t));
   tf.dispose(old);
   return {
-    next: { ...next, model: state.model, step: state.step + 1, losses: recordLoss(state.losses, loss) },
+    next: {
+      ...next,
+      model: state.model,
+      step: state.step + 1,
+      losses: recordLoss(state.losses, loss),
+      mixtures: extendMixtureSegments(state.mixtures, state.step, state.step + 1, mixture),
+    },
     loss,
   };
 }
@@ -247,6 +293,29 @@ export function createTrainingActivities({ artifacts }: { artifacts: ArtifactSto
       const ctx = activityContext();
       const attempt = ctx?.info.attempt ?? 1;
       const identity = trainingIdentityHash(spec);
+      const chunkMixture: ChunkMixture = input.mixture
+        ? { mixture: input.mixture, exact: input.exactMixture ?? false }
+        : { mixture: null, exact: false };
+      if (input.mixture && spec.model.kind !== 'lm')
+        throw configError('trainChunk: a chunk mixture applies to token windows (model kind "lm") only');
+      // The mixture history a checkpoint of this chunk at `step` must carry: the start checkpoint's
+      // history extended by this chunk's mixture. Loaded lazily (only to verify a reused checkpoint).
+      let startMixtures: MixtureSegment[] | null | undefined;
+      const expectedMixtures = async (step: number): Promise<MixtureSegment[] | null> => {
+        if (startMixtures === undefined) {
+          const start = input.from ?? (fromStep > 0 ? await checkpoints.find(runKey, fromStep) : undefined);
+          startMixtures = start
+            ? checkpointMixtures(checkpointMeta(await checkpoints.load(start), start.uri))
+            : fromStep === 0
+              ? []
+              : null;
+        }
+        return startMixtures && extendMixtureSegments(startMixtures, fromStep, step, chunkMixture);
+      };
+      const sameHistory = async (step: number, mixtures: MixtureSegment[]) => {
+        const want = await expectedMixtures(step);
+        return want === null || stableJson(want) === stableJson(mixtures);
+      };
 
       // 1. Already committed (a retry after the commit, or a repeat of the same run): return it.
       const done = await checkpoints.find(runKey, target);
@@ -255,6 +324,10 @@ export function createTrainingActivities({ artifacts }: { artifacts: ArtifactSto
         if (meta.identity !== identity)
           throw incompatible(
             `checkpoint ${done.uri} belongs to another training run: checkpoints/${runKey} was reused with a different spec; choose another runKey`,
+          );
+        if (!(await sameHistory(target, checkpointMixtures(meta))))
+          throw incompatible(
+            `checkpoint ${done.uri} was trained on other mixtures (${describeMixtureSegments(checkpointMixtures(meta))}) than this chunk asks for (${describeMixtureSegments((await expectedMixtures(target))!)}): checkpoints/${runKey} was reused with different mixtures; choose another runKey`,
           );
         await checkpoints.advanceLatest(runKey, target, done);
         return {
@@ -275,7 +348,7 @@ export function createTrainingActivities({ artifacts }: { artifacts: ArtifactSto
       const model = resolveModel(spec.model, table);
       const optimizer = buildOptimizer(spec.optimizer);
       const lr = buildSchedule(spec.schedule, spec.totalSteps);
-      const plan = batchPlan(spec, table);
+      const plan = batchPlan(spec, table, chunkMixture);
 
       // 2. Where to start: LATEST if an earlier attempt got past fromStep, else the chunk's input.
       let state: TrainState | undefined;
@@ -287,7 +360,13 @@ export function createTrainingActivities({ artifacts }: { artifacts: ArtifactSto
       if (latest && latest.step > fromStep && latest.step < target) {
         try {
           state = await loadRunCheckpoint(latest.checkpoint, model, optimizer, identity, runKey);
-          resumedFrom = latest.step;
+          if (!(await sameHistory(latest.step, state.mixtures))) {
+            ctx?.log.warn(
+              `LATEST of ${runKey} (step ${latest.step}) was trained on other mixtures (${describeMixtureSegments(state.mixtures)}); restarting the chunk from step ${fromStep}`,
+            );
+            disposeState(state);
+            state = undefined;
+          } else resumedFrom = latest.step;
           ctx?.log.info(
             `trainChunk ${runKey}: attempt ${attempt} resumes from LATEST step ${latest.step} (chunk [${fromStep}, ${target}); heartbeat hint ${JSON.stringify(ctx?.info.heartbeatDetails ?? null)})`,
           );
@@ -364,7 +443,15 @@ export function createTrainingActivities({ artifacts }: { artifacts: ArtifactSto
             }
             throw ctx.cancellationSignal.reason;
           }
-          const { next, loss } = trainOneStep(state, optimizer, lr, plan, table, spec.optimizer.clipNorm);
+          const { next, loss } = trainOneStep(
+            state,
+            optimizer,
+            lr,
+            plan,
+            table,
+            spec.optimizer.clipNorm,
+            chunkMixture,
+          );
           state = next;
           lastLoss = loss;
           trainedSteps += 1;
@@ -399,7 +486,8 @@ export function createTrainingActivities({ artifacts }: { artifacts: ArtifactSto
       const model = resolveModel(meta.model as never, table);
       const state = decodeState(art, model, sgd(), input.checkpoint.uri, false);
       try {
-        const n = Math.min(table.ids.length, input.maxRows ?? Infinity);
+        const rows = evaluationRows(table, input.maxRows, input.maxRowsPerGroup);
+        const n = rows.length;
         const batchSize = input.batchSize ?? (model.kind === 'convnet' ? 256 : 32);
         const sums = new Map<string, { count: number; loss: number; correct: number }>();
         const add = (group: string, loss: number, correct: number) => {
@@ -411,7 +499,7 @@ export function createTrainingActivities({ artifacts }: { artifacts: ArtifactSto
         };
         const ctx = activityContext();
         for (let start = 0; start < n; start += batchSize) {
-          const idx = Int32Array.from({ length: Math.min(batchSize, n - start) }, (_x, i) => start + i);
+          const idx = rows.subarray(start, Math.min(n, start + batchSize));
           if (model.kind === 'convnet' && table.kind === 'images') {
             const config = model.config;
             const layers = config.norm === 'batchnorm' ? config.depth : 0;

@@ -197,6 +197,31 @@ export interface TrainChunkInput {
   fromStep: number;
   steps: number;
   from?: ArtifactRef;
+  /**
+   * This chunk's own group mixture (mixAioli: the mixture changes round by round within ONE run).
+   * Overrides `spec.data.mixture` for steps [fromStep, fromStep + steps). It is NOT part of the
+   * training identity (the run's checkpoints, optimizer state and LR schedule continue across
+   * mixtures); instead every checkpoint records the mixture of every step it was trained on
+   * (`MixtureSegment`s), and a committed checkpoint is reused only when that history matches.
+   */
+  mixture?: Record<string, number>;
+  /**
+   * Every batch realises `mixture` exactly: round(share · batchSize) rows of each group, which must be
+   * integral (Aioli's LearnParams probes, specs/mixing-aioli.md §8.9). Default: each row draws its group.
+   */
+  exactMixture?: boolean;
+}
+
+/**
+ * A maximal run of steps [from, to) trained on one mixture: `mixture` null = the spec's own batch
+ * plan (`spec.data.mixture` or epoch shuffles). Merged across chunk boundaries and crashes, so the
+ * list depends only on the per-step mixtures, never on where chunks or retries fell.
+ */
+export interface MixtureSegment {
+  from: number;
+  to: number;
+  mixture: Record<string, number> | null;
+  exact: boolean;
 }
 
 /** Losses of the chunk's steps [fromStep, step), read from the checkpoint's history (so a resumed chunk reports the same). */
@@ -231,6 +256,8 @@ export interface EvaluateInput {
   groups?: string[];
   batchSize?: number;
   maxRows?: number;
+  /** Evaluate only the first n rows (table order) of every group: a fixed validation subset per group. */
+  maxRowsPerGroup?: number;
 }
 
 export interface GroupMetrics {
