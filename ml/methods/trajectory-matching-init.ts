@@ -196,7 +196,7 @@ export function initialSoftLabels(
 
 /** Logits f(x; θ) for rows of `pixels`, evaluated in chunks of `config.initChunk`. */
 export function expertLogits(
-  config: TrajectoryMatchingConfig,
+  config: Pick<TrajectoryMatchingConfig, 'net' | 'initChunk' | 'kernels'>,
   params: Float32Array,
   pixels: Float32Array,
 ): Float32Array {
