@@ -4,6 +4,7 @@ import type { ObjectStore } from '../storage/object-store.js';
 import { withFailureMapping } from './failures.js';
 import { createTrainingActivities } from './training.js';
 import { createSelectWarmupComputeActivities } from './select-warmup.js';
+import { createContinualComputeActivities } from './continual-compute.js';
 
 export interface ComputeDeps {
   store: ObjectStore;
@@ -19,6 +20,7 @@ export function createComputeActivities({ store, backend }: ComputeDeps) {
     },
     ...createTrainingActivities({ artifacts }),
     ...createSelectWarmupComputeActivities({ artifacts, backend }),
+    ...createContinualComputeActivities({ artifacts }),
   });
 }
 export type ComputeActivities = ReturnType<typeof createComputeActivities>;

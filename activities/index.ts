@@ -6,6 +6,8 @@ import { withFailureMapping } from './failures.js';
 import { createIngestActivities } from './ingest.js';
 import { createManifestActivities } from './manifest.js';
 import { createSelectWarmupIoActivities } from './select-warmup-io.js';
+import { createContinualIoActivities } from './continual.js';
+import { createCurateIoActivities } from './curate.js';
 
 export interface ActivityDeps {
   store: ObjectStore;
@@ -18,6 +20,8 @@ export function createIoActivities({ store }: ActivityDeps) {
     ...createIngestActivities({ artifacts }),
     ...createManifestActivities({ artifacts }),
     ...createSelectWarmupIoActivities({ artifacts }),
+    ...createContinualIoActivities({ artifacts }),
+    ...createCurateIoActivities({ artifacts }),
   });
 }
 export type IoActivities = ReturnType<typeof createIoActivities>;

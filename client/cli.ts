@@ -14,6 +14,14 @@ usage:
   retort run <input.json> [--workflow TYPE] [--id ID] [--wait] [--json]
   retort status <workflowId> [--json]
   retort report <workflowId>           write runs/<id>/report.html next to the run manifest
+  retort schedule create <id> <input.json> [--workflow TYPE] [--every 1d | --cron "0 3 * * *"]
+                         [--task-queue Q] [--paused] [--json]
+                                       put a pipeline (default curateCorpus) on a Temporal Schedule,
+                                       overlap SKIP, pause on failure; no --every/--cron: trigger-only
+  retort schedule list [--json]
+  retort schedule pause <id> [--resume] [--note TEXT] [--json]
+  retort schedule trigger <id> [--wait] [--json]   run it now; prints the run's workflow ID (and result)
+  retort schedule delete <id>
 
 environment: TEMPORAL_ADDRESS (127.0.0.1:7233), TEMPORAL_NAMESPACE (default), RETORT_STORE
 (file://./.retort/store), RETORT_TF_BACKEND (auto|tfjs-node-gpu|tfjs-node|cpu)
@@ -28,6 +36,22 @@ function fail(message: string, code = 1): never {
 
 const out = (value: unknown) => console.log(JSON.stringify(value, null, 2));
 
+/** Reads a workflow input file and validates it against the type's schema, naming the bad field. */
+function readInputFile(file: string, type: keyof typeof WORKFLOW_INPUTS): Record<string, unknown> {
+  let input: Record<string, unknown>;
+  try {
+    input = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+  } catch (err) {
+    fail(`cannot read ${file}: ${(err as Error).message}`);
+  }
+  const parsed = WORKFLOW_INPUTS[type].safeParse(input);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    fail(`${file}: field "${issue.path.join('.') || '(input)'}": ${issue.message}`);
+  }
+  return input;
+}
+
 async function cmdRun(args: string[]) {
   const { values, positionals } = parseArgs({
     args,
@@ -40,17 +64,7 @@ async function cmdRun(args: string[]) {
   if (!type || !isWorkflowType(type)) {
     throw new UsageError(`cannot tell the workflow type of ${file}: pass --workflow (one of ${Object.keys(WORKFLOW_INPUTS).join(', ')})`);
   }
-  let input: Record<string, unknown>;
-  try {
-    input = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
-  } catch (err) {
-    fail(`cannot read ${file}: ${(err as Error).message}`);
-  }
-  const parsed = WORKFLOW_INPUTS[type].safeParse(input);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    fail(`${file}: field "${issue.path.join('.') || '(input)'}": ${issue.message}`);
-  }
+  const input = readInputFile(file, type);
   const retort = await RetortClient.connect();
   try {
     const opts = { ...(values.id ? { workflowId: values.id } : {}), ...(values['task-queue'] ? { taskQueue: values['task-queue'] } : {}) };
@@ -123,6 +137,84 @@ async function cmdReport(args: string[]) {
   }
 }
 
+async function cmdSchedule(args: string[]) {
+  const [sub, ...rest] = args;
+  const { values, positionals } = parseArgs({
+    args: rest,
+    allowPositionals: true,
+    options: {
+      workflow: { type: 'string' },
+      every: { type: 'string' },
+      cron: { type: 'string', multiple: true },
+      'task-queue': { type: 'string' },
+      paused: { type: 'boolean' },
+      resume: { type: 'boolean' },
+      note: { type: 'string' },
+      wait: { type: 'boolean' },
+      json: { type: 'boolean' },
+    },
+  });
+  const schedules = await import('./schedules.js');
+  const id = positionals[0];
+  if (sub !== 'list' && !id) throw new UsageError(`schedule ${sub ?? ''} needs a schedule ID`);
+  const retort = await RetortClient.connect();
+  try {
+    const show = (info: Awaited<ReturnType<typeof schedules.describeSchedule>>) =>
+      values.json
+        ? out(info)
+        : console.log(
+            `${info.scheduleId}  ${info.workflowType ?? '?'}  ${info.paused ? 'paused' : 'active'}  runs: ${info.recentRuns.length}${info.nextRunTimes[0] ? `  next: ${info.nextRunTimes[0]}` : ''}`,
+          );
+    switch (sub) {
+      case 'create': {
+        const file = positionals[1];
+        if (!file) throw new UsageError('schedule create needs a schedule ID and an input file');
+        const type = values.workflow ?? workflowTypeFromFile(file) ?? 'curateCorpus';
+        if (!isWorkflowType(type)) throw new UsageError(`unknown workflow type "${type}"`);
+        const input = readInputFile(file, type);
+        show(
+          await schedules.createSchedule(retort.client, {
+            scheduleId: id!,
+            workflowType: type,
+            input,
+            ...(values.every ? { every: values.every } : {}),
+            ...(values.cron ? { cron: values.cron } : {}),
+            ...(values['task-queue'] ? { taskQueue: values['task-queue'] } : {}),
+            ...(values.paused ? { paused: true } : {}),
+            ...(values.note ? { note: values.note } : {}),
+          }),
+        );
+        return;
+      }
+      case 'list': {
+        const all = await schedules.listSchedules(retort.client);
+        if (values.json) out(all);
+        else all.forEach(show);
+        return;
+      }
+      case 'pause':
+        show(await schedules.pauseSchedule(retort.client, id!, values.resume ?? false, values.note));
+        return;
+      case 'trigger': {
+        const outcome = await schedules.triggerSchedule(retort.client, id!, { wait: values.wait ?? false });
+        if (values.json) out(outcome);
+        else console.log(`${id}: ${outcome.workflowId} ${outcome.status}${outcome.error ? `: ${outcome.error}` : ''}`);
+        if (values.wait && outcome.status !== 'COMPLETED') process.exitCode = 1;
+        return;
+      }
+      case 'delete':
+        await schedules.deleteSchedule(retort.client, id!);
+        if (values.json) out({ scheduleId: id, deleted: true });
+        else console.log(`deleted schedule ${id}`);
+        return;
+      default:
+        throw new UsageError(`unknown schedule command "${sub ?? ''}" (create, list, pause, trigger, delete)`);
+    }
+  } finally {
+    await retort.close();
+  }
+}
+
 async function main() {
   const [command, ...rest] = process.argv.slice(2);
   switch (command) {
@@ -132,6 +224,8 @@ async function main() {
       return cmdStatus(rest);
     case 'report':
       return cmdReport(rest);
+    case 'schedule':
+      return cmdSchedule(rest);
     case 'doctor':
     case 'server':
     case 'worker':

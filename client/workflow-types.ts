@@ -2,12 +2,16 @@
 import { IngestCorpusInput } from '../schemas/ingest.js';
 import { TrainingSpec } from '../schemas/training.js';
 import { SelectWarmupInput } from '../schemas/select-warmup.js';
+import { ContinualPretrainInput } from '../schemas/continual-pretrain.js';
+import { CurateCorpusInput } from '../schemas/curate.js';
 import type { z } from 'zod';
 
 export const WORKFLOW_INPUTS = {
   ingestCorpus: IngestCorpusInput,
   trainModel: TrainingSpec,
   selectWarmup: SelectWarmupInput,
+  continualPretrain: ContinualPretrainInput,
+  curateCorpus: CurateCorpusInput,
 } as const satisfies Record<string, z.ZodType>;
 
 export type WorkflowType = keyof typeof WORKFLOW_INPUTS;

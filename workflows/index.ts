@@ -2,3 +2,5 @@
 export { ingestCorpus } from './ingest-corpus.js';
 export { trainModel } from './train-model.js';
 export { selectWarmup } from './select-warmup.js';
+export { continualPretrain } from './continual-pretrain.js';
+export { curateCorpus } from './curate-corpus.js';

@@ -2,17 +2,7 @@
 // Each chunk ends in a committed checkpoint and a LATEST pointer, so a killed worker costs at most
 // the steps since the last checkpoint; the loop hands over to a fresh run (continueAsNew) when the
 // history grows; then `evaluate` and the run manifest. Only refs cross Temporal.
-import {
-  ApplicationFailure,
-  allHandlersFinished,
-  condition,
-  continueAsNew,
-  setCurrentDetails,
-  setHandler,
-  uuid4,
-  workflowInfo,
-} from '@temporalio/workflow';
-import type { ArtifactRef } from '../schemas/artifact.js';
+import { ApplicationFailure, continueAsNew, setCurrentDetails, setHandler } from '@temporalio/workflow';
 import { progressQuery } from '../schemas/messages.js';
 import {
   type TrainModelCarry as Carry,
@@ -21,7 +11,6 @@ import {
   type TrainModelResult,
   type TrainProgress,
   TrainingSpec,
-  defaultRunKey,
 } from '../schemas/training.js';
 import {
   computeActivities,
@@ -31,6 +20,7 @@ import {
   parseInput,
   surfaceFailures,
 } from './common.js';
+import { resolveRunKey, runTrainingChunks } from './chunk-loop.js';
 
 export async function trainModel(rawInput: TrainModelInput): Promise<TrainModelResult> {
   const { carry: rawCarry, ...rawSpec } = rawInput ?? ({} as TrainModelInput);
@@ -52,27 +42,22 @@ export async function trainModel(rawInput: TrainModelInput): Promise<TrainModelR
   const carry: Carry = rawCarry
     ? parseInput(TrainModelCarry, rawCarry, 'trainModel.carry')
     : { step: 0, chunks: 0, retriedChunks: 0, lastLoss: null };
-  // Same spec → same run key → the same checkpoints (a repeat returns them); cache off → a fresh key.
-  const runKey =
-    parsed.runKey ??
-    (parsed.cache ? defaultRunKey(parsed) : `${defaultRunKey(parsed)}-${uuid4().slice(0, 8)}`);
+  const runKey = resolveRunKey(parsed);
   const spec = { ...parsed, runKey };
   const compute = computeActivities(spec.profile);
   const io = ioActivities(spec.profile);
 
-  let step = carry.step;
-  let checkpoint: ArtifactRef | undefined = carry.checkpoint;
+  const state: Carry = { ...carry };
   Object.assign(progress, {
     runKey,
-    step,
+    step: state.step,
     total: spec.totalSteps,
     chunks: carry.chunks,
     lastLoss: carry.lastLoss,
-    lastCheckpointUri: checkpoint?.uri ?? null,
+    lastCheckpointUri: state.checkpoint?.uri ?? null,
   });
-  const state = { chunks: carry.chunks, retriedChunks: carry.retriedChunks };
   const startedAt = Date.now();
-  const startStep = step;
+  const startStep = state.step;
 
   const stage = (s: TrainProgress['stage']) => {
     progress.stage = s;
@@ -83,40 +68,27 @@ export async function trainModel(rawInput: TrainModelInput): Promise<TrainModelR
 
   return surfaceFailures(async () => {
     stage('train');
-    while (step < spec.totalSteps) {
-      if (workflowInfo().continueAsNewSuggested) {
-        await condition(allHandlersFinished);
-        const next: Carry = {
-          step,
+    const checkpoint = await runTrainingChunks({
+      spec,
+      compute,
+      state,
+      handOver: () => continueAsNew<typeof trainModel>({ ...spec, carry: state }),
+      afterChunk: () => {
+        const elapsed = (Date.now() - startedAt) / 1000;
+        Object.assign(progress, {
+          step: state.step,
           chunks: state.chunks,
-          retriedChunks: state.retriedChunks,
-          lastLoss: progress.lastLoss,
-          ...(checkpoint ? { checkpoint } : {}),
-        };
-        await continueAsNew<typeof trainModel>({ ...spec, carry: next });
-      }
-      const steps = Math.min(spec.chunkSteps, spec.totalSteps - step);
-      const chunk = await compute.trainChunk({
-        spec,
-        fromStep: step,
-        steps,
-        ...(checkpoint ? { from: checkpoint } : {}),
-      });
-      step = chunk.step;
-      checkpoint = chunk.checkpoint;
-      state.chunks += 1;
-      if (chunk.resumedFrom !== null || chunk.attempt > 1) state.retriedChunks += 1;
-      const elapsed = (Date.now() - startedAt) / 1000;
-      Object.assign(progress, {
-        step,
-        chunks: state.chunks,
-        lastLoss: Number.isFinite(chunk.losses.last) ? chunk.losses.last : progress.lastLoss,
-        lastCheckpointUri: checkpoint.uri,
-        etaSeconds:
-          step > startStep ? Math.round((elapsed / (step - startStep)) * (spec.totalSteps - step)) : null,
-      });
-      stage('train');
-    }
+          lastLoss: state.lastLoss,
+          lastCheckpointUri: state.checkpoint?.uri ?? null,
+          etaSeconds:
+            state.step > startStep
+              ? Math.round((elapsed / (state.step - startStep)) * (spec.totalSteps - state.step))
+              : null,
+        });
+        stage('train');
+      },
+    });
+    const step = state.step;
     if (!checkpoint)
       throw ApplicationFailure.nonRetryable(
         `trainModel ${runKey}: no checkpoint after ${step} steps`,
