@@ -145,43 +145,5 @@ export function spearman(p: ArrayLike<number>, q: ArrayLike<number>): number {
   return num / Math.sqrt(dp * dq);
 }
 
-/**
- * Reference matching baseline of spec §7.3: visit the target rows in a seeded random order, round
- * robin, each taking its nearest pool row not yet taken, until `budget` rows are taken.
- */
-export function nearestNeighbourMatching(
-  target: EmbeddingTable,
-  pool: EmbeddingTable,
-  budget: number,
-  seed: number,
-): RowId[] {
-  const n = target.ids.length;
-  const N = pool.ids.length;
-  const dim = target.dim;
-  const order = Array.from({ length: n }, (_, k) => k);
-  const rand = uniformRng(seed);
-  for (let k = n - 1; k > 0; k--) {
-    const r = Math.floor(rand() * (k + 1));
-    [order[k], order[r]] = [order[r]!, order[k]!];
-  }
-  const taken = new Uint8Array(N);
-  const picked: RowId[] = [];
-  for (let step = 0; picked.length < budget; step++) {
-    const i = order[step % n]!;
-    let best = -1;
-    let bestCost = Infinity;
-    for (let j = 0; j < N; j++) {
-      if (taken[j]) continue;
-      let c = 0;
-      for (let d = 0; d < dim; d++)
-        c += (target.embeddings[i * dim + d]! - pool.embeddings[j * dim + d]!) ** 2;
-      if (c < bestCost) {
-        bestCost = c;
-        best = j;
-      }
-    }
-    taken[best] = 1;
-    picked.push(pool.ids[best]!);
-  }
-  return picked;
-}
+// The spec §7.3 matching baseline is product code now (the gotd-effect bench uses it too).
+export { nearestNeighbourMatching } from '../../../ml/methods/gotd-baselines.js';
