@@ -48,6 +48,11 @@ export interface LoadMnistOptions {
   testCount?: number;
   /** Default true: (x − 0.1307) / 0.3081. */
   normalize?: boolean;
+  /**
+   * Average-pool f×f blocks of the raw pixels before normalising (spec §10.2's pure-JS profile: 2 →
+   * 14×14). f must divide 28; default 1.
+   */
+  downsample?: number;
 }
 
 interface RawDigits {
@@ -107,8 +112,18 @@ function proportionalCounts(weights: number[], total: number): number[] {
  * the pool.
  */
 export function loadMnist(options: LoadMnistOptions): MnistData {
-  const { seed, trainPerClass = MNIST_TRAIN_PER_CLASS, testCount, normalize = true } = options;
+  const {
+    seed,
+    trainPerClass = MNIST_TRAIN_PER_CLASS,
+    testCount,
+    normalize = true,
+    downsample = 1,
+  } = options;
   if (!Number.isInteger(seed)) throw new RangeError(`loadMnist: seed must be an integer, got ${seed}`);
+  if (!(Number.isInteger(downsample) && downsample > 0 && MNIST_SIDE % downsample === 0))
+    throw new RangeError(
+      `loadMnist: downsample must be a positive divisor of ${MNIST_SIDE}, got ${downsample}`,
+    );
   const counts = mnistClassCounts();
   const smallest = Math.min(...counts);
   if (!(Number.isInteger(trainPerClass) && trainPerClass > 0 && trainPerClass < smallest))
@@ -133,28 +148,42 @@ export function loadMnist(options: LoadMnistOptions): MnistData {
   const transform = normalize
     ? (x: number): number => (x - MNIST_NORMALIZATION.mean[0]) / MNIST_NORMALIZATION.std[0]
     : (x: number): number => x;
+  const side = MNIST_SIDE / downsample;
   return {
-    train: assemble(trainRows, deriveSeed(seed, 'mnist-train-order'), transform),
-    test: assemble(testRows, deriveSeed(seed, 'mnist-test-order'), transform),
-    h: MNIST_SIDE,
-    w: MNIST_SIDE,
+    train: assemble(trainRows, deriveSeed(seed, 'mnist-train-order'), downsample, transform),
+    test: assemble(testRows, deriveSeed(seed, 'mnist-test-order'), downsample, transform),
+    h: side,
+    w: side,
     c: 1,
     classes: MNIST_CLASSES,
     normalization: normalize ? MNIST_NORMALIZATION : null,
   };
 }
 
-function assemble(rows: [number, number][], orderSeed: number, transform: (x: number) => number): MnistSplit {
+function assemble(
+  rows: [number, number][],
+  orderSeed: number,
+  f: number,
+  transform: (x: number) => number,
+): MnistSplit {
   const { byClass, offsets } = rawDigits();
   const size = MNIST_SIDE * MNIST_SIDE;
+  const side = MNIST_SIDE / f;
   const order = permutation(rows.length, new Rng(orderSeed));
-  const images = new Float32Array(rows.length * size);
+  const images = new Float32Array(rows.length * side * side);
   const labels = new Int32Array(rows.length);
   const ids = new Int32Array(rows.length);
   for (let i = 0; i < rows.length; i++) {
     const [c, j] = rows[order[i]!]!;
     const src = byClass[c]!;
-    for (let p = 0; p < size; p++) images[i * size + p] = transform(src[j * size + p]!);
+    const base = j * size;
+    for (let r = 0; r < side; r++)
+      for (let q = 0; q < side; q++) {
+        let sum = 0;
+        for (let a = 0; a < f; a++)
+          for (let b = 0; b < f; b++) sum += src[base + (r * f + a) * MNIST_SIDE + q * f + b]!;
+        images[(i * side + r) * side + q] = transform(sum / (f * f));
+      }
     labels[i] = c;
     ids[i] = offsets[c]! + j;
   }

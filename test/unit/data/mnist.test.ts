@@ -56,6 +56,31 @@ describe('loadMnist (bundled mnist digits)', () => {
     });
   });
 
+  it('downsamples by f×f averages of the raw pixels before normalising', () => {
+    const raw = loadMnist({ seed: 2, trainPerClass: 10, testCount: 10, normalize: false });
+    const small = loadMnist({ seed: 2, trainPerClass: 10, testCount: 10, downsample: 2 });
+    expect(small).toMatchObject({ h: 14, w: 14, c: 1 });
+    expect(small.train.images.length).toBe(100 * 196);
+    expect(small.train.ids).toEqual(raw.train.ids);
+    const px = (i: number, r: number, q: number): number => raw.train.images[i * 784 + r * 28 + q]!;
+    for (const i of [0, 7, 99]) {
+      let strokes = 0;
+      for (let r = 0; r < 14; r++)
+        for (let q = 0; q < 14; q++) {
+          const avg =
+            (px(i, 2 * r, 2 * q) +
+              px(i, 2 * r, 2 * q + 1) +
+              px(i, 2 * r + 1, 2 * q) +
+              px(i, 2 * r + 1, 2 * q + 1)) /
+            4;
+          if (avg > 0.1) strokes++;
+          expect(small.train.images[i * 196 + r * 14 + q]).toBeCloseTo((avg - 0.1307) / 0.3081, 5);
+        }
+      expect(strokes).toBeGreaterThan(5); // the comparison covered stroke pixels, not only background
+    }
+    expect(() => loadMnist({ seed: 0, downsample: 3 })).toThrow(/downsample/);
+  });
+
   it('takes testCount rows in proportion to the class pools', () => {
     const d = loadMnist({ seed: 0, trainPerClass: 100, testCount: 1000 });
     const pools = mnistClassCounts().map((n) => n - 100);
