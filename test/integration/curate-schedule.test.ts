@@ -1,0 +1,132 @@
+// `retort schedule` + curateCorpus against the real dev server: a trigger-only schedule created by the
+// CLI runs twice; the second run ingests the newer partition and continues (re-warmed) from the first
+// run's checkpoint — read from the two runs' manifests; `schedule delete` removes it.
+import { execFile } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { beforeAll, describe, expect, it, inject } from 'vitest';
+import { loadBuiltin } from '../../activities/text-corpus.js';
+import type { RunManifest } from '../../activities/manifest.js';
+import type { ArtifactRef } from '../../schemas/artifact.js';
+import type { CurvePoint } from '../../schemas/continual-pretrain.js';
+import type { CurateCorpusInput } from '../../schemas/curate.js';
+import { manifestKey } from '../../storage/artifacts.js';
+import type { FileStore } from '../../storage/file-store.js';
+import { startWorkers, tempFileStore, uniqueQueue } from '../support/temporal.js';
+
+const exec = promisify(execFile);
+const retort = (args: string[]) =>
+  exec(process.execPath, ['bin/retort.mjs', ...args], {
+    env: { ...process.env, TEMPORAL_ADDRESS: inject('temporalAddress') },
+    maxBuffer: 16 * 1024 * 1024,
+  });
+
+interface Outputs {
+  generation: number;
+  partition: string;
+  partitions: string[];
+  previousRun: string | null;
+  previousPartition: string | null;
+  startedFrom: ArtifactRef | null;
+  checkpoint: ArtifactRef;
+  training: { workflow: string; curve?: CurvePoint[] };
+  evaluation: { downstream: Record<string, number>; upstream: Record<string, number> | null };
+}
+
+/** A JSONL partition of real text: `docs` documents per group, starting at document `from`. */
+function writePartition(dir: string, name: string, from: number, docs: number) {
+  const rows = ['novel', 'speeches'].flatMap((g) =>
+    loadBuiltin([g])
+      .slice(from, from + docs)
+      .map((r) => ({ id: r.id, group: r.group, text: r.text.slice(0, 6000) })),
+  );
+  mkdirSync(join(dir, name), { recursive: true });
+  writeFileSync(join(dir, name, 'part-0.jsonl'), rows.map((r) => JSON.stringify(r)).join('\n'));
+}
+
+describe('retort schedule → curateCorpus', () => {
+  let store: FileStore;
+  beforeAll(() => {
+    store = tempFileStore('curate-schedule');
+  });
+
+  it('two triggered runs: the second takes the newer partition and the first run checkpoint', async () => {
+    const corpus = join(store.dir, 'corpus');
+    writePartition(corpus, '2026-11-01', 10, 3);
+    const taskQueue = uniqueQueue('curate');
+    const scheduleId = `curate-${taskQueue}`;
+    const input: CurateCorpusInput = {
+      dataset: 'sched',
+      lineage: `lineage-${taskQueue}`,
+      source: { partitions: `${store.root}/corpus` },
+      ingest: { maxBytesPerGroup: 20_000, passageBytes: 512, split: { val: 0.2, test: 0.1 }, ctx: 32 },
+      model: { layers: 1, dModel: 16, heads: 2 },
+      schedule: { kind: 'rewarmedCosine', maxLr: 3e-3, warmupFraction: 0.25 },
+      totalSteps: 4,
+      chunkSteps: 2,
+      batchSize: 4,
+      profile: 'test',
+    };
+    const file = join(store.dir, 'curate-corpus.json');
+    writeFileSync(file, JSON.stringify(input));
+
+    const { runUntil } = await startWorkers(store, taskQueue, 'all');
+    const { first, second, listed, afterDelete } = await runUntil(async () => {
+      await retort(['schedule', 'create', scheduleId, file, '--task-queue', taskQueue, '--json']);
+      const trigger = async () =>
+        JSON.parse((await retort(['schedule', 'trigger', scheduleId, '--wait', '--json'])).stdout) as {
+          workflowId: string;
+          status: string;
+          error?: string;
+        };
+      const first = await trigger();
+      writePartition(corpus, '2026-11-02', 20, 3); // new data arrives
+      const second = await trigger();
+      const listed = JSON.parse((await retort(['schedule', 'list', '--json'])).stdout) as { scheduleId: string }[];
+      await retort(['schedule', 'delete', scheduleId]);
+      // Visibility is eventually consistent: give the list a few seconds to drop the schedule.
+      let afterDelete: { scheduleId: string }[] = [];
+      for (let i = 0; i < 20; i++) {
+        afterDelete = JSON.parse((await retort(['schedule', 'list', '--json'])).stdout) as { scheduleId: string }[];
+        if (!afterDelete.some((s) => s.scheduleId === scheduleId)) break;
+        await new Promise((r) => setTimeout(r, 500));
+      }
+      return { first, second, listed, afterDelete };
+    });
+
+    expect(first).toMatchObject({ status: 'COMPLETED' });
+    expect(second).toMatchObject({ status: 'COMPLETED' });
+    expect(first.workflowId).toMatch(new RegExp(`^schedule-${scheduleId}-`));
+    expect(second.workflowId).not.toBe(first.workflowId);
+    const manifest = async (id: string) =>
+      JSON.parse(new TextDecoder().decode(await store.get(manifestKey(id)))) as RunManifest & { outputs: Outputs };
+    const m1 = await manifest(first.workflowId);
+    const m2 = await manifest(second.workflowId);
+
+    // Run 1: the only partition, no previous checkpoint: trained from scratch.
+    expect(m1.outputs).toMatchObject({ generation: 1, partition: '2026-11-01', previousRun: null, startedFrom: null });
+    expect(m1.outputs.training.workflow).toBe('trainModel');
+    // Run 2: the newer partition, continued from run 1's checkpoint by continualPretrain.
+    expect(m2.outputs).toMatchObject({
+      generation: 2,
+      partition: '2026-11-02',
+      partitions: ['2026-11-01', '2026-11-02'],
+      previousRun: first.workflowId,
+      previousPartition: '2026-11-01',
+    });
+    expect(m2.outputs.startedFrom).toEqual(m1.outputs.checkpoint);
+    expect(m2.outputs.checkpoint.sha256).not.toBe(m1.outputs.checkpoint.sha256);
+    expect(m2.outputs.training.workflow).toBe('continualPretrain');
+    // Curves on both validation sets at step 0 (the inherited checkpoint) and at each chunk end.
+    expect(m2.outputs.training.curve!.map((p) => p.step)).toEqual([0, 2, 4]);
+    for (const p of m2.outputs.training.curve!) {
+      expect(Number.isFinite(p.upstream) && Number.isFinite(p.downstream)).toBe(true);
+    }
+    expect(Object.keys(m2.outputs.evaluation.downstream).sort()).toEqual(['novel', 'speeches']);
+    expect(m2.outputs.evaluation.upstream).not.toBeNull();
+
+    expect(listed.some((s) => s.scheduleId === scheduleId)).toBe(true);
+    expect(afterDelete.some((s) => s.scheduleId === scheduleId)).toBe(false);
+  });
+});
