@@ -4,6 +4,8 @@ import { ArtifactStore } from '../storage/artifacts.js';
 import type { ObjectStore } from '../storage/object-store.js';
 import { withFailureMapping } from './failures.js';
 import { createIngestActivities } from './ingest.js';
+import { createImageActivities } from './images.js';
+import { createDistillReportActivities } from './distill-report.js';
 import { createManifestActivities } from './manifest.js';
 import { createSelectWarmupIoActivities } from './select-warmup-io.js';
 import { createContinualIoActivities } from './continual.js';
@@ -19,6 +21,8 @@ export function createIoActivities({ store }: ActivityDeps) {
   return withFailureMapping({
     ...createIngestActivities({ artifacts }),
     ...createManifestActivities({ artifacts }),
+    ...createImageActivities({ artifacts }),
+    ...createDistillReportActivities({ artifacts }),
     ...createSelectWarmupIoActivities({ artifacts }),
     ...createContinualIoActivities({ artifacts }),
     ...createCurateIoActivities({ artifacts }),

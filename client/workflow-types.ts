@@ -2,6 +2,7 @@
 import { IngestCorpusInput } from '../schemas/ingest.js';
 import { TrainingSpec } from '../schemas/training.js';
 import { SelectWarmupInput } from '../schemas/select-warmup.js';
+import { DistillDatasetInput, DistillTrajectoryInput, TrainExpertsInput } from '../schemas/distill.js';
 import { ContinualPretrainInput } from '../schemas/continual-pretrain.js';
 import { CurateCorpusInput } from '../schemas/curate.js';
 import type { z } from 'zod';
@@ -10,6 +11,9 @@ export const WORKFLOW_INPUTS = {
   ingestCorpus: IngestCorpusInput,
   trainModel: TrainingSpec,
   selectWarmup: SelectWarmupInput,
+  trainExperts: TrainExpertsInput,
+  distillTrajectory: DistillTrajectoryInput,
+  distillDataset: DistillDatasetInput,
   continualPretrain: ContinualPretrainInput,
   curateCorpus: CurateCorpusInput,
 } as const satisfies Record<string, z.ZodType>;

@@ -34,6 +34,10 @@ export const NON_RETRYABLE_ERROR_TYPES = [
   'ConfigError',
   'CheckpointIncompatible',
   'NonFiniteValues',
+  // Image data / distillation settings (schemas/distill.ts IMAGE_ERROR_TYPES).
+  'ImagePixelCountMismatch',
+  'LabelOutOfRange',
+  'IpcExceedsClassSize',
 ];
 
 export const TIMEOUTS: Record<Profile, { io: ActivityTimeouts; compute: ActivityTimeouts }> = {

@@ -17,12 +17,17 @@ export type ParquetProfile = 'canonical' | 'compat';
 
 /** Serialises an Arrow table to Parquet bytes. */
 export function encodeParquet(table: Table, profile: ParquetProfile = 'canonical'): Uint8Array {
-  const metadata = new Map(table.schema.metadata);
-  let builder = new WriterPropertiesBuilder().setKeyValueMetadata(metadata);
+  // Canonical: the schema's key-value metadata travels only inside the embedded Arrow schema
+  // (ARROW:schema), which Arrow readers (apache-arrow via parquet-wasm, pyarrow, arrow-rs) restore.
+  // parquet-wasm writes builder key-values in hash-map order, different on every call, so setting
+  // them would make the same table hash differently each time (same inputs → same artifact hash).
+  // The compat profile keeps them: parquetjs-lite reads only file key-values.
+  let builder = new WriterPropertiesBuilder();
   builder =
     profile === 'canonical'
       ? builder.setCompression(Compression.ZSTD)
       : builder
+          .setKeyValueMetadata(new Map(table.schema.metadata))
           .setCompression(Compression.SNAPPY)
           .setDictionaryEnabled(false)
           .setWriterVersion(WriterVersion.V1);

@@ -2,5 +2,8 @@
 export { ingestCorpus } from './ingest-corpus.js';
 export { trainModel } from './train-model.js';
 export { selectWarmup } from './select-warmup.js';
+export { trainExperts } from './train-experts.js';
+export { distillTrajectory } from './distill-trajectory.js';
+export { distillDataset } from './distill-dataset.js';
 export { continualPretrain } from './continual-pretrain.js';
 export { curateCorpus } from './curate-corpus.js';
