@@ -38,7 +38,7 @@ import { createWorkers } from '../workers/workers.js';
 const argv = process.argv.slice(2);
 const opts = { json: argv.includes('--json'), quick: argv.includes('--quick') };
 const say = (msg: string): void => {
-  if (!opts.json) process.stderr.write(`${msg}\n`);
+  process.stderr.write(`${msg}\n`); // progress on stderr even with --json (stdout stays one JSON line)
 };
 const r4 = (x: number) => Number(x.toFixed(4));
 
@@ -58,9 +58,9 @@ const PLAN = opts.quick
       model: { layers: 2, dModel: 64, heads: 4 },
       ctx: 64,
       maxBytesPerGroup: 600_000,
-      batchSize: 16,
-      pretrainSteps: 600,
-      steps: 400,
+      batchSize: 12,
+      pretrainSteps: 400,
+      steps: 250,
       etaPre: 3e-3,
       evalEvery: 20,
       evalRows: 256,
