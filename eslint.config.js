@@ -23,7 +23,8 @@ export default tseslint.config(
         patterns: [
           { group: heavy, message: 'Workflows carry references, never data: no Arrow/Parquet/S3/tfjs.' },
           { group: ['node:*'], message: 'No Node built-ins in workflows.' },
-          { group: ['../activities', '../activities/*', '../storage/*', '../ml/*', '../workers/*'], allowTypeImports: true, message: 'Workflows import activity types only.' },
+          // Exception: Aioli's mixing math is plain JS (no tfjs, no I/O) and runs inside the mixAioli workflow.
+          { group: ['../activities', '../activities/*', '../storage/*', '../ml/*', '!../ml/methods', '../ml/methods/*', '!../ml/methods/aioli*.js', '../workers/*'], allowTypeImports: true, message: 'Workflows import activity types only (values: ml/methods/aioli*.ts only).' },
         ],
       }],
     },

@@ -7,6 +7,7 @@ import { createIngestActivities } from './ingest.js';
 import { createImageActivities } from './images.js';
 import { createDistillReportActivities } from './distill-report.js';
 import { createManifestActivities } from './manifest.js';
+import { createMixingHistoryActivities } from './mixing-history.js';
 import { createSelectWarmupIoActivities } from './select-warmup-io.js';
 import { createContinualIoActivities } from './continual.js';
 import { createCurateIoActivities } from './curate.js';
@@ -21,6 +22,7 @@ export function createIoActivities({ store }: ActivityDeps) {
   return withFailureMapping({
     ...createIngestActivities({ artifacts }),
     ...createManifestActivities({ artifacts }),
+    ...createMixingHistoryActivities({ artifacts }),
     ...createImageActivities({ artifacts }),
     ...createDistillReportActivities({ artifacts }),
     ...createSelectWarmupIoActivities({ artifacts }),

@@ -73,7 +73,8 @@ const TrainChunkInputSchema = z.object({
     path: ['runKey'],
   }),
   fromStep: z.number().int().nonnegative(),
-  steps: z.number().int().positive(),
+  // 0: commit the start state as the checkpoint at fromStep (e.g. to evaluate an untrained model).
+  steps: z.number().int().nonnegative(),
   from: ArtifactRef.optional(),
   mixture: z
     .record(z.string(), z.number().nonnegative().finite())

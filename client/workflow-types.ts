@@ -1,6 +1,7 @@
 // The workflow types a client can start, with the zod schema of each one's single argument.
 import { IngestCorpusInput } from '../schemas/ingest.js';
 import { TrainingSpec } from '../schemas/training.js';
+import { MixAioliInput } from '../schemas/mixing.js';
 import { SelectWarmupInput } from '../schemas/select-warmup.js';
 import { DistillDatasetInput, DistillTrajectoryInput, TrainExpertsInput } from '../schemas/distill.js';
 import { ContinualPretrainInput } from '../schemas/continual-pretrain.js';
@@ -10,6 +11,7 @@ import type { z } from 'zod';
 export const WORKFLOW_INPUTS = {
   ingestCorpus: IngestCorpusInput,
   trainModel: TrainingSpec,
+  mixAioli: MixAioliInput,
   selectWarmup: SelectWarmupInput,
   trainExperts: TrainExpertsInput,
   distillTrajectory: DistillTrajectoryInput,

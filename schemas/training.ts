@@ -195,6 +195,7 @@ export interface TrainChunkInput {
   spec: TrainingSpecInput & { runKey: string };
   /** Global step the chunk starts at; `from` is the checkpoint at that step (absent at step 0). */
   fromStep: number;
+  /** Steps to train; 0 commits the start state as the checkpoint at `fromStep` (to evaluate it). */
   steps: number;
   from?: ArtifactRef;
   /**

@@ -1,6 +1,7 @@
 // Every workflow type, re-exported: this file is the workers' `workflowsPath`.
 export { ingestCorpus } from './ingest-corpus.js';
 export { trainModel } from './train-model.js';
+export { mixAioli } from './mix-aioli.js';
 export { selectWarmup } from './select-warmup.js';
 export { trainExperts } from './train-experts.js';
 export { distillTrajectory } from './distill-trajectory.js';
