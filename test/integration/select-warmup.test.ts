@@ -55,8 +55,9 @@ function passages(group: 'novel' | 'code', n: number, len = 1000): Row[] {
 // Spec §8 in miniature: the pool (stand-in for pre-training data) is 90 % prose, 10 % code; the
 // target is half prose, half code. GOT-D should spend the budget on the under-covered code.
 // Passages of 1,000 characters (spec §4.1). The model-free n-gram embedder spreads its costs over a
-// narrow band (mean ≈ 1.5, group gaps ≈ 0.1), so ε is 0.02 here rather than the 0.1 the spec sets for
-// sentence-encoder embeddings; at 0.1 the solve smooths towards "closest to the target mean" (§10).
+// narrow band, so its default ε is 0.01 (schemas/select-warmup.ts DEFAULT_EPSILON) rather than the
+// 0.1 the spec sets for sentence-encoder embeddings; at 0.1 the solve smooths towards "closest to the
+// target" (§10). The input below relies on that default.
 const prose = passages('novel', 200);
 const code = passages('code', 40);
 const POOL: Row[] = [
@@ -98,7 +99,6 @@ const selectInput = (pool: string, target: string): SelectWarmupInput => ({
   target,
   budget: 20,
   embedder: { kind: 'ngram', dim: 4096 },
-  epsilon: 0.02,
   profile: 'test',
 });
 
@@ -189,8 +189,9 @@ describe('selectWarmup', () => {
     expect(result.otCost!.after).toBeLessThan(result.otCost!.before);
     const summary = JSON.parse(
       new TextDecoder().decode(await new ArtifactStore(store).read(result.summary)),
-    ) as { composition: unknown[]; otCost: { firstOrderDelta: number } };
+    ) as { composition: unknown[]; otCost: { firstOrderDelta: number }; config: { epsilon: number } };
     expect(summary.composition).toHaveLength(2);
+    expect(summary.config.epsilon).toBe(0.01); // the n-gram embedder's default ε
     expect(summary.otCost.firstOrderDelta).toBeLessThan(0);
   });
 
