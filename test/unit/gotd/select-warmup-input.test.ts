@@ -3,7 +3,13 @@ import { describe, expect, it } from 'vitest';
 import { DEFAULT_EPSILON, SelectWarmupInput } from '../../../schemas/select-warmup.js';
 
 const base = { pool: 'file:///pool.parquet', target: 'file:///target.parquet' };
-const checkpoint = { uri: 'file:///ckpt/model.json', kind: 'checkpoint', format: 'json', sha256: 'a'.repeat(64), bytes: 1 };
+const checkpoint = {
+  uri: 'file:///ckpt/model.json',
+  kind: 'checkpoint',
+  format: 'json',
+  sha256: 'a'.repeat(64),
+  bytes: 1,
+};
 
 describe('selectWarmup ε default', () => {
   it('is 0.01 for the n-gram embedder (also when the embedder is left out)', () => {
