@@ -253,14 +253,7 @@ export function applyBatchAugmentation(images: tf.Tensor4D, aug: BatchAugmentati
   if (aug.flips.length !== n || aug.shifts.length !== n || (aug.crops && aug.crops.length !== n))
     throw new Error(`applyBatchAugmentation: parameters for ${aug.flips.length} images, batch has ${n}`);
   return tf.tidy(() => {
-    const perImage = Array.from({ length: n }, (_x, i) => {
-      let img = tf.slice(images, [i, 0, 0, 0], [1, height, width, c]);
-      if (aug.crops) img = cropResize(img, aug.crops[i]!, height, width);
-      if (aug.flips[i]) img = tf.reverse(img, 2);
-      const [dy, dx] = aug.shifts[i]!;
-      return dy || dx ? rollImages(img, dy, dx) : img;
-    });
-    const out = tf.concat(perImage, 0);
+    const out = aug.crops ? perImageViews(images, aug) : flipRollGather(images, aug);
     if (!aug.mix) return out;
     const [y0, y1, x0, x1] = aug.mix.box;
     if (y1 <= y0 || x1 <= x0) return out;
@@ -272,4 +265,46 @@ export function applyBatchAugmentation(images: tf.Tensor4D, aug: BatchAugmentati
     const shuffled = tf.gather(out, tf.tensor1d(aug.mix.perm, 'int32'));
     return tf.where(tf.tensor4d(mask, [n, height, width, c], 'bool'), shuffled, out);
   });
+}
+
+/** Crop → flip → roll of every image separately (crops have per-image sizes). */
+function perImageViews(images: tf.Tensor4D, aug: BatchAugmentation): tf.Tensor4D {
+  const [n, height, width, c] = images.shape;
+  const perImage = Array.from({ length: n }, (_x, i) => {
+    let img = tf.slice(images, [i, 0, 0, 0], [1, height, width, c]);
+    if (aug.crops) img = cropResize(img, aug.crops[i]!, height, width);
+    if (aug.flips[i]) img = tf.reverse(img, 2);
+    const [dy, dx] = aug.shifts[i]!;
+    return dy || dx ? rollImages(img, dy, dx) : img;
+  });
+  return tf.concat(perImage, 0);
+}
+
+/**
+ * Flip then roll of every image as ONE gather of pixels (no crops): out[i, y, x] = f_i[(y − dy) mod H,
+ * (x − dx) mod W] with f_i the (flipped) image i — the same values as reverse + rollImages, in one op
+ * instead of ~7 per image (the student loop runs this every step).
+ */
+function flipRollGather(images: tf.Tensor4D, aug: BatchAugmentation): tf.Tensor4D {
+  const [n, height, width, c] = images.shape;
+  const index = new Int32Array(n * height * width);
+  for (let i = 0; i < n; i++) {
+    const [dy, dx] = aug.shifts[i]!;
+    for (let y = 0; y < height; y++) {
+      const sy = (((y - dy) % height) + height) % height;
+      for (let x = 0; x < width; x++) {
+        const rx = (((x - dx) % width) + width) % width;
+        const sx = aug.flips[i] ? width - 1 - rx : rx;
+        index[(i * height + y) * width + x] = (i * height + sy) * width + sx;
+      }
+    }
+  }
+  return tf.tidy(() =>
+    tf.reshape(tf.gather(tf.reshape(images, [n * height * width, c]), tf.tensor1d(index, 'int32')), [
+      n,
+      height,
+      width,
+      c,
+    ]),
+  );
 }

@@ -34,7 +34,13 @@ import {
   updateBatchNormStats,
 } from '../models/convnet.js';
 import { logSoftmax, softmaxCrossEntropy } from '../ops/index.js';
-import { buffersToStats, statsToBuffers, trainConvNetSteps, trainSteps, type StepInfo } from '../train/loops.js';
+import {
+  buffersToStats,
+  statsToBuffers,
+  trainConvNetSteps,
+  trainSteps,
+  type StepInfo,
+} from '../train/loops.js';
 import { type Optimizer, type OptimizerState, adamw, disposeOptimizerState } from '../train/optimizers.js';
 import { Rng, deriveSeed, sampleWithoutReplacement } from '../train/rng.js';
 import {
@@ -87,6 +93,14 @@ export interface CommitteeVotingConfig {
   rBn: number;
   /** κ_0, multiplier of the first BN layer's term. */
   firstBnMultiplier: number;
+  /**
+   * Member families whose BN term enters the recovery objective (omitted: all). The §7.2 MNIST profile
+   * leaves the MLP out: its one BN layer sees 64 features of a 10-image batch, so its term (× κ_0) is
+   * 10–100× the ConvNets' and mostly sampling noise that cannot be matched; it then dominated every
+   * slot the MLP voted on (bench/distill-cvdd.ts, issue 5). The MLP still votes with its CE term and
+   * still relabels (BSSL).
+   */
+  bnTermFamilies?: readonly CommitteeArch['family'][];
   /** ‖d‖ is computed as √(Σd² + ε) − √ε: finite gradient at d = 0 (§6), exactly 0 there. */
   normSqrtEps: number;
   recoverAugment: RecoveryAugmentConfig;
@@ -175,6 +189,7 @@ export function mnistCpuConfig(
     normalization: MNIST_NORMALIZATION,
     ...perIpc[ipc],
     rBn: 0.1,
+    bnTermFamilies: ['convnet'],
     recoverAugment: { crop: null, flip: false, jitter: 2 },
     studentAugment: { crop: null, flip: false, roll: 2, cutmix: false },
     memberBatchSize: 64,
@@ -566,7 +581,7 @@ export function committeeRecoveryObjective(
   targets: tf.Tensor1D,
   voters: readonly CommitteeMember[],
   weights: readonly number[],
-  config: Pick<CommitteeVotingConfig, 'rBn' | 'firstBnMultiplier' | 'normSqrtEps'>,
+  config: Pick<CommitteeVotingConfig, 'rBn' | 'firstBnMultiplier' | 'normSqrtEps' | 'bnTermFamilies'>,
 ): RecoveryObjective {
   if (voters.length !== weights.length || voters.length === 0)
     throw new Error(`committeeRecoveryObjective: ${voters.length} voters but ${weights.length} weights`);
@@ -578,9 +593,11 @@ export function committeeRecoveryObjective(
       const out = committeeForward(member.arch, member.params, member.runningStats, view, 'running');
       const onehot = tf.oneHot(targets, out.logits.shape[1]);
       const ce = tf.mean(softmaxCrossEntropy(out.logits, onehot)) as tf.Scalar;
-      const bn = hasBatchNorm(member.arch)
-        ? bnStatisticsLoss(out.batchStats, member.runningStats, config)
-        : tf.scalar(0);
+      const bn =
+        hasBatchNorm(member.arch) &&
+        (config.bnTermFamilies ?? [member.arch.family]).includes(member.arch.family)
+          ? bnStatisticsLoss(out.batchStats, member.runningStats, config)
+          : tf.scalar(0);
       ces.push(ce);
       bns.push(bn);
       total = tf.add(total, tf.mul(weights[i]!, tf.add(ce, tf.mul(config.rBn, bn))));
@@ -797,7 +814,7 @@ export function recoveryReport(
   labels: readonly number[],
   voters: readonly CommitteeMember[],
   weights: readonly number[],
-  config: Pick<CommitteeVotingConfig, 'rBn' | 'firstBnMultiplier' | 'normSqrtEps'>,
+  config: Pick<CommitteeVotingConfig, 'rBn' | 'firstBnMultiplier' | 'normSqrtEps' | 'bnTermFamilies'>,
 ): RecoveryReport {
   const out = tf.tidy(() => {
     const targets = tf.tensor1d(labels as number[], 'int32');
@@ -982,7 +999,6 @@ function trainWithBatchNorm<B>(
     losses: result.losses,
   };
 }
-
 
 const sliceRows = <T extends tf.Tensor>(t: T, start: number, size: number): T =>
   tf.slice(t, [start, ...t.shape.slice(1).map(() => 0)], [size, ...t.shape.slice(1).map(() => -1)]) as T;
