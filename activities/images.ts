@@ -251,9 +251,17 @@ export function createImageActivities({ artifacts }: { artifacts: ArtifactStore 
       try {
         const bucket: MnistIpc = input.ipc <= 1 ? 1 : input.ipc <= 10 ? 10 : 50;
         const base = mnistProfile(bucket, input.method, input.preset);
-        const net = convNetConfig({ ...base.distill.net, ...input.data, ...input.net });
+        const { minTrainPerClass, ...shape } = input.data;
+        const net = convNetConfig({ ...base.distill.net, ...shape, ...input.net });
         const iterations = input.iterations ?? base.iterations;
         const experts = { ...base.experts, ...input.experts };
+        if (minTrainPerClass !== undefined && experts.imagesPerClass > minTrainPerClass) {
+          if (input.experts.imagesPerClass !== undefined)
+            throw configError(
+              `field "experts.imagesPerClass" = ${experts.imagesPerClass} exceeds the smallest class of the train split (${minTrainPerClass} images)`,
+            );
+          experts.imagesPerClass = minTrainPerClass; // the profile's default, capped to the data
+        }
         const evaluation = { ...base.evaluation, ...input.evaluation };
         const { net: _n, ast, ...baseDistill } = base.distill;
         const overrides: TrajectoryMatchingOverrides = { ...baseDistill, ast, ...input.distill, net, ipc: input.ipc, seed: input.seed };

@@ -141,7 +141,14 @@ export const PlanDistillationInput = z.object({
   method: z.enum(TRAJECTORY_METHODS),
   ipc: positiveInt,
   /** Image shape and classes of the ingested data. */
-  data: z.object({ h: positiveInt, w: positiveInt, c: positiveInt, classes: positiveInt }),
+  data: z.object({
+    h: positiveInt,
+    w: positiveInt,
+    c: positiveInt,
+    classes: positiveInt,
+    /** Train images of the smallest class: caps the profile's expert `imagesPerClass`. */
+    minTrainPerClass: positiveInt.optional(),
+  }),
   /** Which §10.2 profile the defaults come from ('native-28': W16 D3; 'cpu-14': W8 D2). */
   preset: z.enum(['native-28', 'cpu-14']).default('native-28'),
   net: NetSettings.default({}),

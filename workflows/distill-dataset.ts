@@ -114,7 +114,7 @@ export async function distillDataset(rawInput: DistillDatasetInput): Promise<Dis
     const plan = await io.planDistillation({
       method: input.method,
       ipc: input.ipc,
-      data: { h: images.h, w: images.w, c: images.c, classes: images.classes },
+      data: { h: images.h, w: images.w, c: images.c, classes: images.classes, minTrainPerClass: Math.min(...images.trainPerClass) },
       preset: input.preset,
       net: input.net,
       distill: input.distill,
