@@ -3,6 +3,7 @@ import { ArtifactStore } from '../storage/artifacts.js';
 import type { ObjectStore } from '../storage/object-store.js';
 import { withFailureMapping } from './failures.js';
 import { createTrainingActivities } from './training.js';
+import { createCommitteeActivities } from './committee.js';
 import { createDistillActivities } from './distill.js';
 import { createSelectWarmupComputeActivities } from './select-warmup.js';
 import { createContinualComputeActivities } from './continual-compute.js';
@@ -20,6 +21,7 @@ export function createComputeActivities({ store, backend }: ComputeDeps) {
       return { backend: backend.name, ...(backend.tfVersion ? { tfVersion: backend.tfVersion } : {}), store: artifacts.store.root };
     },
     ...createTrainingActivities({ artifacts }),
+    ...createCommitteeActivities({ artifacts }),
     ...createDistillActivities({ artifacts }),
     ...createSelectWarmupComputeActivities({ artifacts, backend }),
     ...createContinualComputeActivities({ artifacts }),

@@ -16,7 +16,7 @@
 // gates): --real-soft `random_real_soft`, the same random subsets relabelled online by the committee
 // (§9.1's third column); --mlp-bn `committee_mlp_bn`, the committee recovered with the MLP's BN term in
 // the objective (the profile leaves it out: bnTermFamilies ['convnet'], see committee-voting.ts).
-// --quick: 2 member epochs, 60 recovery iterations, 20 student epochs, 3 seeds.
+// --quick: 2 member epochs, 60 recovery iterations, 30 student epochs, 3 seeds.
 // Progress goes to stderr; stdout carries the JSON (and, without --json, a table first).
 import { cpus, loadavg } from 'node:os';
 import * as tf from '@tensorflow/tfjs-core';
@@ -73,7 +73,7 @@ async function main(): Promise<void> {
   log(`backend ${backend.name}, load ${load1()}, ${quick ? 'quick' : 'full'} profile, ${nSeeds} seeds`);
   const config: CommitteeVotingConfig = mnistCpuConfig(
     IPC,
-    quick ? { memberEpochs: 2, iterations: 60, studentEpochs: 20 } : {},
+    quick ? { memberEpochs: 2, iterations: 60, studentEpochs: 30 } : {},
   );
 
   // Data: 28×28 → 14×14, validation hold-out from the train pool.

@@ -6,6 +6,7 @@ import { SelectWarmupInput } from '../schemas/select-warmup.js';
 import { DistillDatasetInput, DistillTrajectoryInput, TrainExpertsInput } from '../schemas/distill.js';
 import { ContinualPretrainInput } from '../schemas/continual-pretrain.js';
 import { CurateCorpusInput } from '../schemas/curate.js';
+import { DistillCommitteeInput, DistillCvddInput } from '../schemas/committee.js';
 import type { z } from 'zod';
 
 export const WORKFLOW_INPUTS = {
@@ -18,6 +19,8 @@ export const WORKFLOW_INPUTS = {
   distillDataset: DistillDatasetInput,
   continualPretrain: ContinualPretrainInput,
   curateCorpus: CurateCorpusInput,
+  distillCommittee: DistillCommitteeInput,
+  distillCvdd: DistillCvddInput,
 } as const satisfies Record<string, z.ZodType>;
 
 export type WorkflowType = keyof typeof WORKFLOW_INPUTS;

@@ -8,3 +8,4 @@ export { distillTrajectory } from './distill-trajectory.js';
 export { distillDataset } from './distill-dataset.js';
 export { continualPretrain } from './continual-pretrain.js';
 export { curateCorpus } from './curate-corpus.js';
+export { distillCommittee, distillCvdd } from './distill-committee.js';

@@ -22,7 +22,17 @@ import {
 } from '../../../ml/methods/committee-distill.js';
 import { Rng } from '../../../ml/train/rng.js';
 import { expectNoLeak } from '../ops/finite-differences.js';
-import { SIDE, maxAbsDiff, quadrantTask, tinyArchs, tinyConfig } from './fixtures.js';
+import { committeeRecoveryObjective } from '../../../ml/methods/committee-voting.js';
+import {
+  SIDE,
+  committeeFromReference,
+  disposeCommittee,
+  maxAbsDiff,
+  pixelImages,
+  quadrantTask,
+  tinyArchs,
+  tinyConfig,
+} from './fixtures.js';
 
 function quadrantSet(n: number, seed: number): ImageSet {
   const { x, labels } = quadrantTask(n, seed);
@@ -100,6 +110,33 @@ describe('applyBatchAugmentation without crops (one gather)', () => {
         tf.dispose([got, want]);
       }
       x.dispose();
+    });
+  });
+});
+
+describe('bnTermFamilies', () => {
+  it("['convnet'] zeroes the MLP's BN term and leaves the ConvNets' and every CE term unchanged", () => {
+    expectNoLeak(() => {
+      const reference = pixelImages(32, 101);
+      const committee = committeeFromReference(tinyArchs('relu'), reference, [91, 88, 85]);
+      reference.dispose();
+      const x = pixelImages(4, 5);
+      const targets = tf.tensor1d([0, 1, 2, 3], 'int32');
+      const w = [0.5, 0.3, 0.2];
+      const all = committeeRecoveryObjective(x, targets, committee, w, tinyConfig());
+      const conv = committeeRecoveryObjective(
+        x,
+        targets,
+        committee,
+        w,
+        tinyConfig({ bnTermFamilies: ['convnet'] }),
+      );
+      const [bnAll, bnConv] = [Array.from(all.bn.dataSync()), Array.from(conv.bn.dataSync())];
+      expect(bnAll[2]).toBeGreaterThan(0);
+      expect(bnConv).toEqual([bnAll[0], bnAll[1], 0]);
+      expect(Array.from(conv.ce.dataSync())).toEqual(Array.from(all.ce.dataSync()));
+      tf.dispose([all.total, all.ce, all.bn, conv.total, conv.ce, conv.bn, x, targets]);
+      disposeCommittee(committee);
     });
   });
 });

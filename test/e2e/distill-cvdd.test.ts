@@ -1,0 +1,86 @@
+// CV-DD driven entirely through the CLI (issue 5): `retort run examples/distill-cvdd.json --wait --json`
+// on the real dev server, with in-process workers on a fresh queue and a fresh file store. The example
+// is the §7.3-style smoke profile (7×7 MNIST, three BatchNorm members, IPC 2, 40 recovery iterations in
+// chunks of 20 with a 1-px roll, two evaluation seeds), so the whole pipeline — parallel members, chunked slot recovery,
+// export, post-evaluation fan-out with committee soft labels and the random-real baseline — runs here.
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { describe, expect, it, inject } from 'vitest';
+import { IMAGES } from '../../schemas/tables.js';
+import type { DistillCvddResult } from '../../schemas/committee.js';
+import { validateTable } from '../../storage/arrow-tables.js';
+import { ArtifactStore } from '../../storage/artifacts.js';
+import { decodeParquet } from '../../storage/parquet.js';
+import { startWorkers, tempFileStore, uniqueQueue } from '../support/temporal.js';
+
+const run = promisify(execFile);
+
+describe('retort run examples/distill-cvdd.json', () => {
+  it('completes on the dev server: committee with priors, recovered set, KL students and the random-real baseline', async () => {
+    const store = tempFileStore('cvdd-cli');
+    const taskQueue = uniqueQueue('cvdd');
+    const { runUntil } = await startWorkers(store, taskQueue, 'all');
+    const { stdout } = await runUntil(() =>
+      run(
+        process.execPath,
+        [
+          'bin/retort.mjs',
+          'run',
+          'examples/distill-cvdd.json',
+          '--wait',
+          '--json',
+          '--task-queue',
+          taskQueue,
+          '--id',
+          `cvdd-${taskQueue}`,
+        ],
+        {
+          env: { ...process.env, TEMPORAL_ADDRESS: inject('temporalAddress'), RETORT_STORE: store.root },
+          maxBuffer: 16 * 1024 * 1024,
+        },
+      ),
+    );
+    const out = JSON.parse(stdout) as { workflowId: string; status: string; result: DistillCvddResult };
+    expect(out.status).toBe('COMPLETED');
+    const r = out.result;
+    expect(r.dataset).toBe('mnist-7x7');
+
+    // Committee: three members, each with a validation accuracy well above chance and prior = 100 × it.
+    expect(r.committee.map((m) => m.id)).toEqual(['cnnbn-w8-d1#0', 'cnnbn-w4-d1#1', 'mlpbn-16#2']);
+    for (const m of r.committee) {
+      expect(m.valAcc).toBeGreaterThan(0.3);
+      expect(m.prior).toBeCloseTo(100 * m.valAcc, 6);
+    }
+
+    // Recovery: IPC 2 → two slots, each voted on by a pair of members (C(3, 2) pairs cycled) whose
+    // weights sum to 1. §8.5 in the smoke profile's terms (weak 7×7 members, 40 iterations): the
+    // heavier voter of each slot classifies ≥ 80 % of the recovered images as their targets, every
+    // voter ≥ 50 % (chance is 10 %).
+    expect(r.recovery).toHaveLength(2);
+    const why = JSON.stringify({ recovery: r.recovery, valAcc: r.committee.map((m) => m.valAcc) });
+    for (const s of r.recovery) {
+      expect(s.voters).toHaveLength(2);
+      expect(s.weights.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 6);
+      const heavier = s.weights[0]! >= s.weights[1]! ? 0 : 1;
+      expect(s.accuracy[heavier], why).toBeGreaterThanOrEqual(0.8);
+      expect(Math.min(...s.accuracy), why).toBeGreaterThanOrEqual(0.5);
+    }
+    expect(r.recovery[0]!.voters).not.toEqual(r.recovery[1]!.voters);
+
+    // The recovered set is an images table of ipc × classes rows at 7×7.
+    expect(r.distilled.rows).toBe(20);
+    const table = decodeParquet(await new ArtifactStore(store).read(r.distilled), r.distilled.uri);
+    validateTable(table, IMAGES, r.distilled.uri, { sizes: { pixels: 49 } });
+    expect(table.schema.metadata.get('method')).toBe('cvdd');
+
+    // Post-evaluation: two seeds per method, accuracies on the 500 test digits, mean/std consistent.
+    expect(r.accuracy.map((a) => a.method)).toEqual(['committee', 'random_real']);
+    for (const a of r.accuracy) {
+      expect(a.values).toHaveLength(2);
+      for (const v of a.values) expect(v).toBeGreaterThan(0.1);
+      expect(a.mean).toBeCloseTo((a.values[0]! + a.values[1]!) / 2, 9);
+    }
+    expect(r.evaluations.filter((e) => e.method === 'committee')).toHaveLength(2);
+    expect(r.manifest.uri).toContain(`runs/cvdd-${taskQueue}-committee/manifest.json`);
+  });
+});

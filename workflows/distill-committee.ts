@@ -1,0 +1,242 @@
+// CV-DD (issue 5; specs/distill-committee-voting.md) as durable workflows:
+//
+//   distillCommittee  committee members trained in parallel (trainCommitteeMember, one activity each on
+//                     the compute queue) → every IPC slot recovered in parallel as a chain of
+//                     recoverSlotChunk activities (each ends in a committed checkpoint) → exportRecovered
+//                     → post-evaluation fanned out over seeds (committee soft labels with KL; optionally
+//                     IPC random real images with hard labels, the same way) → manifest. `progress` query.
+//   distillCvdd       ingestImages → distillCommittee (child): what `retort run examples/distill-cvdd.json`
+//                     starts.
+// History stays small (members + ipc × ⌈iterations / chunkIterations⌉ + 2·seeds activities), so there
+// is no continueAsNew here; a crashed worker costs at most one chunk of one slot.
+import { executeChild, setCurrentDetails, setHandler, uuid4, workflowInfo } from '@temporalio/workflow';
+import type { ArtifactRef } from '../schemas/artifact.js';
+import {
+  type CommitteeMemberRef,
+  type CvddAccuracy,
+  type CvddRunConfig,
+  type DistillCommitteeInput as DistillCommitteeRaw,
+  type DistillCommitteeProgress,
+  type DistillCommitteeResult,
+  type DistillCvddInput as DistillCvddRaw,
+  type DistillCvddResult,
+  type PostEvalCommitteeResult,
+  DistillCommitteeInput,
+  DistillCvddInput,
+} from '../schemas/committee.js';
+import { progressQuery } from '../schemas/messages.js';
+import { fnv1a64, stableJson } from '../schemas/training.js';
+import {
+  computeActivities,
+  currentRun,
+  enterStage,
+  ioActivities,
+  parseInput,
+  surfaceFailures,
+} from './common.js';
+
+function accuracyOf(method: CvddAccuracy['method'], results: PostEvalCommitteeResult[]): CvddAccuracy {
+  const values = results.map((r) => r.accuracy);
+  const mean = values.reduce((a, b) => a + b, 0) / values.length;
+  const std =
+    values.length > 1 ? Math.sqrt(values.reduce((a, b) => a + (b - mean) ** 2, 0) / (values.length - 1)) : 0;
+  return { method, mean, std, values };
+}
+
+export async function distillCommittee(raw: DistillCommitteeRaw): Promise<DistillCommitteeResult> {
+  const progress: DistillCommitteeProgress = {
+    stage: 'validate',
+    runKey: '',
+    members: { done: 0, total: 0 },
+    recovery: { done: 0, total: 0, slotsDone: 0, slots: 0 },
+    evaluations: { done: 0, total: 0 },
+    lastLoss: null,
+  };
+  setHandler(progressQuery, () => ({ ...progress }), {
+    description:
+      'Stage, members trained, recovery iterations done (all slots), evaluations done, last recovery loss',
+  });
+  const input = parseInput(DistillCommitteeInput, raw, 'distillCommittee');
+  const identity = {
+    train: input.train.sha256,
+    test: input.test.sha256,
+    committee: input.committee,
+    student: input.student ?? null,
+    settings: input.settings,
+    ipc: input.ipc,
+    classes: input.classes,
+    valPerClass: input.valPerClass,
+    seed: input.seed,
+  };
+  const derived = `cvdd-${fnv1a64(stableJson(identity))}`;
+  const runKey = input.runKey ?? (input.cache ? derived : `${derived}-${uuid4().slice(0, 8)}`);
+  const compute = computeActivities(input.profile);
+  const io = ioActivities(input.profile);
+  const run: CvddRunConfig = { ipc: input.ipc, classes: input.classes, settings: input.settings };
+  const first = input.committee[0]!;
+  const student =
+    input.student ??
+    (first.family === 'convnet' ? first : { family: 'convnet' as const, width: 16, depth: 2 });
+  progress.runKey = runKey;
+  progress.members.total = input.committee.length;
+  progress.recovery.slots = input.ipc;
+
+  const stage = (s: DistillCommitteeProgress['stage']) => {
+    progress.stage = s;
+    enterStage('distillCommittee', runKey, s);
+    const r = progress.recovery;
+    setCurrentDetails(
+      `**distillCommittee** \`${runKey}\`: ${s}; members ${progress.members.done}/${progress.members.total}, recovery ${r.done}/${r.total || '?'} iterations (${r.slotsDone}/${r.slots} slots), evaluations ${progress.evaluations.done}/${progress.evaluations.total}`,
+    );
+  };
+
+  return surfaceFailures(async () => {
+    // §3 committee, in parallel.
+    stage('committee');
+    const committee: CommitteeMemberRef[] = await Promise.all(
+      input.committee.map(async (arch, index) => {
+        const r = await compute.trainCommitteeMember({
+          train: input.train,
+          arch,
+          index,
+          run,
+          valPerClass: input.valPerClass,
+          seed: input.seed,
+          runKey,
+        });
+        progress.members.done += 1;
+        stage('committee');
+        return {
+          index: r.index,
+          id: r.id,
+          arch: r.arch,
+          checkpoint: r.checkpoint,
+          valAcc: r.valAcc,
+          prior: r.prior,
+        };
+      }),
+    );
+
+    // §5.2 recovery: slots in parallel, each a chain of checkpointed chunks.
+    stage('recover');
+    const slots: ArtifactRef[] = await Promise.all(
+      Array.from({ length: input.ipc }, async (_x, slot) => {
+        let iteration = 0;
+        let checkpoint: ArtifactRef | undefined;
+        let total = Infinity;
+        while (iteration < total) {
+          const r = await compute.recoverSlotChunk({
+            train: input.train,
+            committee,
+            run,
+            slot,
+            fromIteration: iteration,
+            iterations: input.chunkIterations,
+            ...(checkpoint ? { from: checkpoint } : {}),
+            seed: input.seed,
+            runKey,
+          });
+          if (!Number.isFinite(total)) progress.recovery.total += r.total;
+          total = r.total;
+          progress.recovery.done += r.iteration - iteration;
+          progress.lastLoss = Number.isFinite(r.loss) ? r.loss : progress.lastLoss;
+          iteration = r.iteration;
+          checkpoint = r.checkpoint;
+          stage('recover');
+        }
+        progress.recovery.slotsDone += 1;
+        return checkpoint!;
+      }),
+    );
+
+    stage('export');
+    const exported = await compute.exportRecovered({
+      train: input.train,
+      committee,
+      run,
+      slots,
+      seed: input.seed,
+      cache: input.cache,
+    });
+
+    // §5.4 post-evaluation, fanned out over seeds.
+    stage('evaluate');
+    const seeds = Array.from({ length: input.seeds }, (_x, i) => input.seed * 1000 + i);
+    progress.evaluations.total = seeds.length * (input.randomReal ? 2 : 1);
+    const evaluate = async (method: 'committee' | 'random_real', seed: number) => {
+      const r = await compute.postEvalCommittee({
+        train: method === 'committee' ? exported.distilled : input.train,
+        test: input.test,
+        committee: method === 'committee' ? committee : [],
+        student,
+        run,
+        ...(method === 'random_real' ? { subset: { ipc: input.ipc } } : {}),
+        seed,
+        cache: input.cache,
+      });
+      progress.evaluations.done += 1;
+      stage('evaluate');
+      return r;
+    };
+    const [distilledEvals, realEvals] = await Promise.all([
+      Promise.all(seeds.map((s) => evaluate('committee', s))),
+      input.randomReal ? Promise.all(seeds.map((s) => evaluate('random_real', s))) : Promise.resolve([]),
+    ]);
+    const accuracy = [accuracyOf('committee', distilledEvals)];
+    if (realEvals.length) accuracy.push(accuracyOf('random_real', realEvals));
+
+    stage('manifest');
+    const evaluations = [...distilledEvals, ...realEvals];
+    const manifest = await io.commitManifest({
+      ...currentRun(),
+      input,
+      outputs: { committee, distilled: exported.distilled, recovery: exported.slots, accuracy, evaluations },
+    });
+    stage('done');
+    return {
+      runKey,
+      ipc: input.ipc,
+      committee,
+      distilled: exported.distilled,
+      recovery: exported.slots,
+      accuracy,
+      evaluations,
+      manifest,
+    };
+  });
+}
+
+export async function distillCvdd(raw: DistillCvddRaw): Promise<DistillCvddResult> {
+  const progress: { stage: 'validate' | 'ingest' | 'distill' | 'done'; child: string | null } = {
+    stage: 'validate',
+    child: null,
+  };
+  setHandler(progressQuery, () => ({ ...progress }), {
+    description: 'Stage and the distillCommittee child workflow ID',
+  });
+  const input = parseInput(DistillCvddInput, raw, 'distillCvdd');
+  const io = ioActivities(input.profile);
+  return surfaceFailures(async () => {
+    progress.stage = 'ingest';
+    enterStage('distillCvdd', input.dataset, 'ingest');
+    const images = await io.ingestImages({
+      source: input.source,
+      classes: input.classes,
+      seed: input.seed,
+      minTrainPerClass: input.ipc,
+      minTrainPerClassField: 'ipc',
+      cache: input.cache,
+    });
+    progress.stage = 'distill';
+    progress.child = `${workflowInfo().workflowId}-committee`;
+    enterStage('distillCvdd', input.dataset, 'distill');
+    const { dataset, source: _source, ...rest } = input;
+    const result = await executeChild(distillCommittee, {
+      workflowId: progress.child,
+      args: [{ ...rest, train: images.train, test: images.test }],
+    });
+    progress.stage = 'done';
+    enterStage('distillCvdd', input.dataset, 'done');
+    return { ...result, dataset, images: { train: images.train, test: images.test } };
+  });
+}
