@@ -8,6 +8,17 @@ import { Profile } from './temporal.js';
 
 const positiveInt = z.number().int().positive();
 
+/** The paper's optimiser (spec §2, §7): AdamW β 0.9/0.95, ε 1e-8, weight decay 0.1, clip 1.0. */
+export const PAPER_ADAMW = {
+  kind: 'adamw',
+  beta1: 0.9,
+  beta2: 0.95,
+  eps: 1e-8,
+  weightDecay: 0.1,
+  decayMatricesOnly: false,
+  clipNorm: 1,
+} as const;
+
 export const ContinualPretrainInput = z.strictObject({
   dataset: z.string().regex(/^[A-Za-z0-9._-]+$/).default('continual'),
   /** The checkpoint to continue from (weights only: fresh optimizer moments, spec §7). */
@@ -25,15 +36,7 @@ export const ContinualPretrainInput = z.strictObject({
    */
   schedule: ScheduleSpec,
   /** AdamW as in the paper (β 0.9/0.95, ε 1e-8, weight decay 0.1, clip 1.0). */
-  optimizer: OptimizerSpec.default({
-    kind: 'adamw',
-    beta1: 0.9,
-    beta2: 0.95,
-    eps: 1e-8,
-    weightDecay: 0.1,
-    decayMatricesOnly: false,
-    clipNorm: 1,
-  }),
+  optimizer: OptimizerSpec.default(PAPER_ADAMW),
   batchSize: positiveInt.default(16),
   /** Steps this run trains. */
   totalSteps: positiveInt,

@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import { ArtifactRef, DataUri } from './artifact.js';
 import { SplitFractions, TextSource } from './ingest.js';
+import { AioliSettings } from './mixing.js';
 import { TextTableInput } from './select-warmup.js';
 import { LmModelConfig, ScheduleSpec } from './training.js';
 import { Profile } from './temporal.js';
@@ -29,8 +30,15 @@ export type CurateSource = z.input<typeof CurateSource>;
 export const MixingSpec = z.discriminatedUnion('kind', [
   /** A fixed mixture (default: proportional to the data, i.e. uniform over windows). */
   z.strictObject({ kind: z.literal('static'), mixture: z.record(z.string(), z.number().nonnegative()).optional() }),
-  /** Aioli (specs/mixing-aioli.md) via the `mixAioli` child workflow; extra fields go to it unchanged. */
-  z.looseObject({ kind: z.literal('aioli') }),
+  /**
+   * Aioli (specs/mixing-aioli.md) via the `mixAioli` child workflow over the partition's groups (≥ 2);
+   * `totalSteps` must be a multiple of `aioli.roundSteps`.
+   */
+  z.strictObject({
+    kind: z.literal('aioli'),
+    aioli: AioliSettings,
+    valRowsPerGroup: positiveInt.default(64),
+  }),
 ]);
 export type MixingSpec = z.input<typeof MixingSpec>;
 

@@ -3,13 +3,14 @@
 //   ingest    that partition (ingestCorpus child: splits + byte windows);
 //   select    optionally, GOT-D warm-up selection from it towards a target (selectWarmup child);
 //   train     continual pre-training from the lineage checkpoint with the re-warmed schedule under the
-//             chosen mixing (static: continualPretrain child; aioli: mixAioli child), or from scratch
-//             on the same schedule for a lineage's first run without `init` (trainModel child);
+//             chosen mixing (static: continualPretrain child, or trainModel from scratch on the same
+//             schedule for a lineage's first run without `init`; aioli: mixAioli child, either way);
 //   evaluate  per-group loss on this partition's and the previous partition's validation windows;
 //   report, manifest (the commit point), then the lineage pointer moves to this run's checkpoint.
 // On a Temporal Schedule (`retort schedule create`), each run thus continues the previous one.
 import {
   ApplicationFailure,
+  ChildWorkflowFailure,
   ParentClosePolicy,
   executeChild,
   setCurrentDetails,
@@ -17,20 +18,31 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { ArtifactRef } from '../schemas/artifact.js';
-import type { ContinualPretrainInput, ContinualPretrainResult } from '../schemas/continual-pretrain.js';
+import { type ContinualPretrainInput, type ContinualPretrainResult, PAPER_ADAMW } from '../schemas/continual-pretrain.js';
 import { CurateCorpusInput, type CurateCorpusResult, type CurateProgress } from '../schemas/curate.js';
 import type { IngestCorpusInput, IngestCorpusResult } from '../schemas/ingest.js';
+import type { MixAioliInput, MixAioliResult } from '../schemas/mixing.js';
 import { progressQuery } from '../schemas/messages.js';
 import type { SelectWarmupInput, SelectWarmupResult } from '../schemas/select-warmup.js';
 import type { TrainModelResult, TrainingSpecInput } from '../schemas/training.js';
 import { computeActivities, currentRun, enterStage, ioActivities, parseInput, surfaceFailures } from './common.js';
 
-const child = <R>(type: string, stage: string, input: unknown) =>
-  executeChild<(input: unknown) => Promise<R>>(type, {
-    workflowId: `${workflowInfo().workflowId}/${stage}`,
-    parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
-    args: [input],
-  });
+/** One child per stage, id `<parent>/<stage>`; a child's non-retryable failure becomes this run's own. */
+const child = async <R>(type: string, stage: string, input: unknown): Promise<R> => {
+  try {
+    return await executeChild<(input: unknown) => Promise<R>>(type, {
+      workflowId: `${workflowInfo().workflowId}/${stage}`,
+      parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
+      args: [input],
+    });
+  } catch (err) {
+    const cause = err instanceof ChildWorkflowFailure ? err.cause : undefined;
+    if (cause instanceof ApplicationFailure && cause.nonRetryable) {
+      throw ApplicationFailure.create({ message: `${stage} (${type}): ${cause.message}`, type: cause.type ?? 'ChildFailed', nonRetryable: true, cause: err as Error });
+    }
+    throw err;
+  }
+};
 
 export async function curateCorpus(rawInput: CurateCorpusInput): Promise<CurateCorpusResult> {
   const progress: CurateProgress = { stage: 'validate', lineage: '', partition: null, generation: null };
@@ -100,28 +112,49 @@ export async function curateCorpus(rawInput: CurateCorpusInput): Promise<CurateC
     stage('train');
     const startedFrom = previous?.checkpoint ?? input.init ?? null;
     const upstreamVal = previous?.val ?? val;
+    const mixture = input.mixing.kind === 'static' ? input.mixing.mixture : undefined;
+    const runSpec = {
+      // Continuing: the checkpoint's own model; a lineage's first run without `init`: `model`, from scratch.
+      model: startedFrom
+        ? (await compute.describeCheckpoint(startedFrom)).model
+        : { kind: 'lm' as const, config: { ...input.model, ctx: input.model.ctx ?? input.ingest.ctx } },
+      optimizer: PAPER_ADAMW,
+      schedule: input.schedule,
+      totalSteps: input.totalSteps,
+      chunkSteps: input.chunkSteps,
+      batchSize: input.batchSize,
+      ...(input.evalMaxRows ? { evalMaxRows: input.evalMaxRows } : {}),
+      ...(startedFrom ? { init: startedFrom } : {}),
+      ...common,
+    };
     let checkpoint: ArtifactRef;
     let training: Record<string, unknown>;
-    if (!startedFrom) {
-      // A lineage's first run without `init`: random init, same schedule (the paper's scratch baseline).
+    if (input.mixing.kind === 'aioli') {
+      // One run whose mixture Aioli re-estimates every round, from the lineage checkpoint (or scratch).
+      const groups = ingested.groups.filter((g) => (g.windows?.train ?? 0) > 0).map((g) => g.group);
+      const mixed = await child<MixAioliResult>('mixAioli', 'train', {
+        training: { ...runSpec, data: { train, eval: val } },
+        groups,
+        method: 'aioli',
+        aioli: input.mixing.aioli,
+        valRowsPerGroup: input.mixing.valRowsPerGroup,
+      } satisfies MixAioliInput);
+      checkpoint = mixed.checkpoint;
+      training = { workflow: 'mixAioli', runKey: mixed.runKey, proportions: mixed.proportions, history: mixed.history, manifest: mixed.manifest };
+    } else if (!startedFrom) {
+      // The paper's scratch baseline: random init, the same schedule.
       const scratch = await child<TrainModelResult>('trainModel', 'train', {
-        model: { kind: 'lm', config: { ...input.model, ctx: input.model.ctx ?? input.ingest.ctx } },
-        data: { train, eval: val, ...(input.mixing.kind === 'static' && input.mixing.mixture ? { mixture: input.mixing.mixture } : {}) },
-        optimizer: { kind: 'adamw', beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1, clipNorm: 1 },
-        schedule: input.schedule,
-        totalSteps: input.totalSteps,
-        chunkSteps: input.chunkSteps,
-        batchSize: input.batchSize,
-        ...(input.evalMaxRows ? { evalMaxRows: input.evalMaxRows } : {}),
-        ...common,
+        ...runSpec,
+        data: { train, eval: val, ...(mixture ? { mixture } : {}) },
       } satisfies TrainingSpecInput);
       checkpoint = scratch.checkpoint;
       training = { workflow: 'trainModel', runKey: scratch.runKey, manifest: scratch.manifest };
-    } else if (input.mixing.kind === 'static') {
+    } else {
       const continued = await child<ContinualPretrainResult>('continualPretrain', 'train', {
         dataset: input.dataset,
         init: startedFrom,
-        data: { train, ...(input.mixing.mixture ? { mixture: input.mixing.mixture } : {}) },
+        model: runSpec.model,
+        data: { train, ...(mixture ? { mixture } : {}) },
         upstreamVal,
         downstreamVal: val,
         schedule: input.schedule,
@@ -133,11 +166,6 @@ export async function curateCorpus(rawInput: CurateCorpusInput): Promise<CurateC
       } satisfies ContinualPretrainInput);
       checkpoint = continued.checkpoint;
       training = { workflow: 'continualPretrain', runKey: continued.runKey, curve: continued.curve, metrics: continued.metrics, manifest: continued.manifest };
-    } else {
-      throw ApplicationFailure.nonRetryable(
-        'curateCorpus input field "mixing.kind": "aioli" needs the mixAioli workflow, which this build does not register yet; use {"kind": "static"}',
-        'InvalidPipelineInput',
-      );
     }
 
     stage('evaluate');

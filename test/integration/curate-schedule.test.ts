@@ -47,6 +47,7 @@ function writePartition(dir: string, name: string, from: number, docs: number) {
 
 describe('retort schedule → curateCorpus', () => {
   let store: FileStore;
+  let lastCheckpoint: ArtifactRef | undefined;
   beforeAll(() => {
     store = tempFileStore('curate-schedule');
   });
@@ -128,5 +129,43 @@ describe('retort schedule → curateCorpus', () => {
 
     expect(listed.some((s) => s.scheduleId === scheduleId)).toBe(true);
     expect(afterDelete.some((s) => s.scheduleId === scheduleId)).toBe(false);
+    lastCheckpoint = m2.outputs.checkpoint;
+  });
+
+  it('mixing "aioli": the training stage is a mixAioli child continuing the given checkpoint', async () => {
+    expect(lastCheckpoint).toBeDefined();
+    const taskQueue = uniqueQueue('curate-aioli');
+    const input: CurateCorpusInput = {
+      dataset: 'sched-aioli',
+      lineage: `aioli-${taskQueue}`,
+      source: { partitions: `${store.root}/corpus` },
+      ingest: { maxBytesPerGroup: 20_000, passageBytes: 512, split: { val: 0.2, test: 0.1 }, ctx: 32 },
+      init: lastCheckpoint!,
+      mixing: { kind: 'aioli', aioli: { roundSteps: 4, sweeps: 1, stepsPerInterval: 1, eta: 1 }, valRowsPerGroup: 4 },
+      schedule: { kind: 'rewarmedCosine', maxLr: 3e-3, warmupFraction: 0.25 },
+      totalSteps: 8,
+      chunkSteps: 4,
+      batchSize: 8, // the smallest batch that realises LearnParams' 0.625/0.375 probe mixture
+      profile: 'test',
+    };
+    const { connectClient } = await import('../support/temporal.js');
+    const { client, connection } = await connectClient();
+    const { runUntil } = await startWorkers(store, taskQueue, 'all');
+    const workflowId = `curate-aioli-${taskQueue}`;
+    const { result, childType } = await runUntil(async () => {
+      const result = await client.workflow.execute('curateCorpus', { taskQueue, workflowId, args: [input] });
+      return { result, childType: (await client.workflow.getHandle(`${workflowId}/train`).describe()).type };
+    });
+    await connection.close();
+    expect(childType).toBe('mixAioli');
+    const m = JSON.parse(new TextDecoder().decode(await store.get(manifestKey(workflowId)))) as RunManifest & {
+      outputs: Outputs & { training: { workflow: string; proportions: Record<string, number> } };
+    };
+    expect(result).toMatchObject({ generation: 1, partition: '2026-11-02' });
+    expect(m.outputs.startedFrom).toEqual(lastCheckpoint);
+    expect(m.outputs.training.workflow).toBe('mixAioli');
+    const p = m.outputs.training.proportions;
+    expect(Object.keys(p).sort()).toEqual(['novel', 'speeches']);
+    expect(p.novel! + p.speeches!).toBeCloseTo(1, 9);
   });
 });
