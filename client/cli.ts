@@ -2,7 +2,7 @@
 // RETORT_STORE. Long commands show live progress unless --json.
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { RetortClient, WORKFLOW_INPUTS, isWorkflowType, workflowTypeFromFile } from './index.js';
+import { RetortClient, WORKFLOW_INPUTS, type WorkflowType, isWorkflowType, workflowTypeFromFile } from './index.js';
 
 const USAGE = `retort — durable data curation and dataset distillation on Temporal
 
@@ -156,7 +156,19 @@ async function cmdSchedule(args: string[]) {
   });
   const schedules = await import('./schedules.js');
   const id = positionals[0];
+  if (!['create', 'list', 'pause', 'trigger', 'delete'].includes(sub ?? '')) {
+    throw new UsageError(`unknown schedule command "${sub ?? ''}" (create, list, pause, trigger, delete)`);
+  }
   if (sub !== 'list' && !id) throw new UsageError(`schedule ${sub ?? ''} needs a schedule ID`);
+  // Validate the input file before connecting: a bad file fails at once, naming the field.
+  let createArgs: { type: WorkflowType; input: Record<string, unknown> } | undefined;
+  if (sub === 'create') {
+    const file = positionals[1];
+    if (!file) throw new UsageError('schedule create needs a schedule ID and an input file');
+    const type = values.workflow ?? workflowTypeFromFile(file) ?? 'curateCorpus';
+    if (!isWorkflowType(type)) throw new UsageError(`unknown workflow type "${type}"`);
+    createArgs = { type, input: readInputFile(file, type) };
+  }
   const retort = await RetortClient.connect();
   try {
     const show = (info: Awaited<ReturnType<typeof schedules.describeSchedule>>) =>
@@ -167,11 +179,7 @@ async function cmdSchedule(args: string[]) {
           );
     switch (sub) {
       case 'create': {
-        const file = positionals[1];
-        if (!file) throw new UsageError('schedule create needs a schedule ID and an input file');
-        const type = values.workflow ?? workflowTypeFromFile(file) ?? 'curateCorpus';
-        if (!isWorkflowType(type)) throw new UsageError(`unknown workflow type "${type}"`);
-        const input = readInputFile(file, type);
+        const { type, input } = createArgs!;
         show(
           await schedules.createSchedule(retort.client, {
             scheduleId: id!,
