@@ -168,4 +168,39 @@ describe('retort schedule → curateCorpus', () => {
     expect(Object.keys(p).sort()).toEqual(['novel', 'speeches']);
     expect(p.novel! + p.speeches!).toBeCloseTo(1, 9);
   });
+
+  it('with "selection": GOT-D picks training rows from the partition (selectWarmup child), then continues', async () => {
+    expect(lastCheckpoint).toBeDefined();
+    const taskQueue = uniqueQueue('curate-select');
+    const input: CurateCorpusInput = {
+      dataset: 'sched-select',
+      lineage: `select-${taskQueue}`,
+      source: { partitions: `${store.root}/corpus` },
+      ingest: { maxBytesPerGroup: 20_000, passageBytes: 512, split: { val: 0.2, test: 0.1 }, ctx: 32 },
+      selection: { target: { builtin: ['novel'], split: 'val', maxBytesPerGroup: 8000, passageBytes: 512 }, budget: { fraction: 0.5 } },
+      init: lastCheckpoint!,
+      schedule: { kind: 'rewarmedCosine', maxLr: 3e-3, warmupFraction: 0.25 },
+      totalSteps: 2,
+      chunkSteps: 2,
+      batchSize: 4,
+      profile: 'test',
+    };
+    const { connectClient } = await import('../support/temporal.js');
+    const { client, connection } = await connectClient();
+    const { runUntil } = await startWorkers(store, taskQueue, 'all');
+    const workflowId = `curate-select-${taskQueue}`;
+    const childType = await runUntil(async () => {
+      await client.workflow.execute('curateCorpus', { taskQueue, workflowId, args: [input] });
+      return (await client.workflow.getHandle(`${workflowId}/select`).describe()).type;
+    });
+    await connection.close();
+    expect(childType).toBe('selectWarmup');
+    const m = JSON.parse(new TextDecoder().decode(await store.get(manifestKey(workflowId)))) as RunManifest & {
+      outputs: Outputs & { selection: ArtifactRef | null };
+    };
+    expect(m.outputs.selection).not.toBeNull();
+    expect(m.outputs.selection!.rows).toBeGreaterThan(0);
+    expect(m.outputs.training.workflow).toBe('continualPretrain');
+    expect(m.outputs.startedFrom).toEqual(lastCheckpoint);
+  });
 });
