@@ -588,12 +588,13 @@ export function createCommitteeActivities({ artifacts }: { artifacts: ArtifactSt
           }
           disposeRecoveryState(state);
           state = next;
-          await beat({
-            slot: input.slot,
-            iteration: state.iteration,
-            of: config.iterations,
-            loss: last?.loss ?? null,
-          });
+          const every = input.checkpointEvery;
+          const mid = every !== undefined && state.iteration % every === 0 && state.iteration < target;
+          if (mid) await save(state);
+          await beat(
+            { slot: input.slot, iteration: state.iteration, of: config.iterations, loss: last?.loss ?? null },
+            mid,
+          );
         }
         return chunkResult(await save(state), last, resumedFrom, false);
       } finally {

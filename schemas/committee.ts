@@ -78,6 +78,8 @@ export const DistillCommitteeInput = z
     seeds: positiveInt.max(32).default(3),
     /** Recovery iterations per recoverSlotChunk activity. */
     chunkIterations: positiveInt.default(50),
+    /** Also checkpoint a slot every this many iterations inside a chunk (a killed worker loses fewer). */
+    checkpointEvery: positiveInt.default(10),
     /** Also evaluate IPC random real images per class with hard labels, the same way. */
     randomReal: z.boolean().default(true),
     seed: nonNegInt.default(0),
@@ -111,6 +113,7 @@ export const DistillCvddInput = z.strictObject({
   valPerClass: positiveInt.optional(),
   seeds: positiveInt.max(32).optional(),
   chunkIterations: positiveInt.optional(),
+  checkpointEvery: positiveInt.optional(),
   randomReal: z.boolean().optional(),
   seed: nonNegInt.default(0),
   cache: z.boolean().default(true),
@@ -167,6 +170,8 @@ export interface RecoverSlotChunkInput {
   iterations: number;
   /** Checkpoint at `fromIteration` (absent at 0). */
   from?: ArtifactRef;
+  /** Also checkpoint (and move LATEST) at every iteration that is a multiple of this. */
+  checkpointEvery?: number;
   seed: number;
   runKey: string;
 }

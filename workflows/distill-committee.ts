@@ -132,6 +132,7 @@ export async function distillCommittee(raw: DistillCommitteeRaw): Promise<Distil
             slot,
             fromIteration: iteration,
             iterations: input.chunkIterations,
+            checkpointEvery: input.checkpointEvery,
             ...(checkpoint ? { from: checkpoint } : {}),
             seed: input.seed,
             runKey,
