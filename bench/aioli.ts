@@ -56,6 +56,11 @@ const C = quick
   : specConfig
     ? { seeds: 3, totalSteps: 2000, roundSteps: 200, eta: 0.3, gridRuns: 9, valRows: 64, testRows: 256, dModel: 128, ctx: 128 }
     : { seeds: 3, totalSteps: 160, roundSteps: 80, eta: 1.5, gridRuns: 3, valRows: 32, testRows: 96, dModel: 64, ctx: 64 };
+// Overrides: --steps S --round-steps U --eta η --grid G (e.g. a longer run when the machine allows).
+C.totalSteps = flag('--steps') ?? C.totalSteps;
+C.roundSteps = flag('--round-steps') ?? C.roundSteps;
+C.eta = flag('--eta') ?? C.eta;
+C.gridRuns = flag('--grid') ?? C.gridRuns;
 const SEEDS = Array.from({ length: flag('--seeds') ?? C.seeds }, (_x, i) => i);
 const CTX = C.ctx;
 const MODEL = { layers: 2, dModel: C.dModel, heads: 4, ctx: CTX, mlpRatio: 4 };
@@ -243,7 +248,7 @@ function runSeed(seed: number): Promise<SeedResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(
       process.execPath,
-      ['--import', 'tsx', fileURLToPath(import.meta.url), ...(quick ? ['--quick'] : []), ...(specConfig ? ['--spec-config'] : [])],
+      ['--import', 'tsx', fileURLToPath(import.meta.url), ...args.filter((a) => a !== '--json')],
       { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, AIOLI_BENCH_SEED: String(seed), AIOLI_BENCH_DIR: dir } },
     );
     let stdout = '';
