@@ -47,7 +47,7 @@ export const CvddSettings = z.strictObject({
   rBn: z.number().nonnegative().optional(),
   firstBnMultiplier: z.number().nonnegative().optional(),
   jitter: nonNegInt.optional(),
-  /** Whether MLP members' BN term enters recovery (profile: off, ConvNets only; see committee-voting.ts). */
+  /** Whether MLP members' BN term enters recovery (default on, as the code; see committee-voting.ts). */
   mlpBnTerm: z.boolean().optional(),
   // §5.3 / §5.4 relabel + student
   relabelBnMode: z.enum(['batch', 'running']).optional(),
