@@ -1,11 +1,11 @@
 // CV-DD, dataset distillation by committee voting (issue 5; specs/distill-committee-voting.md): the
-// `distillCommittee` and `distillCvdd` workflow inputs, the activity contracts (trainCommitteeMember,
+// `distillCommittee` workflow input (`distillDataset`'s `method: 'cvdd'` input, and `distillCvdd`'s, are
+// in schemas/distill.ts, which imports this file), the activity contracts (trainCommitteeMember,
 // recoverSlotChunk, exportRecovered, postEvalCommittee) and the progress shape. Settings are overrides
 // of the spec's §7.2 CPU-scale MNIST profile; ml/methods/committee-voting.ts `mnistCpuConfig` holds
 // the defaults and validates the resolved config on the compute side (schemas/ may not import ml/).
 import { z } from 'zod';
 import { ArtifactRef } from './artifact.js';
-import { ImageSource } from './distill.js';
 import { Profile } from './temporal.js';
 
 const positiveInt = z.number().int().positive();
@@ -97,29 +97,6 @@ export const DistillCommitteeInput = z
   });
 export type DistillCommitteeInput = z.input<typeof DistillCommitteeInput>;
 export type DistillCommitteeConfig = z.output<typeof DistillCommitteeInput>;
-
-/** `distillCvdd`: ingest the images, then `distillCommittee` (examples/distill-cvdd.json). */
-export const DistillCvddInput = z.strictObject({
-  dataset: z
-    .string()
-    .regex(/^[A-Za-z0-9._-]+$/)
-    .default('mnist'),
-  source: ImageSource.default({ builtin: 'mnist', trainPerClass: 800, downsample: 2 }),
-  classes: positiveInt.max(1000).default(10),
-  ipc: positiveInt.max(100).default(10),
-  committee: z.array(CommitteeArchSpec).min(1).max(8).optional(),
-  student: CommitteeArchSpec.optional(),
-  settings: CvddSettings.default({}),
-  valPerClass: positiveInt.optional(),
-  seeds: positiveInt.max(32).optional(),
-  chunkIterations: positiveInt.optional(),
-  checkpointEvery: positiveInt.optional(),
-  randomReal: z.boolean().optional(),
-  seed: nonNegInt.default(0),
-  cache: z.boolean().default(true),
-  profile: Profile,
-});
-export type DistillCvddInput = z.input<typeof DistillCvddInput>;
 
 // -------------------------------------------------------------------------------------------------
 // Activity contracts (queue `retort-compute`)
@@ -255,11 +232,6 @@ export interface DistillCommitteeResult {
   accuracy: CvddAccuracy[];
   evaluations: PostEvalCommitteeResult[];
   manifest: ArtifactRef;
-}
-
-export interface DistillCvddResult extends DistillCommitteeResult {
-  dataset: string;
-  images: { train: ArtifactRef; test: ArtifactRef };
 }
 
 export interface DistillCommitteeProgress {

@@ -5,14 +5,25 @@
 // matching config travels as plain JSON (`TmConfigJson`) and ml/ validates it on the compute side.
 import { z } from 'zod';
 import { ArtifactRef } from './artifact.js';
+import {
+  CommitteeArchSpec,
+  type CommitteeMemberRef,
+  type CvddAccuracy,
+  CvddSettings,
+  type ExportRecoveredResult,
+  type PostEvalCommitteeResult,
+} from './committee.js';
 import type { TableContract } from './tables.js';
 import { Profile } from './temporal.js';
 
 const positiveInt = z.number().int().positive();
 const nonNegInt = z.number().int().nonnegative();
 
-/** Methods `distillDataset` knows; each one is a branch of the workflow's distill stage. */
-export const DISTILL_METHODS = ['mtt', 'datm'] as const;
+/**
+ * Methods `distillDataset` knows; each one is a branch of the workflow's distill stage: trajectory
+ * matching (mtt, datm) or committee voting (cvdd, issue 5: a `distillCommittee` child).
+ */
+export const DISTILL_METHODS = ['mtt', 'datm', 'cvdd'] as const;
 export type DistillMethod = (typeof DISTILL_METHODS)[number];
 /** Methods implemented by trajectory matching (trainExperts → distillTrajectory). */
 export const TRAJECTORY_METHODS = ['mtt', 'datm'] as const;
@@ -415,11 +426,14 @@ export interface DistillReportResult {
 // -------------------------------------------------------------------------------------------------
 // distillDataset
 
-export const DistillDatasetInput = z.object({
-  dataset: z.string().regex(/^[A-Za-z0-9._-]+$/).default('mnist'),
+const DatasetName = z.string().regex(/^[A-Za-z0-9._-]+$/);
+
+/** `distillDataset` with a trajectory-matching method (mtt, datm; the default). */
+export const TrajectoryDistillInput = z.strictObject({
+  dataset: DatasetName.default('mnist'),
   source: ImageSource.default({ builtin: 'mnist', trainPerClass: 800, downsample: 1 }),
   classes: positiveInt.max(1000).default(10),
-  method: z.enum(DISTILL_METHODS).default('datm'),
+  method: z.enum(TRAJECTORY_METHODS).default('datm'),
   ipc: positiveInt.default(1),
   /** Hyperparameter defaults: spec §10.2's native 28×28 profile or the 14×14 CPU profile. */
   preset: z.enum(['native-28', 'cpu-14']).default('native-28'),
@@ -439,22 +453,80 @@ export const DistillDatasetInput = z.object({
   cache: z.boolean().default(true),
   profile: Profile,
 });
+
+/**
+ * `distillDataset` with `method: 'cvdd'` (committee voting, schemas/committee.ts): after ingest, the
+ * committee settings go to a `distillCommittee` child as they are (its defaults fill the omitted ones).
+ * Defaults of the §7.2 CPU profile: 14×14 MNIST, IPC 10.
+ */
+export const CvddDistillInput = z.strictObject({
+  dataset: DatasetName.default('mnist'),
+  source: ImageSource.default({ builtin: 'mnist', trainPerClass: 800, downsample: 2 }),
+  classes: positiveInt.max(1000).default(10),
+  method: z.literal('cvdd'),
+  ipc: positiveInt.max(100).default(10),
+  /** Members (default: spec §7.2's four, `DEFAULT_COMMITTEE`). */
+  committee: z.array(CommitteeArchSpec).min(1).max(8).optional(),
+  /** Student of the post-evaluation (default: the first member's architecture). */
+  student: CommitteeArchSpec.refine((s) => s.family === 'convnet', {
+    message: 'the student must be a ConvNet (family "convnet")',
+  }).optional(),
+  settings: CvddSettings.default({}),
+  valPerClass: positiveInt.optional(),
+  seeds: positiveInt.max(32).optional(),
+  chunkIterations: positiveInt.optional(),
+  checkpointEvery: positiveInt.optional(),
+  randomReal: z.boolean().optional(),
+  seed: nonNegInt.default(0),
+  cache: z.boolean().default(true),
+  profile: Profile,
+});
+
+/** One strict member per method family; `method` picks it (absent: datm). */
+export const DistillDatasetInput = z.discriminatedUnion('method', [TrajectoryDistillInput, CvddDistillInput]);
 export type DistillDatasetInput = z.input<typeof DistillDatasetInput>;
 export type DistillDatasetConfig = z.output<typeof DistillDatasetInput>;
+export type TrajectoryDistillConfig = z.output<typeof TrajectoryDistillInput>;
+export type CvddDistillConfig = z.output<typeof CvddDistillInput>;
 
-export interface DistillDatasetResult {
+/** `distillCvdd` (examples/distill-cvdd.json): `distillDataset` with `method: 'cvdd'` implied. */
+export const DistillCvddInput = CvddDistillInput.omit({ method: true });
+export type DistillCvddInput = z.input<typeof DistillCvddInput>;
+
+interface DistillDatasetResultBase {
   dataset: string;
-  method: DistillMethod;
   ipc: number;
   images: { train: ArtifactRef; test: ArtifactRef };
-  trajectories: ArtifactRef[];
+  /** The distilled set: `distilled_images` (trajectory matching) or `images` (cvdd) table. */
   distilled: ArtifactRef;
+  /** This run's manifest (runs/<workflowId>/manifest.json). */
+  manifest: ArtifactRef;
+}
+
+/** Result of a trajectory-matching run: experts' trajectories, distill log, learned α, report. */
+export interface TrajectoryDistillResult extends DistillDatasetResultBase {
+  method: (typeof TRAJECTORY_METHODS)[number];
+  trajectories: ArtifactRef[];
   log: ArtifactRef;
   synLr: number;
   accuracy: AccuracyRow[];
   report: DistillReportResult;
-  manifest: ArtifactRef;
 }
+
+/** Result of a cvdd run: the `distillCommittee` child's result, its manifest kept as `committeeManifest`. */
+export interface CvddDistillResult extends DistillDatasetResultBase {
+  method: 'cvdd';
+  runKey: string;
+  committee: CommitteeMemberRef[];
+  recovery: ExportRecoveredResult['slots'];
+  /** Committee (KL on soft labels) and random real (hard labels), sample std (n − 1). */
+  accuracy: CvddAccuracy[];
+  evaluations: PostEvalCommitteeResult[];
+  committeeManifest: ArtifactRef;
+}
+
+/** Tagged by `method`. */
+export type DistillDatasetResult = TrajectoryDistillResult | CvddDistillResult;
 
 export interface DistillDatasetProgress {
   stage: 'validate' | 'ingest' | 'plan' | 'experts' | 'distill' | 'evaluate' | 'report' | 'manifest' | 'done';

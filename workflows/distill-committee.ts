@@ -5,11 +5,11 @@
 //                     recoverSlotChunk activities (each ends in a committed checkpoint) → exportRecovered
 //                     → post-evaluation fanned out over seeds (committee soft labels with KL; optionally
 //                     IPC random real images with hard labels, the same way) → manifest. `progress` query.
-//   distillCvdd       ingestImages → distillCommittee (child): what `retort run examples/distill-cvdd.json`
-//                     starts.
+// `distillDataset` with `method: 'cvdd'` (and its alias `distillCvdd`, what `retort run
+// examples/distill-cvdd.json` starts; workflows/distill-dataset.ts) runs ingestImages → distillCommittee.
 // History stays small (members + ipc × ⌈iterations / chunkIterations⌉ + 2·seeds activities), so there
 // is no continueAsNew here; a crashed worker costs at most one chunk of one slot.
-import { executeChild, setCurrentDetails, setHandler, uuid4, workflowInfo } from '@temporalio/workflow';
+import { setCurrentDetails, setHandler, uuid4 } from '@temporalio/workflow';
 import type { ArtifactRef } from '../schemas/artifact.js';
 import {
   type CommitteeMemberRef,
@@ -18,11 +18,8 @@ import {
   type DistillCommitteeInput as DistillCommitteeRaw,
   type DistillCommitteeProgress,
   type DistillCommitteeResult,
-  type DistillCvddInput as DistillCvddRaw,
-  type DistillCvddResult,
   type PostEvalCommitteeResult,
   DistillCommitteeInput,
-  DistillCvddInput,
 } from '../schemas/committee.js';
 import { progressQuery } from '../schemas/messages.js';
 import { fnv1a64, stableJson } from '../schemas/training.js';
@@ -204,40 +201,5 @@ export async function distillCommittee(raw: DistillCommitteeRaw): Promise<Distil
       evaluations,
       manifest,
     };
-  });
-}
-
-export async function distillCvdd(raw: DistillCvddRaw): Promise<DistillCvddResult> {
-  const progress: { stage: 'validate' | 'ingest' | 'distill' | 'done'; child: string | null } = {
-    stage: 'validate',
-    child: null,
-  };
-  setHandler(progressQuery, () => ({ ...progress }), {
-    description: 'Stage and the distillCommittee child workflow ID',
-  });
-  const input = parseInput(DistillCvddInput, raw, 'distillCvdd');
-  const io = ioActivities(input.profile);
-  return surfaceFailures(async () => {
-    progress.stage = 'ingest';
-    enterStage('distillCvdd', input.dataset, 'ingest');
-    const images = await io.ingestImages({
-      source: input.source,
-      classes: input.classes,
-      seed: input.seed,
-      minTrainPerClass: input.ipc,
-      minTrainPerClassField: 'ipc',
-      cache: input.cache,
-    });
-    progress.stage = 'distill';
-    progress.child = `${workflowInfo().workflowId}-committee`;
-    enterStage('distillCvdd', input.dataset, 'distill');
-    const { dataset, source: _source, ...rest } = input;
-    const result = await executeChild(distillCommittee, {
-      workflowId: progress.child,
-      args: [{ ...rest, train: images.train, test: images.test }],
-    });
-    progress.stage = 'done';
-    enterStage('distillCvdd', input.dataset, 'done');
-    return { ...result, dataset, images: { train: images.train, test: images.test } };
   });
 }

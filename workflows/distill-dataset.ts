@@ -1,18 +1,24 @@
-// distillDataset (issue 4): ingest images → plan → distill → evaluate → report → manifest.
+// distillDataset (issues 4, 5): ingest images → one branch per method → manifest.
 //   ingest    ingestImages: MNIST or a user image Parquet → train/test `images` tables (checks IPC
 //             against the smallest class before anything is written)
+// Committee voting (cvdd) branches right after ingest into a `distillCommittee` child (members,
+// chunked slot recovery, export, post-evaluation over seeds; its own manifest), then this run's
+// manifest. Trajectory matching (mtt, datm) goes on:
 //   plan      planDistillation: spec §10.2's MNIST profile + the run's overrides, as JSON
-//   distill   one branch per method. Trajectory matching (mtt, datm): a `trainExperts` child (E
-//             experts in parallel) then a `distillTrajectory` child (resumable chunks).
+//   distill   a `trainExperts` child (E experts in parallel) then a `distillTrajectory` child
+//             (resumable chunks).
 //   evaluate  `evaluateDistilled` fanned out over students: the distilled set (its learned α, soft
 //             labels when it has them) and the baselines (IPC random real images per class; the
 //             full training split), each reported as mean ± population std of test accuracy
 //   report    eval_results table, accuracy table, PNG grid of the synthetic images, loss curve SVG
+// `distillCvdd` (examples/distill-cvdd.json) is an alias: the same run with `method: 'cvdd'` implied.
 import { ParentClosePolicy, executeChild, setCurrentDetails, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { ArtifactRef } from '../schemas/artifact.js';
 import {
   type AccuracyRow,
-  type DistillDatasetConfig,
+  type CvddDistillConfig,
+  type CvddDistillResult,
+  type DistillCvddInput,
   DistillDatasetInput,
   type DistillDatasetProgress,
   type DistillDatasetResult,
@@ -21,9 +27,12 @@ import {
   type EvaluateDistilledResult,
   type IngestImagesResult,
   type TrainExpertsResult,
+  type TrajectoryDistillConfig,
+  type TrajectoryDistillResult,
 } from '../schemas/distill.js';
 import { progressQuery } from '../schemas/messages.js';
 import { computeActivities, currentRun, enterStage, ioActivities, parseInput, surfaceFailures } from './common.js';
+import type { distillCommittee } from './distill-committee.js';
 import type { distillTrajectory } from './distill-trajectory.js';
 import type { trainExperts } from './train-experts.js';
 
@@ -43,24 +52,38 @@ function meanStd(values: readonly number[]): { mean: number; std: number } {
 }
 
 export async function distillDataset(rawInput: DistillDatasetInput): Promise<DistillDatasetResult> {
+  return runDistillDataset(rawInput, 'distillDataset');
+}
+
+/** CV-DD (issue 5) under its own workflow type: `distillDataset` with `method: 'cvdd'`. */
+export async function distillCvdd(rawInput: DistillCvddInput): Promise<CvddDistillResult> {
+  return (await runDistillDataset({ ...rawInput, method: 'cvdd' }, 'distillCvdd')) as CvddDistillResult;
+}
+
+/** Both workflow types run this; `workflow` names the type in input errors and stage logs. */
+async function runDistillDataset(rawInput: DistillDatasetInput, workflow: string): Promise<DistillDatasetResult> {
   const progress: DistillDatasetProgress = { stage: 'validate', evaluations: { done: 0, total: 0 }, child: null };
   setHandler(progressQuery, () => ({ ...progress, evaluations: { ...progress.evaluations } }), {
     description: 'Stage, running child workflow, evaluations done of total',
   });
-  const input: DistillDatasetConfig = parseInput(DistillDatasetInput, rawInput, 'distillDataset');
+  const input = parseInput(DistillDatasetInput, rawInput, workflow);
   const io = ioActivities(input.profile);
   const compute = computeActivities(input.profile);
   const id = workflowInfo().workflowId;
   const stage = (s: DistillDatasetProgress['stage'], child: string | null = null) => {
     progress.stage = s;
     progress.child = child;
-    enterStage('distillDataset', input.dataset, s);
+    enterStage(workflow, input.dataset, s);
     const ev = s === 'evaluate' ? ` (${progress.evaluations.done}/${progress.evaluations.total})` : '';
-    setCurrentDetails(`**distillDataset** \`${input.dataset}\` ${input.method} IPC ${input.ipc}: ${s}${ev}${child ? ` — child \`${child}\`` : ''}`);
+    setCurrentDetails(`**${workflow}** \`${input.dataset}\` ${input.method} IPC ${input.ipc}: ${s}${ev}${child ? ` — child \`${child}\`` : ''}`);
   };
 
   /** Trajectory matching: experts (parallel activities) → resumable distillation. */
-  async function trajectoryMatching(images: IngestImagesResult, plan: DistillationPlan): Promise<DistilledOutput> {
+  async function trajectoryMatching(
+    cfg: TrajectoryDistillConfig,
+    images: IngestImagesResult,
+    plan: DistillationPlan,
+  ): Promise<DistilledOutput> {
     const expertsId = `${id}/experts`;
     stage('experts', expertsId);
     const experts = await executeChild<typeof trainExperts>('trainExperts', {
@@ -72,9 +95,9 @@ export async function distillDataset(rawInput: DistillDatasetInput): Promise<Dis
           test: images.test,
           net: plan.net,
           experts: plan.experts,
-          seed: input.seed,
-          cache: input.cache,
-          profile: input.profile,
+          seed: cfg.seed,
+          cache: cfg.cache,
+          profile: cfg.profile,
         },
       ],
     });
@@ -89,58 +112,60 @@ export async function distillDataset(rawInput: DistillDatasetInput): Promise<Dis
           trajectories: (experts as TrainExpertsResult).trajectories,
           train: images.train,
           iterations: plan.iterations,
-          chunkIterations: input.chunkIterations,
-          checkpointEvery: input.checkpointEvery,
-          cache: input.cache,
-          profile: input.profile,
+          chunkIterations: cfg.chunkIterations,
+          checkpointEvery: cfg.checkpointEvery,
+          cache: cfg.cache,
+          profile: cfg.profile,
         },
       ],
     });
     return { distilled: d.distilled, log: d.log, synLr: d.synLr, trajectories: experts.trajectories, methodTag: d.method };
   }
 
-  return surfaceFailures(async () => {
-    stage('ingest');
-    const images = await io.ingestImages({
-      source: input.source,
-      classes: input.classes,
-      seed: input.seed,
-      minTrainPerClass: input.ipc,
-      minTrainPerClassField: 'ipc',
-      cache: input.cache,
+  /** Committee voting: the `distillCommittee` child does everything after ingest; then this run's manifest. */
+  async function committeeVoting(cfg: CvddDistillConfig, images: IngestImagesResult): Promise<CvddDistillResult> {
+    const childId = `${id}/committee`;
+    stage('distill', childId);
+    const { dataset: _dataset, source: _source, method: _method, ...settings } = cfg;
+    const c = await executeChild<typeof distillCommittee>('distillCommittee', {
+      workflowId: childId,
+      parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
+      args: [{ ...settings, train: images.train, test: images.test }],
     });
+    stage('manifest');
+    const { manifest: committeeManifest, ...committee } = c;
+    const outputs = { images: { train: images.train, test: images.test }, ...committee, committeeManifest };
+    const manifest = await io.commitManifest({ ...currentRun(), input: cfg, outputs });
+    stage('done');
+    return { dataset: cfg.dataset, method: 'cvdd', ...outputs, manifest };
+  }
 
+  /** Trajectory matching after ingest: plan → experts → distillation → evaluation → report → manifest. */
+  async function trajectoryRun(cfg: TrajectoryDistillConfig, images: IngestImagesResult): Promise<TrajectoryDistillResult> {
     stage('plan');
     const plan = await io.planDistillation({
-      method: input.method,
-      ipc: input.ipc,
+      method: cfg.method,
+      ipc: cfg.ipc,
       data: { h: images.h, w: images.w, c: images.c, classes: images.classes, minTrainPerClass: Math.min(...images.trainPerClass) },
-      preset: input.preset,
-      net: input.net,
-      distill: input.distill,
-      experts: input.experts,
-      evaluation: input.evaluation,
-      ...(input.iterations ? { iterations: input.iterations } : {}),
-      seed: input.seed,
+      preset: cfg.preset,
+      net: cfg.net,
+      distill: cfg.distill,
+      experts: cfg.experts,
+      evaluation: cfg.evaluation,
+      ...(cfg.iterations ? { iterations: cfg.iterations } : {}),
+      seed: cfg.seed,
     });
 
-    // One branch per method (committee voting adds its own here).
-    let out: DistilledOutput;
-    switch (input.method) {
-      case 'mtt':
-      case 'datm':
-        out = await trajectoryMatching(images, plan);
-        break;
-    }
+    const out = await trajectoryMatching(cfg, images, plan);
 
     stage('evaluate');
     const students = plan.evaluation.students;
     const runs: { method: string; ipc: number | null; lr: number; train: ArtifactRef; subset?: { ipc: number } }[] = [
-      { method: input.method, ipc: input.ipc, lr: out.synLr, train: out.distilled },
+      { method: cfg.method, ipc: cfg.ipc, lr: out.synLr, train: out.distilled },
     ];
-    if (input.baselines.randomReal)
-      runs.push({ method: 'random_real', ipc: input.ipc, lr: out.synLr, train: images.train, subset: { ipc: input.ipc } });
-    if (input.baselines.fullData) runs.push({ method: 'full_data', ipc: null, lr: plan.experts.lr, train: images.train });
+    if (cfg.baselines.randomReal)
+      runs.push({ method: 'random_real', ipc: cfg.ipc, lr: out.synLr, train: images.train, subset: { ipc: cfg.ipc } });
+    if (cfg.baselines.fullData) runs.push({ method: 'full_data', ipc: null, lr: plan.experts.lr, train: images.train });
     progress.evaluations = { done: 0, total: runs.length * students };
     const results: EvaluateDistilledResult[][] = await Promise.all(
       runs.map((r) =>
@@ -153,10 +178,10 @@ export async function distillDataset(rawInput: DistillDatasetInput): Promise<Dis
                 net: plan.net,
                 evaluation: plan.evaluation,
                 lr: r.lr,
-                seed: input.seed,
+                seed: cfg.seed,
                 student,
                 ...(r.subset ? { subset: r.subset } : {}),
-                cache: input.cache,
+                cache: cfg.cache,
               })
               .then((e) => {
                 progress.evaluations.done += 1;
@@ -174,14 +199,14 @@ export async function distillDataset(rawInput: DistillDatasetInput): Promise<Dis
 
     stage('report');
     const report = await io.distillReport({
-      dataset: input.dataset,
+      dataset: cfg.dataset,
       method: out.methodTag,
-      ipc: input.ipc,
+      ipc: cfg.ipc,
       distilled: out.distilled,
       log: out.log,
       accuracy,
       evaluations: runs.map((r, i) => ({ method: r.method, results: results[i]! })),
-      cache: input.cache,
+      cache: cfg.cache,
     });
 
     stage('manifest');
@@ -192,8 +217,22 @@ export async function distillDataset(rawInput: DistillDatasetInput): Promise<Dis
       log: out.log,
       report,
     };
-    const manifest = await io.commitManifest({ ...currentRun(), input, outputs: { ...outputs, accuracy, plan } });
+    const manifest = await io.commitManifest({ ...currentRun(), input: cfg, outputs: { ...outputs, accuracy, plan } });
     stage('done');
-    return { dataset: input.dataset, method: input.method, ipc: input.ipc, ...outputs, synLr: out.synLr, accuracy, manifest };
+    return { dataset: cfg.dataset, method: cfg.method, ipc: cfg.ipc, ...outputs, synLr: out.synLr, accuracy, manifest };
+  }
+
+  return surfaceFailures(async () => {
+    stage('ingest');
+    const images = await io.ingestImages({
+      source: input.source,
+      classes: input.classes,
+      seed: input.seed,
+      minTrainPerClass: input.ipc,
+      minTrainPerClassField: 'ipc',
+      cache: input.cache,
+    });
+    if (input.method === 'cvdd') return committeeVoting(input, images);
+    return trajectoryRun(input, images);
   });
 }

@@ -3,13 +3,15 @@
 // is the §7.3-style smoke profile (7×7 MNIST, three BatchNorm members, IPC 2, 40 recovery iterations in
 // chunks of 20 with a 1-px roll, two evaluation seeds), so the whole pipeline — parallel members, chunked slot recovery,
 // export, post-evaluation fan-out with committee soft labels and the random-real baseline — runs here.
+// `distillCvdd` is `distillDataset` with `method: 'cvdd'`: the result is tagged with the method and both
+// the run's manifest and its distillCommittee child's are written.
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { describe, expect, it, inject } from 'vitest';
 import { IMAGES } from '../../schemas/tables.js';
-import type { DistillCvddResult } from '../../schemas/committee.js';
+import type { CvddDistillResult } from '../../schemas/distill.js';
 import { validateTable } from '../../storage/arrow-tables.js';
-import { ArtifactStore } from '../../storage/artifacts.js';
+import { ArtifactStore, manifestKey } from '../../storage/artifacts.js';
 import { decodeParquet } from '../../storage/parquet.js';
 import { startWorkers, tempFileStore, uniqueQueue } from '../support/temporal.js';
 
@@ -40,10 +42,11 @@ describe('retort run examples/distill-cvdd.json', () => {
         },
       ),
     );
-    const out = JSON.parse(stdout) as { workflowId: string; status: string; result: DistillCvddResult };
+    const out = JSON.parse(stdout) as { workflowId: string; status: string; result: CvddDistillResult };
     expect(out.status).toBe('COMPLETED');
     const r = out.result;
     expect(r.dataset).toBe('mnist-7x7');
+    expect(r.method).toBe('cvdd');
 
     // Committee: three members, each with a validation accuracy well above chance and prior = 100 × it.
     expect(r.committee.map((m) => m.id)).toEqual(['cnnbn-w8-d1#0', 'cnnbn-w4-d1#1', 'mlpbn-16#2']);
@@ -81,6 +84,18 @@ describe('retort run examples/distill-cvdd.json', () => {
       expect(a.mean).toBeCloseTo((a.values[0]! + a.values[1]!) / 2, 9);
     }
     expect(r.evaluations.filter((e) => e.method === 'committee')).toHaveLength(2);
-    expect(r.manifest.uri).toContain(`runs/cvdd-${taskQueue}-committee/manifest.json`);
+
+    // Manifests: the distillCommittee child's, and this run's naming the same distilled set and images.
+    const workflowId = `cvdd-${taskQueue}`;
+    expect(r.committeeManifest.uri).toContain(manifestKey(`${workflowId}/committee`));
+    expect(r.manifest.uri).toContain(manifestKey(workflowId));
+    const manifest = JSON.parse(new TextDecoder().decode(await new ArtifactStore(store).read(r.manifest))) as {
+      input: { method: string };
+      outputs: { distilled: { sha256: string }; images: { train: { sha256: string } }; committeeManifest: { uri: string } };
+    };
+    expect(manifest.input.method).toBe('cvdd');
+    expect(manifest.outputs.distilled.sha256).toBe(r.distilled.sha256);
+    expect(manifest.outputs.images.train.sha256).toBe(r.images.train.sha256);
+    expect(manifest.outputs.committeeManifest.uri).toBe(r.committeeManifest.uri);
   });
 });

@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import type { Client, Connection } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ArtifactRef } from '../../schemas/artifact.js';
-import { DISTILL_LOG, EVAL_RESULTS, type DistillDatasetInput, type DistillDatasetResult } from '../../schemas/distill.js';
+import { DISTILL_LOG, EVAL_RESULTS, type DistillDatasetInput, type TrajectoryDistillResult } from '../../schemas/distill.js';
 import { DISTILLED_IMAGES, IMAGES, TRAJECTORIES } from '../../schemas/tables.js';
 import { fixedSizeListValues } from '../../storage/arrow-tables.js';
 import { ArtifactStore, manifestKey } from '../../storage/artifacts.js';
@@ -38,19 +38,19 @@ const input: DistillDatasetInput = {
   profile: 'test',
 };
 
-async function run(store: FileStore): Promise<{ result: DistillDatasetResult; progress: Record<string, unknown>; workflowId: string }> {
+async function run(store: FileStore): Promise<{ result: TrajectoryDistillResult; progress: Record<string, unknown>; workflowId: string }> {
   const taskQueue = uniqueQueue('distill');
   const { runUntil } = await startWorkers(store, taskQueue, 'all');
   return runUntil(async () => {
     const workflowId = `distill-${randomUUID()}`;
     const handle = await client.workflow.start('distillDataset', { taskQueue, workflowId, args: [input] });
-    const result = (await handle.result()) as DistillDatasetResult;
+    const result = (await handle.result()) as TrajectoryDistillResult;
     const progress = (await handle.query('progress')) as Record<string, unknown>;
     return { result, progress, workflowId };
   });
 }
 
-const hashes = (r: DistillDatasetResult) => ({
+const hashes = (r: TrajectoryDistillResult) => ({
   train: r.images.train.sha256,
   test: r.images.test.sha256,
   trajectories: r.trajectories.map((t) => t.sha256),
