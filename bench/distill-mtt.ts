@@ -32,26 +32,17 @@ import {
   meanStd,
   randomRealSubset,
   trainAndEvaluateStudent,
-  trainExpertTrajectory,
 } from '../ml/methods/distill-training.js';
 import {
-  type DistillLogRow,
   type ExpertTrainingProfile,
   type EvaluationProfile,
   type MnistIpc,
   type TrajectoryMatchingConfig,
-  createDistillState,
-  disposeDistillState,
-  distillIterations,
-  distillStateToArrays,
-  initializeSyntheticSet,
   mnistProfile,
-  synLrValue,
-  trajectoriesFromArrays,
-  trajectoryMatchingConfig,
 } from '../ml/methods/trajectory-matching.js';
 import { paramCount } from '../ml/models/convnet.js';
 import { initBackend } from '../workers/backend.js';
+import { type Json, mean, round, runTrajectoryMatching, trainExperts } from './_distill-common.js';
 
 const argv = process.argv.slice(2);
 const flag = (name: string): string | undefined => {
@@ -71,7 +62,6 @@ const elapsed = (): number => (Date.now() - t0) / 1000;
 const say = (msg: string): void => {
   process.stderr.write(`[distill-mtt ${elapsed().toFixed(0)}s] ${msg}\n`);
 };
-const round = (x: number, digits = 2): number => Number(x.toFixed(digits));
 const load1 = (): number => round(loadavg()[0]!, 2);
 
 // -----------------------------------------------------------------------------------------------
@@ -136,8 +126,6 @@ const PLAN = {
 
 // -----------------------------------------------------------------------------------------------
 
-type Json = Record<string, unknown>;
-
 function summary(accs: number[]): Json {
   const { mean, std } = meanStd(accs.map((a) => a * 100));
   return { mean: round(mean), std: round(std), accs: accs.map((a) => round(a * 100)) };
@@ -163,10 +151,6 @@ function evaluateSets(
   return { ...summary(accs), lr: round(lr, 5), eval_s: round((Date.now() - t) / 1000, 1) };
 }
 
-function mean(xs: number[]): number {
-  return xs.reduce((a, b) => a + b, 0) / xs.length;
-}
-
 async function main(): Promise<void> {
   const backend = await initBackend();
   say(`backend ${backend.name} (${backend.tfVersion ?? ''}), ${cpus().length} cores, load ${load1()}`);
@@ -177,22 +161,10 @@ async function main(): Promise<void> {
   const net = mnistProfile(1, 'mtt', resolution).distill.net;
 
   // Experts (shared by every IPC and both methods, spec §10.2).
-  let t = Date.now();
-  const trajectories: Float32Array[][] = [];
-  const expertAcc: number[][] = [];
-  for (let k = 0; k < PLAN.experts.count; k++) {
-    const traj = trainExpertTrajectory(data.train, PLAN.experts, net, 100 + k, {
-      test: data.test,
-      onEpoch: (e, _p, loss, info) =>
-        say(
-          `expert ${k} epoch ${e}: loss ${loss.toFixed(3)}, test acc ${((info.testAccuracy ?? 0) * 100).toFixed(2)}%`,
-        ),
-    });
-    trajectories.push(traj.params);
-    expertAcc.push(traj.testAccuracy);
-  }
-  const experts = trajectoriesFromArrays(trajectories);
-  const expertsS = (Date.now() - t) / 1000;
+  const trained = trainExperts(data.train, data.test, PLAN.experts, net, say);
+  const experts = trained.experts;
+  const expertAcc = trained.testAccuracy;
+  const expertsS = trained.seconds;
   loadAt.after_experts = load1();
 
   // Full data.
@@ -221,55 +193,21 @@ async function main(): Promise<void> {
       ),
     };
     for (const method of ['mtt', 'datm'] as const) {
-      const profile = mnistProfile(ipc, method, resolution);
-      const config = trajectoryMatchingConfig({
-        ...profile.distill,
-        ...plan.distill,
-        seed: PLAN.seed,
-        // DATM's window grows over the first half of the iterations actually run.
-        expansionEndIteration: Math.max(1, Math.floor(plan.iterations / 2)),
-      });
-      const init = initializeSyntheticSet(
-        config,
-        { pixels: data.train.images, labels: data.train.labels },
-        experts,
-      );
-      const start = createDistillState(config, init);
-      const log: DistillLogRow[] = [];
-      t = Date.now();
-      const cpu0 = process.cpuUsage();
-      const { state } = distillIterations(start, experts, config, plan.iterations, {
-        onIteration: (r) => {
-          log.push(r);
-          if (r.iteration % 10 === 0 || r.iteration === plan.iterations - 1)
-            say(
-              `ipc ${ipc} ${method} it ${r.iteration}: loss ${r.loss.toFixed(4)}, α ${r.synLr.toPrecision(3)}, start epoch ${r.startEpoch} < ${r.upperBound}${r.skipped ? ' (skipped)' : ''}`,
-            );
-        },
-      });
-      const distillS = (Date.now() - t) / 1000;
-      const cpu = process.cpuUsage(cpu0);
-      const distillCpuS = (cpu.user + cpu.system) / 1e6;
-      disposeDistillState(start);
-      const alpha = synLrValue(config, state.synLr);
-      const arrays = distillStateToArrays(state);
-      disposeDistillState(state);
-      const distilled: StudentTrainSet = {
-        images: arrays.pixels,
-        labels: arrays.classes,
-        labelLogits: arrays.labelLogits,
-      };
-      const losses = log.map((r) => r.loss);
-      row[method] = {
-        ...evaluateSets(`ipc ${ipc} ${method}`, () => distilled, data.test, PLAN.evaluation, net, alpha),
-        syn_lr: round(alpha, 5),
+      const run = runTrajectoryMatching({
+        ipc,
+        method,
+        resolution,
+        overrides: plan.distill,
         iterations: plan.iterations,
-        s_per_iteration: round(distillS / plan.iterations, 3),
-        cpu_s_per_iteration: round(distillCpuS / plan.iterations, 3),
-        distill_s: round(distillS, 1),
-        loss_first10: round(mean(losses.slice(0, 10)), 4),
-        loss_last10: round(mean(losses.slice(-10)), 4),
-        skipped: log.filter((r) => r.skipped).length,
+        seed: PLAN.seed,
+        train: data.train,
+        experts,
+        say,
+      });
+      const alpha = run.alpha;
+      row[method] = {
+        ...evaluateSets(`ipc ${ipc} ${method}`, () => run.distilled, data.test, PLAN.evaluation, net, alpha),
+        ...run.stats,
         random_real_at_syn_lr: plan.randomAtSynLr.includes(method)
           ? evaluateSets(
               `ipc ${ipc} random real at ${method} α`,
@@ -280,24 +218,7 @@ async function main(): Promise<void> {
               alpha,
             )
           : null,
-        config: {
-          syntheticSteps: config.syntheticSteps,
-          expertEpochs: config.expertEpochs,
-          batchSyn: config.batchSyn,
-          minStartEpoch: config.minStartEpoch,
-          maxStartEpoch: config.maxStartEpoch,
-          sequentialGeneration: config.sequentialGeneration,
-          initialMaxStartEpoch: config.initialMaxStartEpoch,
-          expansionEndIteration: config.expansionEndIteration,
-          initialSynLr: config.initialSynLr,
-          synLrParametrisation: config.synLrParametrisation,
-          lrImages: config.lrImages,
-          lrSynLr: config.lrSynLr,
-          lrLabels: config.lrLabels,
-          softLabels: config.softLabels,
-          init: config.init,
-          updateThreshold: config.updateThreshold,
-        },
+        config: run.config,
       };
       loadAt[`after_ipc${ipc}_${method}`] = load1();
     }
