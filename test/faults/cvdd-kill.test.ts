@@ -16,7 +16,7 @@ import { ArtifactStore } from '../../storage/artifacts.js';
 import { CheckpointStore } from '../../storage/checkpoints.js';
 import type { FileStore } from '../../storage/file-store.js';
 import { connectClient, startWorkers, tempFileStore, uniqueQueue } from '../support/temporal.js';
-import { type WorkerProcess, spawnWorkerProcess } from '../support/worker-process.js';
+import { computeWorkerPool } from '../support/worker-process.js';
 
 const ITERATIONS = 40;
 const CHUNK = 20;
@@ -27,7 +27,7 @@ let connection: Connection;
 let store: FileStore;
 let images: IngestImagesResult;
 const taskQueue = uniqueQueue('cvdd-kill');
-const spawned: WorkerProcess[] = [];
+const workers = computeWorkerPool(inject('temporalAddress'), taskQueue, () => store.root);
 
 beforeAll(async () => {
   ({ client, connection } = await connectClient());
@@ -40,21 +40,11 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   // Every process this file started, by its own group id.
-  await Promise.all(spawned.map((w) => w.kill('SIGKILL')));
+  await workers.killAll();
   await connection?.close();
 });
 
-async function computeWorker(identity: string): Promise<WorkerProcess> {
-  const w = await spawnWorkerProcess({
-    address: inject('temporalAddress'),
-    taskQueue,
-    store: store.root,
-    queues: 'retort-compute',
-    identity,
-  });
-  spawned.push(w);
-  return w;
-}
+const computeWorker = (identity: string) => workers.spawn(identity);
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

@@ -11,7 +11,7 @@ import { ArtifactStore, manifestKey } from '../../storage/artifacts.js';
 import { CheckpointStore } from '../../storage/checkpoints.js';
 import type { FileStore } from '../../storage/file-store.js';
 import { connectClient, startWorkers, tempFileStore, uniqueQueue } from '../support/temporal.js';
-import { type WorkerProcess, spawnWorkerProcess } from '../support/worker-process.js';
+import { computeWorkerPool } from '../support/worker-process.js';
 
 const ITERATIONS = 16;
 const CHUNK = 8;
@@ -23,7 +23,7 @@ let store: FileStore;
 let images: IngestImagesResult;
 let plan: DistillationPlan;
 const taskQueue = uniqueQueue('distill-kill');
-const spawned: WorkerProcess[] = [];
+const workers = computeWorkerPool(inject('temporalAddress'), taskQueue, () => store.root);
 
 beforeAll(async () => {
   ({ client, connection } = await connectClient());
@@ -44,15 +44,11 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   // Every process this file started, by its own group id.
-  await Promise.all(spawned.map((w) => w.kill('SIGKILL')));
+  await workers.killAll();
   await connection?.close();
 });
 
-async function computeWorker(identity: string): Promise<WorkerProcess> {
-  const w = await spawnWorkerProcess({ address: inject('temporalAddress'), taskQueue, store: store.root, queues: 'retort-compute', identity });
-  spawned.push(w);
-  return w;
-}
+const computeWorker = (identity: string) => workers.spawn(identity);
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

@@ -12,7 +12,7 @@ import { CheckpointStore } from '../../storage/checkpoints.js';
 import type { FileStore } from '../../storage/file-store.js';
 import { connectClient, startWorkers, tempFileStore, uniqueQueue } from '../support/temporal.js';
 import { writeImageTable } from '../support/training-fixtures.js';
-import { type WorkerProcess, spawnWorkerProcess } from '../support/worker-process.js';
+import { computeWorkerPool } from '../support/worker-process.js';
 
 /** temporal.api.enums.v1.TimeoutType.TIMEOUT_TYPE_HEARTBEAT */
 const TIMEOUT_TYPE_HEARTBEAT = 4;
@@ -25,7 +25,7 @@ let connection: Connection;
 let store: FileStore;
 let images: ArtifactRef;
 const taskQueue = uniqueQueue('kill-worker');
-const spawned: WorkerProcess[] = [];
+const workers = computeWorkerPool(inject('temporalAddress'), taskQueue, () => store.root);
 
 beforeAll(async () => {
   ({ client, connection } = await connectClient());
@@ -34,7 +34,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   // Every process this file started, by its own group id.
-  await Promise.all(spawned.map((w) => w.kill('SIGKILL')));
+  await workers.killAll();
   await connection?.close();
 });
 
@@ -53,17 +53,7 @@ const spec = (runKey: string): TrainingSpecInput => ({
   profile: 'test',
 });
 
-async function computeWorker(identity: string): Promise<WorkerProcess> {
-  const w = await spawnWorkerProcess({
-    address: inject('temporalAddress'),
-    taskQueue,
-    store: store.root,
-    queues: 'retort-compute',
-    identity,
-  });
-  spawned.push(w);
-  return w;
-}
+const computeWorker = (identity: string) => workers.spawn(identity);
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

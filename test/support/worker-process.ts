@@ -106,3 +106,20 @@ export async function spawnWorkerProcess(options: WorkerProcessOptions): Promise
   });
   return { pid: child.pid!, child, output: () => output, kill, stop };
 }
+
+/**
+ * Compute-worker processes for a kill test: `spawn(identity)` starts one on `taskQueue` against the
+ * store `storeRoot()` (read at spawn time: tests create their store in beforeAll); `killAll()`
+ * SIGKILLs every process the pool started (for afterAll).
+ */
+export function computeWorkerPool(address: string, taskQueue: string, storeRoot: () => string) {
+  const spawned: WorkerProcess[] = [];
+  return {
+    async spawn(identity: string): Promise<WorkerProcess> {
+      const w = await spawnWorkerProcess({ address, taskQueue, store: storeRoot(), queues: 'retort-compute', identity });
+      spawned.push(w);
+      return w;
+    },
+    killAll: () => Promise.all(spawned.map((w) => w.kill('SIGKILL'))),
+  };
+}
