@@ -75,7 +75,7 @@ import { CheckpointStore } from '../storage/checkpoints.js';
 import { memoized } from './memo.js';
 import { imageTableBytes } from './images.js';
 import { type ImageData, trainingTableReader } from './training-data.js';
-import { configError, incompatible } from './training-state.js';
+import { configError, encodeRetortCheckpoint, incompatible } from './training-state.js';
 
 const HEARTBEAT_INTERVAL_MS = 2000;
 const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
@@ -181,14 +181,7 @@ async function encodeCheckpoint(
   const named = Object.entries(tensors)
     .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
     .map(([name, tensor]) => ({ name, tensor }));
-  const { data, specs } = await tf.io.encodeWeights(named);
-  return {
-    format: 'retort-checkpoint',
-    generatedBy: 'retort',
-    weightSpecs: specs,
-    weightData: data,
-    userDefinedMetadata: { retort: { cvdd: meta } } as tf.io.ModelArtifacts['userDefinedMetadata'],
-  };
+  return encodeRetortCheckpoint(named, { cvdd: meta });
 }
 
 function decodeCheckpoint<M>(

@@ -66,7 +66,7 @@ import { checkImagesPerClass, countClasses } from './images.js';
 import { memoized } from './memo.js';
 import { activityContext, yieldToEventLoop } from './training.js';
 import { type ImageData, trainingTableReader } from './training-data.js';
-import { configError, incompatible } from './training-state.js';
+import { configError, encodeRetortCheckpoint, incompatible } from './training-state.js';
 
 /** RangeErrors of ml/ (bad sizes, bad settings) are configuration errors a retry cannot fix. */
 function asConfigError<T>(what: string, fn: () => T): T {
@@ -105,14 +105,7 @@ async function encodeArrays(
     tensor: a instanceof Int32Array ? tf.tensor1d(a, 'int32') : tf.tensor1d(a, 'float32'),
   }));
   try {
-    const { data, specs } = await tf.io.encodeWeights(tensors);
-    return {
-      format: 'retort-checkpoint',
-      generatedBy: 'retort',
-      weightSpecs: specs,
-      weightData: data,
-      userDefinedMetadata: { retort: meta } as tf.io.ModelArtifacts['userDefinedMetadata'],
-    };
+    return await encodeRetortCheckpoint(tensors, meta);
   } finally {
     tf.dispose(tensors.map((t) => t.tensor));
   }

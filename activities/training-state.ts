@@ -224,7 +224,6 @@ export async function encodeState(
   seed: number,
   optimizer: Optimizer,
 ): Promise<tf.io.ModelArtifacts> {
-  const { data, specs } = await tf.io.encodeWeights(namedParams(state));
   const meta: CheckpointMeta = {
     version: 1,
     model: state.model,
@@ -235,12 +234,24 @@ export async function encodeState(
     losses: state.losses,
     mixtures: state.mixtures,
   };
+  return encodeRetortCheckpoint(namedParams(state), meta);
+}
+
+/**
+ * Named tensors + Retort's JSON metadata → the ModelArtifacts every Retort checkpoint is stored as
+ * (trainChunk's, the distillation's and the committee's; read back under `userDefinedMetadata.retort`).
+ */
+export async function encodeRetortCheckpoint(
+  tensors: Parameters<typeof tf.io.encodeWeights>[0],
+  retort: unknown,
+): Promise<tf.io.ModelArtifacts> {
+  const { data, specs } = await tf.io.encodeWeights(tensors);
   return {
     format: 'retort-checkpoint',
     generatedBy: 'retort',
     weightSpecs: specs,
     weightData: data,
-    userDefinedMetadata: { retort: meta } as tf.io.ModelArtifacts['userDefinedMetadata'],
+    userDefinedMetadata: { retort } as tf.io.ModelArtifacts['userDefinedMetadata'],
   };
 }
 
