@@ -4,6 +4,9 @@
 //                         seeded validation hold-out; checkpoint + LATEST after every epoch, resume from
 //                         LATEST on retry, heartbeats; returns the final checkpoint and validation top-1
 //                         (its voting prior, §4.2 "test_acc" proxy).
+//   estimateCommitteePrior  (settings.priorSource 'single_model') §4.2's prior of one member: every slot
+//                         recovered by that member alone, relabelled by it, a student trained on the set,
+//                         its validation top-1 in percent (memoized; heartbeats per slot / student chunk).
 //   recoverSlotChunk      iterations [from, from + n) of one IPC slot's recovery (§5.2); the slot state
 //                         (images, Adam moments, iteration) is checkpointed at the chunk's end and on
 //                         cancellation; retries resume from LATEST; results depend only on the global
@@ -25,6 +28,7 @@ import {
   disposeCommitteeMembers,
   initMemberTraining,
   disposeMemberTraining,
+  estimateSingleModelPrior,
   memberSchedule,
   postEvaluate,
   randomRealIndices,
@@ -60,6 +64,8 @@ import type {
   CommitteeArchSpec,
   CommitteeMemberRef,
   CvddRunConfig,
+  EstimateCommitteePriorInput,
+  EstimateCommitteePriorResult,
   ExportRecoveredInput,
   ExportRecoveredResult,
   PostEvalCommitteeInput,
@@ -105,7 +111,7 @@ function pacer(ctx: Context | undefined) {
 
 /** The §7.2 profile for the run's IPC with its overrides, validated (ConfigError names the keys). */
 export function resolveCvddConfig(run: CvddRunConfig): CommitteeVotingConfig {
-  const { jitter, studentRoll, mlpBnTerm, ...overrides } = run.settings;
+  const { jitter, studentRoll, mlpBnTerm, priorSource: _priorSource, ...overrides } = run.settings;
   const profile = run.ipc === 1 ? 1 : run.ipc <= 10 ? 10 : 50;
   const base = mnistCpuConfig(profile);
   const defined = Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined));
@@ -169,6 +175,28 @@ function checkLabels(t: ImageData, classes: number): void {
         'LabelOutOfRange',
       );
   }
+}
+
+/** The members' seeded per-class validation hold-out (ConfigError naming valPerClass when too large). */
+function splitValidation(
+  table: ImageData,
+  input: { run: CvddRunConfig; valPerClass: number; seed: number; train: ArtifactRef },
+): { train: ImageSet; val: ImageSet } {
+  let split: { train: Int32Array; val: Int32Array };
+  try {
+    split = validationSplit(
+      table.labels,
+      input.run.classes,
+      input.valPerClass,
+      deriveSeed(input.seed, 'validation'),
+    );
+  } catch (err) {
+    if (err instanceof RangeError)
+      throw configError(`field "valPerClass" = ${input.valPerClass} with ${input.train.uri}: ${err.message}`);
+    throw err;
+  }
+  const all = asImageSet(table);
+  return { train: subsetImages(all, split.train), val: subsetImages(all, split.val) };
 }
 
 // -------------------------------------------------------------------------------------------------
@@ -276,24 +304,7 @@ export function createCommitteeActivities({ artifacts }: { artifacts: ArtifactSt
       const table = await readImages(input.train, input.run.classes);
       const arch = committeeArch(input.arch, table, input.run.classes);
       const id = `${committeeArchId(arch)}#${input.index}`;
-      let split: { train: Int32Array; val: Int32Array };
-      try {
-        split = validationSplit(
-          table.labels,
-          input.run.classes,
-          input.valPerClass,
-          deriveSeed(input.seed, 'validation'),
-        );
-      } catch (err) {
-        if (err instanceof RangeError)
-          throw configError(
-            `field "valPerClass" = ${input.valPerClass} with ${input.train.uri}: ${err.message}`,
-          );
-        throw err;
-      }
-      const all = asImageSet(table);
-      const train = subsetImages(all, split.train);
-      const val = subsetImages(all, split.val);
+      const { train, val } = splitValidation(table, input);
       let schedule: { stepsPerEpoch: number; totalSteps: number };
       try {
         schedule = memberSchedule(train.labels.length, config);
@@ -658,6 +669,46 @@ export function createCommitteeActivities({ artifacts }: { artifacts: ArtifactSt
             },
           ],
           result: (refs) => ({ distilled: refs.distilled!, slots }),
+        };
+      });
+    },
+
+    /** §4.2 prior of one member by its own single-model pipeline, on the validation hold-out (memoized). */
+    async estimateCommitteePrior(input: EstimateCommitteePriorInput): Promise<EstimateCommitteePriorResult> {
+      const ctx = activityContext();
+      const config = resolveCvddConfig(input.run);
+      const identity = {
+        activity: 'estimateCommitteePrior@1',
+        inputs: [input.train.sha256, input.member.checkpoint.sha256],
+        config: { run: input.run, student: input.student, val: input.valPerClass },
+        seed: input.seed,
+      };
+      return memoized(artifacts, identity, input.cache, async () => {
+        const table = await readImages(input.train, input.run.classes);
+        const { train, val } = splitValidation(table, input);
+        const [member] = await loadCommittee([input.member], table, input.run.classes);
+        const beat = pacer(ctx);
+        const check = async (details: Record<string, unknown>) => {
+          if (ctx?.cancellationSignal.aborted) throw ctx.cancellationSignal.reason;
+          await beat({ member: input.member.id, ...details });
+        };
+        let steps = 0;
+        const r = await estimateSingleModelPrior({
+          member: member!,
+          train,
+          val,
+          student: committeeArch(input.student, table, input.run.classes),
+          config,
+          seed: deriveSeed(input.seed, 'prior', input.member.index),
+          afterSlot: (done, of) => check({ stage: 'recover', slot: done, of }),
+          between: (done, total) => {
+            steps = total;
+            return check({ stage: 'student', step: done, of: total });
+          },
+        });
+        return {
+          outputs: [],
+          result: () => ({ index: input.member.index, prior: r.prior, steps }),
         };
       });
     },

@@ -465,7 +465,7 @@ export const CvddDistillInput = z.strictObject({
   classes: positiveInt.max(1000).default(10),
   method: z.literal('cvdd'),
   ipc: positiveInt.max(100).default(10),
-  /** Members (default: spec §7.2's four, `DEFAULT_COMMITTEE`). */
+  /** Members (default: four BatchNorm ConvNets, `DEFAULT_COMMITTEE`; spec §7.2's is `SPEC_COMMITTEE`). */
   committee: z.array(CommitteeArchSpec).min(1).max(8).optional(),
   /** Student of the post-evaluation (default: the first member's architecture). */
   student: CommitteeArchSpec.refine((s) => s.family === 'convnet', {

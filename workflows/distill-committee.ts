@@ -1,7 +1,8 @@
 // CV-DD (issue 5; specs/distill-committee-voting.md) as durable workflows:
 //
 //   distillCommittee  committee members trained in parallel (trainCommitteeMember, one activity each on
-//                     the compute queue) → every IPC slot recovered in parallel as a chain of
+//                     the compute queue) → (settings.priorSource 'single_model') each member's §4.2 prior
+//                     from its own single-model pipeline (estimateCommitteePrior, in parallel) → every IPC slot recovered in parallel as a chain of
 //                     recoverSlotChunk activities (each ends in a committed checkpoint) → exportRecovered
 //                     → post-evaluation fanned out over seeds (committee soft labels with KL; optionally
 //                     IPC random real images with hard labels, the same way) → manifest. `progress` query.
@@ -45,13 +46,14 @@ export async function distillCommittee(raw: DistillCommitteeRaw): Promise<Distil
     stage: 'validate',
     runKey: '',
     members: { done: 0, total: 0 },
+    priors: { done: 0, total: 0 },
     recovery: { done: 0, total: 0, slotsDone: 0, slots: 0 },
     evaluations: { done: 0, total: 0 },
     lastLoss: null,
   };
   setHandler(progressQuery, () => ({ ...progress }), {
     description:
-      'Stage, members trained, recovery iterations done (all slots), evaluations done, last recovery loss',
+      'Stage, members trained, single-model priors estimated, recovery iterations done (all slots), evaluations done, last recovery loss',
   });
   const input = parseInput(DistillCommitteeInput, raw, 'distillCommittee');
   const identity = {
@@ -83,14 +85,14 @@ export async function distillCommittee(raw: DistillCommitteeRaw): Promise<Distil
     enterStage('distillCommittee', runKey, s);
     const r = progress.recovery;
     setCurrentDetails(
-      `**distillCommittee** \`${runKey}\`: ${s}; members ${progress.members.done}/${progress.members.total}, recovery ${r.done}/${r.total || '?'} iterations (${r.slotsDone}/${r.slots} slots), evaluations ${progress.evaluations.done}/${progress.evaluations.total}`,
+      `**distillCommittee** \`${runKey}\`: ${s}; members ${progress.members.done}/${progress.members.total}, priors ${progress.priors.done}/${progress.priors.total}, recovery ${r.done}/${r.total || '?'} iterations (${r.slotsDone}/${r.slots} slots), evaluations ${progress.evaluations.done}/${progress.evaluations.total}`,
     );
   };
 
   return surfaceFailures(async () => {
     // §3 committee, in parallel.
     stage('committee');
-    const committee: CommitteeMemberRef[] = await Promise.all(
+    let committee: CommitteeMemberRef[] = await Promise.all(
       input.committee.map(async (arch, index) => {
         const r = await compute.trainCommitteeMember({
           train: input.train,
@@ -110,9 +112,32 @@ export async function distillCommittee(raw: DistillCommitteeRaw): Promise<Distil
           checkpoint: r.checkpoint,
           valAcc: r.valAcc,
           prior: r.prior,
+          priorSource: 'validation' as const,
         };
       }),
     );
+
+    // §4.2 the paper's priors: each member's own single-model pipeline, scored on the validation split.
+    if (input.settings.priorSource === 'single_model') {
+      stage('prior');
+      progress.priors.total = committee.length;
+      committee = await Promise.all(
+        committee.map(async (member) => {
+          const r = await compute.estimateCommitteePrior({
+            train: input.train,
+            member,
+            run,
+            valPerClass: input.valPerClass,
+            student,
+            seed: input.seed,
+            cache: input.cache,
+          });
+          progress.priors.done += 1;
+          stage('prior');
+          return { ...member, prior: r.prior, priorSource: 'single_model_post_eval' as const };
+        }),
+      );
+    }
 
     // §5.2 recovery: slots in parallel, each a chain of checkpointed chunks.
     stage('recover');

@@ -11,7 +11,7 @@
 //         entropy on hard labels (the random-real baseline); top-1 on the real test set.
 // Seeds are explicit everywhere; the batch of global step s depends on (seed, s) only.
 import * as tf from '@tensorflow/tfjs-core';
-import { constantSchedule } from './rewarm.js';
+import { type LrSchedule, constantSchedule } from './rewarm.js';
 import { BatchOrder, gatherImages, gatherLabels } from '../train/batches.js';
 import { type BatchNormStats } from '../models/convnet.js';
 import { type OptimizerState, disposeOptimizerState } from '../train/optimizers.js';
@@ -173,20 +173,34 @@ export function memberSchedule(
   return { stepsPerEpoch, totalSteps: stepsPerEpoch * config.memberEpochs };
 }
 
+/** The member LR at global step s of `totalSteps` (§3: constant, or cosine annealing to 0). */
+export function memberLrSchedule(
+  config: Pick<CommitteeVotingConfig, 'memberLr' | 'memberLrSchedule'>,
+  totalSteps: number,
+): LrSchedule {
+  if ((config.memberLrSchedule ?? 'constant') === 'constant') return constantSchedule(config.memberLr);
+  return (step) =>
+    0.5 * (1 + Math.cos((Math.PI * Math.min(step, totalSteps)) / totalSteps)) * config.memberLr;
+}
+
 /**
- * Runs `steps` more member training steps (Adam, constant lr `memberLr`, train-mode BN with momentum
+ * Runs `steps` more member training steps (Adam, lr `memberLr` per memberLrSchedule, train-mode BN with momentum
  * `bnMomentum`) from `state` on `train`; returns the new state (the input stays the caller's).
  */
 export function trainMemberSteps(
   arch: CommitteeArch,
   state: MemberTrainingState,
   train: ImageSet,
-  config: Pick<CommitteeVotingConfig, 'memberBatchSize' | 'memberLr' | 'bnMomentum'>,
+  config: Pick<
+    CommitteeVotingConfig,
+    'memberBatchSize' | 'memberLr' | 'memberEpochs' | 'memberLrSchedule' | 'bnMomentum'
+  >,
   seed: number,
   steps: number,
   onStep?: (info: StepInfo) => void,
 ): MemberTrainingState {
   const order = new BatchOrder({ n: imageCount(train), batchSize: config.memberBatchSize, seed });
+  const { totalSteps } = memberSchedule(imageCount(train), config);
   const result = trainCommitteeMemberSteps({
     arch,
     params: state.params,
@@ -195,7 +209,7 @@ export function trainMemberSteps(
     optimizer: memberOptimizer(),
     startStep: state.step,
     steps,
-    lr: constantSchedule(config.memberLr),
+    lr: memberLrSchedule(config, totalSteps),
     bnMomentum: config.bnMomentum,
     batchAt: (step) => {
       const idx = order.indicesAt(step);
@@ -331,6 +345,48 @@ export function recoverSlot(
     last: history[history.length - 1]!,
     report,
   };
+}
+
+/**
+ * §4.2 prior performance, as the paper estimates it: the whole pipeline run once with `member` ALONE
+ * (K = 1: it recovers every slot and relabels), a fresh student trained on that set, and its top-1 in
+ * percent — here on the held-out validation split, so the test set stays unseen (the code hard-codes the
+ * numbers it got on the test set). The student and seeds are the post-evaluation's own.
+ */
+export async function estimateSingleModelPrior(input: {
+  member: CommitteeMember;
+  train: ImageSet;
+  val: ImageSet;
+  student: CommitteeArch;
+  config: CommitteeVotingConfig;
+  seed: number;
+  /** Runs after every recovered slot (activities heartbeat and check cancellation there). */
+  afterSlot?: (slotsDone: number, slots: number) => Promise<void>;
+  between?: PostEvalInput['between'];
+}): Promise<{ prior: number; valAcc: number }> {
+  const { train, config } = input;
+  const solo = { ...input.member, prior: 100 };
+  const size = train.h * train.w * train.c;
+  const pixels = new Float32Array(config.ipc * config.classes * size);
+  const labels: number[] = [];
+  for (let slot = 0; slot < config.ipc; slot++) {
+    const r = recoverSlot([solo], train, config, slot, input.seed);
+    pixels.set(r.images.dataSync() as Float32Array, labels.length * size);
+    labels.push(...r.labels);
+    r.images.dispose();
+    await input.afterSlot?.(slot + 1, config.ipc);
+  }
+  const set: ImageSet = { pixels, labels: Int32Array.from(labels), h: train.h, w: train.w, c: train.c };
+  const r = await postEvaluate({
+    train: set,
+    teacher: [solo],
+    student: input.student,
+    config: input.config,
+    test: input.val,
+    seed: deriveSeed(input.seed, 'prior-student'),
+    ...(input.between ? { between: input.between, chunkSteps: 50 } : {}),
+  });
+  return { prior: 100 * r.testAcc, valAcc: r.testAcc };
 }
 
 // -----------------------------------------------------------------------------------------------

@@ -13,7 +13,9 @@ import {
   type ImageSet,
   disposeMemberTraining,
   downsampleImages,
+  estimateSingleModelPrior,
   initMemberTraining,
+  memberLrSchedule,
   meanStd,
   postEvaluate,
   randomRealIndices,
@@ -156,6 +158,67 @@ describe('member training and post-evaluation', () => {
       expect(maxAbsDiff(one.runningStats[0]!.variance, b.runningStats[0]!.variance)).toBe(0);
       [init, one, a, b].forEach(disposeMemberTraining);
     });
+  });
+
+  it('member LR: constant by default; cosine anneals memberLr to 0 over all steps', () => {
+    const constant = memberLrSchedule({ memberLr: 0.01 }, 100);
+    expect([0, 50, 100].map(constant)).toEqual([0.01, 0.01, 0.01]);
+    const cosine = memberLrSchedule({ memberLr: 0.01, memberLrSchedule: 'cosine' }, 100);
+    expect(cosine(0)).toBeCloseTo(0.01, 12);
+    expect(cosine(50)).toBeCloseTo(0.005, 12);
+    expect(cosine(100)).toBeCloseTo(0, 12);
+    expect(cosine(25)).toBeGreaterThan(cosine(75));
+  });
+
+  it('§4.2 single-model prior: percent, seeded, and a trained member scores above an untrained one', async () => {
+    const train = quadrantSet(128, 8);
+    const val = quadrantSet(64, 9);
+    const arch = tinyArchs('relu')[0]!;
+    const config = tinyConfig({
+      ipc: 2,
+      iterations: 10,
+      studentEpochs: 30,
+      studentBatchSize: 8,
+      studentLr: 0.01,
+      memberBatchSize: 16,
+      memberLr: 0.01,
+    });
+    const init = initMemberTraining(arch, 1);
+    const trained = trainMemberSteps(arch, init, train, config, 3, 40);
+    tf.dispose([trained.optState.slots.m!, trained.optState.slots.v!] as tf.Tensor[]);
+    const asMember = (s: { params: tf.Tensor1D; runningStats: typeof init.runningStats }, id: string) => ({
+      id,
+      arch,
+      params: s.params,
+      runningStats: s.runningStats,
+      prior: 50,
+    });
+    const before = tf.memory().numTensors;
+    const slots: number[] = [];
+    const prior = (m: ReturnType<typeof asMember>) =>
+      estimateSingleModelPrior({
+        member: m,
+        train,
+        val,
+        student: arch,
+        config,
+        seed: 5,
+        afterSlot: async (done) => {
+          slots.push(done);
+        },
+      });
+    const good = await prior(asMember(trained, 'trained'));
+    expect(slots).toEqual([1, 2]);
+    expect(good.prior).toBeGreaterThan(50); // 4 classes: chance is 25 %
+    expect(good.prior).toBeCloseTo(100 * good.valAcc, 9);
+    expect(good.prior).toBeGreaterThanOrEqual(0);
+    expect(good.prior).toBeLessThanOrEqual(100);
+    expect(await prior(asMember(trained, 'trained'))).toEqual(good);
+    const bad = await prior(asMember(init, 'untrained'));
+    expect(good.prior).toBeGreaterThan(bad.prior);
+    expect(tf.memory().numTensors).toBe(before);
+    disposeMemberTraining(init);
+    tf.dispose([trained.params, ...trained.runningStats.flatMap((r) => [r.mean, r.variance])]);
   });
 
   it('post-evaluation: chunked == one stretch (KL with a committee teacher, and hard labels); no leaks', async () => {
