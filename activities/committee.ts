@@ -651,7 +651,12 @@ export function createCommitteeActivities({ artifacts }: { artifacts: ArtifactSt
             method: 'cvdd',
             classes: String(config.classes),
             'retort.committee': JSON.stringify(
-              input.committee.map((m) => ({ id: m.id, prior: m.prior, checkpoint: m.checkpoint.uri })),
+              input.committee.map((m) => ({
+                id: m.id,
+                prior: m.prior,
+                priorSource: m.priorSource ?? 'validation',
+                checkpoint: m.checkpoint.uri,
+              })),
             ),
             'retort.recover': JSON.stringify(config),
             'retort.voters': JSON.stringify(slots.map((s) => ({ voters: s.voters, weights: s.weights }))),

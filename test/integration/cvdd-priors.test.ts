@@ -9,6 +9,8 @@ import { describe, expect, it } from 'vitest';
 import type { DistillCommitteeProgress } from '../../schemas/committee.js';
 import type { CvddDistillResult } from '../../schemas/distill.js';
 import { progressQuery } from '../../schemas/messages.js';
+import { ArtifactStore } from '../../storage/artifacts.js';
+import { decodeParquet } from '../../storage/parquet.js';
 import { connectClient, startWorkers, tempFileStore, uniqueQueue } from '../support/temporal.js';
 
 describe('distillCvdd with settings.priorSource "single_model"', () => {
@@ -67,6 +69,17 @@ describe('distillCvdd with settings.priorSource "single_model"', () => {
         s.weights.forEach((w, i) => expect(w, why).toBeCloseTo(e[i]! / z, 6));
       }
       expect(r.accuracy.map((a) => a.method)).toEqual(['committee']);
+
+      // The distilled table says which priors voted (metadata `retort.committee`).
+      const table = decodeParquet(await new ArtifactStore(store).read(r.distilled), r.distilled.uri);
+      const meta = JSON.parse(table.schema.metadata.get('retort.committee')!) as {
+        id: string;
+        prior: number;
+        priorSource: string;
+      }[];
+      expect(meta.map((m) => [m.id, m.prior, m.priorSource])).toEqual(
+        r.committee.map((m) => [m.id, m.prior, 'single_model_post_eval']),
+      );
 
       expect(progress.stage).toBe('done');
       expect(progress.priors).toEqual({ done: 3, total: 3 });
