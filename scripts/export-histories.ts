@@ -1,8 +1,9 @@
 // Runs the canonical scenarios on a fresh dev server and saves their histories under
 // test/replay/histories/ (committed; CI replays them against the current workflow code).
-//   npx tsx scripts/export-histories.ts
+//   npx tsx scripts/export-histories.ts [--only <file>[,<file>…]]
+// A scenario may also save the histories of child workflows (`children`: workflow-id suffixes).
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
@@ -13,29 +14,45 @@ import { findTemporalCli, startDevServer } from '../workers/dev-server.js';
 import { createWorkers } from '../workers/workers.js';
 
 Runtime.install({ logger: new DefaultLogger('WARN') });
-const scenarios: { file: string; type: string; input: Record<string, unknown> }[] = [
+const example = (name: string) => JSON.parse(readFileSync(new URL(`../examples/${name}`, import.meta.url), 'utf8')) as Record<string, unknown>;
+const scenarios: { file: string; type: string; input: Record<string, unknown>; children?: Record<string, string> }[] = [
   { file: 'ingest-corpus.json', type: 'ingestCorpus', input: { dataset: 'replay', maxBytesPerGroup: 40_000, ctx: 64, seed: 3, profile: 'test' } },
   { file: 'ingest-corpus-bad-input.json', type: 'ingestCorpus', input: { dataset: 'replay', ctx: 2, profile: 'test' } },
+  // CV-DD smoke example with the paper's priors: distillCvdd (= distillDataset, method cvdd) and its distillCommittee child.
+  {
+    file: 'distill-cvdd.json',
+    type: 'distillCvdd',
+    input: { ...example('distill-cvdd.json'), settings: { ...(example('distill-cvdd.json').settings as object), priorSource: 'single_model' }, seeds: 1, profile: 'test' },
+    children: { '/committee': 'distill-committee.json' },
+  },
 ];
+const onlyAt = process.argv.indexOf('--only');
+const only = onlyAt >= 0 ? new Set(process.argv[onlyAt + 1]!.split(',')) : null;
 
 const server = await startDevServer({ uiPort: false });
 const native = await NativeConnection.connect({ address: server.address });
 const store = new FileStore(mkdtempSync(join(tmpdir(), 'retort-replay-')));
-const workers = await createWorkers({ connection: native, store, taskQueue: 'replay', queues: 'retort' });
+const workers = await createWorkers({ connection: native, store, taskQueue: 'replay', queues: 'all' });
 const connection = await Connection.connect({ address: server.address });
 const client = new Client({ connection });
 const outDir = new URL('../test/replay/histories/', import.meta.url).pathname;
 mkdirSync(outDir, { recursive: true });
-await workers[0]!.runUntil(async () => {
+// The CLI's JSON is the canonical history format (what the Web UI downloads, too).
+const save = (workflowId: string, file: string) => {
+  const json = execFileSync(findTemporalCli()!, ['workflow', 'show', '--address', server.address, '--workflow-id', workflowId, '--output', 'json'], { encoding: 'utf8' });
+  writeFileSync(join(outDir, file), json);
+  console.log(`wrote ${file}`);
+};
+const work = (async () => {
   for (const s of scenarios) {
+    if (only && !only.has(s.file)) continue;
     const handle = await client.workflow.start(s.type, { taskQueue: 'replay', workflowId: `replay-${s.file}`, args: [s.input] });
     await handle.result().catch(() => undefined);
-    // The CLI's JSON is the canonical history format (what the Web UI downloads, too).
-    const json = execFileSync(findTemporalCli()!, ['workflow', 'show', '--address', server.address, '--workflow-id', handle.workflowId, '--output', 'json'], { encoding: 'utf8' });
-    writeFileSync(join(outDir, s.file), json);
-    console.log(`wrote ${s.file}`);
+    save(handle.workflowId, s.file);
+    for (const [suffix, file] of Object.entries(s.children ?? {})) save(`${handle.workflowId}${suffix}`, file);
   }
-});
+})();
+await Promise.all(workers.map((w) => w.runUntil(work)));
 await connection.close();
 await native.close();
 await server.stop();
