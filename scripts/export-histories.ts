@@ -14,15 +14,37 @@ import { findTemporalCli, startDevServer } from '../workers/dev-server.js';
 import { createWorkers } from '../workers/workers.js';
 
 Runtime.install({ logger: new DefaultLogger('WARN') });
-const example = (name: string) => JSON.parse(readFileSync(new URL(`../examples/${name}`, import.meta.url), 'utf8')) as Record<string, unknown>;
-const scenarios: { file: string; type: string; input: Record<string, unknown>; children?: Record<string, string> }[] = [
-  { file: 'ingest-corpus.json', type: 'ingestCorpus', input: { dataset: 'replay', maxBytesPerGroup: 40_000, ctx: 64, seed: 3, profile: 'test' } },
-  { file: 'ingest-corpus-bad-input.json', type: 'ingestCorpus', input: { dataset: 'replay', ctx: 2, profile: 'test' } },
+const example = (name: string) =>
+  JSON.parse(readFileSync(new URL(`../examples/${name}`, import.meta.url), 'utf8')) as Record<
+    string,
+    unknown
+  >;
+const scenarios: {
+  file: string;
+  type: string;
+  input: Record<string, unknown>;
+  children?: Record<string, string>;
+}[] = [
+  {
+    file: 'ingest-corpus.json',
+    type: 'ingestCorpus',
+    input: { dataset: 'replay', maxBytesPerGroup: 40_000, ctx: 64, seed: 3, profile: 'test' },
+  },
+  {
+    file: 'ingest-corpus-bad-input.json',
+    type: 'ingestCorpus',
+    input: { dataset: 'replay', ctx: 2, profile: 'test' },
+  },
   // CV-DD smoke example with the paper's priors: distillCvdd (= distillDataset, method cvdd) and its distillCommittee child.
   {
     file: 'distill-cvdd.json',
     type: 'distillCvdd',
-    input: { ...example('distill-cvdd.json'), settings: { ...(example('distill-cvdd.json').settings as object), priorSource: 'single_model' }, seeds: 1, profile: 'test' },
+    input: {
+      ...example('distill-cvdd.json'),
+      settings: { ...(example('distill-cvdd.json').settings as object), priorSource: 'single_model' },
+      seeds: 1,
+      profile: 'test',
+    },
     children: { '/committee': 'distill-committee.json' },
   },
 ];
@@ -39,17 +61,26 @@ const outDir = new URL('../test/replay/histories/', import.meta.url).pathname;
 mkdirSync(outDir, { recursive: true });
 // The CLI's JSON is the canonical history format (what the Web UI downloads, too).
 const save = (workflowId: string, file: string) => {
-  const json = execFileSync(findTemporalCli()!, ['workflow', 'show', '--address', server.address, '--workflow-id', workflowId, '--output', 'json'], { encoding: 'utf8' });
+  const json = execFileSync(
+    findTemporalCli()!,
+    ['workflow', 'show', '--address', server.address, '--workflow-id', workflowId, '--output', 'json'],
+    { encoding: 'utf8' },
+  );
   writeFileSync(join(outDir, file), json);
   console.log(`wrote ${file}`);
 };
 const work = (async () => {
   for (const s of scenarios) {
     if (only && !only.has(s.file)) continue;
-    const handle = await client.workflow.start(s.type, { taskQueue: 'replay', workflowId: `replay-${s.file}`, args: [s.input] });
+    const handle = await client.workflow.start(s.type, {
+      taskQueue: 'replay',
+      workflowId: `replay-${s.file}`,
+      args: [s.input],
+    });
     await handle.result().catch(() => undefined);
     save(handle.workflowId, s.file);
-    for (const [suffix, file] of Object.entries(s.children ?? {})) save(`${handle.workflowId}${suffix}`, file);
+    for (const [suffix, file] of Object.entries(s.children ?? {}))
+      save(`${handle.workflowId}${suffix}`, file);
   }
 })();
 await Promise.all(workers.map((w) => w.runUntil(work)));
