@@ -2,14 +2,16 @@
 //
 //   distillCommittee  committee members trained in parallel (trainCommitteeMember, one activity each on
 //                     the compute queue) → (settings.priorSource 'single_model') each member's §4.2 prior
-//                     from its own single-model pipeline (estimateCommitteePrior, in parallel) → every IPC slot recovered in parallel as a chain of
-//                     recoverSlotChunk activities (each ends in a committed checkpoint) → exportRecovered
-//                     → post-evaluation fanned out over seeds (committee soft labels with KL; optionally
-//                     IPC random real images with hard labels, the same way) → manifest. `progress` query.
+//                     from its own single-model pipeline (estimateCommitteePrior, in parallel) → every
+//                     IPC slot recovered in parallel as a chain of recoverSlotChunk activities (each
+//                     ends in a committed checkpoint) → exportRecovered → post-evaluation fanned out
+//                     over seeds (committee soft labels with KL; optionally IPC random real images with
+//                     hard labels, the same way) → manifest. `progress` query.
 // `distillDataset` with `method: 'cvdd'` (and its alias `distillCvdd`, what `retort run
 // examples/distill-cvdd.json` starts; workflows/distill-dataset.ts) runs ingestImages → distillCommittee.
-// History stays small (members + ipc × ⌈iterations / chunkIterations⌉ + 2·seeds activities), so there
-// is no continueAsNew here; a crashed worker costs at most one chunk of one slot.
+// History stays small (members (×2 with single-model priors) + ipc × ⌈iterations / chunkIterations⌉ +
+// 2·seeds activities), so there is no continueAsNew here; a crashed worker costs at most one chunk of
+// one slot (or one prior pipeline).
 import { setCurrentDetails, setHandler, uuid4 } from '@temporalio/workflow';
 import type { ArtifactRef } from '../schemas/artifact.js';
 import {
