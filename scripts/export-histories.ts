@@ -47,6 +47,13 @@ const scenarios: {
     },
     children: { '/committee': 'distill-committee.json' },
   },
+  // Trajectory matching (DATM) example: distillDataset with its trainExperts and distillTrajectory children.
+  {
+    file: 'distill-dataset.json',
+    type: 'distillDataset',
+    input: { ...example('distill-dataset.json'), profile: 'test' },
+    children: { '/experts': 'train-experts.json', '/distill': 'distill-trajectory.json' },
+  },
 ];
 const onlyAt = process.argv.indexOf('--only');
 const only = onlyAt >= 0 ? new Set(process.argv[onlyAt + 1]!.split(',')) : null;
