@@ -256,38 +256,82 @@ export function createCommitteeActivities({ artifacts }: { artifacts: ArtifactSt
   const readTable = trainingTableReader(artifacts);
   const readTest = trainingTableReader(artifacts);
 
-  /** The frozen committee of these refs (kept per worker while the same refs are asked for). */
-  let cachedCommittee: { key: string; members: CommitteeMember[] } | undefined;
-  async function loadCommittee(
+  /** Loads the frozen members of these refs (their optimizer tensors dropped); all-or-nothing. */
+  async function loadMembers(
     refs: CommitteeMemberRef[],
     data: ImageData,
     classes: number,
   ): Promise<CommitteeMember[]> {
-    const key = refs.map((r) => r.checkpoint.sha256).join(',') + `@${data.h}x${data.w}x${data.c}/${classes}`;
-    if (cachedCommittee?.key === key) return cachedCommittee.members;
     const members: CommitteeMember[] = [];
-    for (const ref of refs) {
-      const arch = committeeArch(ref.arch, data, classes);
-      const art = await checkpoints.load(ref.checkpoint);
-      const { tensors, meta } = decodeCheckpoint<MemberMeta>(art, ref.checkpoint.uri, 'member');
-      const params = tensors.params as tf.Tensor1D | undefined;
-      if (!params) throw incompatible(`checkpoint ${ref.checkpoint.uri}: tensor "params" is missing`);
-      members.push({
-        id: ref.id,
-        arch,
-        params,
-        runningStats: buffersToStats(tensors, meta.layers),
-        prior: ref.prior,
-      });
-      tf.dispose(
-        Object.entries(tensors)
-          .filter(([n]) => n.startsWith('optimizer/'))
-          .map(([, t]) => t),
-      );
+    try {
+      for (const ref of refs) {
+        const arch = committeeArch(ref.arch, data, classes);
+        const art = await checkpoints.load(ref.checkpoint);
+        const { tensors, meta } = decodeCheckpoint<MemberMeta>(art, ref.checkpoint.uri, 'member');
+        const params = tensors.params as tf.Tensor1D | undefined;
+        if (!params) throw incompatible(`checkpoint ${ref.checkpoint.uri}: tensor "params" is missing`);
+        members.push({
+          id: ref.id,
+          arch,
+          params,
+          runningStats: buffersToStats(tensors, meta.layers),
+          prior: ref.prior,
+        });
+        tf.dispose(
+          Object.entries(tensors)
+            .filter(([n]) => n.startsWith('optimizer/'))
+            .map(([, t]) => t),
+        );
+      }
+      return members;
+    } catch (err) {
+      disposeCommitteeMembers(members);
+      throw err;
     }
-    if (cachedCommittee) disposeCommitteeMembers(cachedCommittee.members);
-    cachedCommittee = { key, members };
-    return members;
+  }
+
+  /**
+   * Committees loaded on this worker, by checkpoint hashes and input shape. Activities running at once
+   * share an entry (the load is one promise, so two first callers load once) and count themselves in
+   * `users`; an entry is disposed only when nobody uses it and another committee is released, so a
+   * slot never loses its members mid-recovery (e.g. to a concurrent prior pipeline's single member)
+   * and consecutive chunks of one committee reuse them.
+   */
+  const committees = new Map<string, { members: Promise<CommitteeMember[]>; users: number }>();
+  async function leaseCommittee(
+    refs: CommitteeMemberRef[],
+    data: ImageData,
+    classes: number,
+  ): Promise<{ members: CommitteeMember[]; release: () => void }> {
+    const key = refs.map((r) => r.checkpoint.sha256).join(',') + `@${data.h}x${data.w}x${data.c}/${classes}`;
+    let entry = committees.get(key);
+    if (!entry) {
+      const created = { members: loadMembers(refs, data, classes), users: 0 };
+      created.members.catch(() => committees.get(key) === created && committees.delete(key));
+      committees.set(key, created);
+      entry = created;
+    }
+    entry.users += 1;
+    const leased = entry;
+    let members: CommitteeMember[];
+    try {
+      members = await leased.members;
+    } catch (err) {
+      leased.users -= 1;
+      throw err;
+    }
+    let released = false;
+    const release = () => {
+      if (released) return;
+      released = true;
+      leased.users -= 1;
+      for (const [k, e] of committees)
+        if (k !== key && e.users === 0) {
+          committees.delete(k);
+          void e.members.then(disposeCommitteeMembers, () => undefined);
+        }
+    };
+    return { members, release };
   }
 
   async function readImages(ref: ArtifactRef, classes: number): Promise<ImageData> {
@@ -450,159 +494,173 @@ export function createCommitteeActivities({ artifacts }: { artifacts: ArtifactSt
           `recoverSlotChunk: fromIteration ${input.fromIteration} is not before settings.iterations ${config.iterations}`,
         );
       const table = await readImages(input.train, input.run.classes);
-      const committee = await loadCommittee(input.committee, table, input.run.classes);
-      const runKey = slotRunKey(input.runKey, input.slot);
-      const identity = JSON.stringify({
-        committee: input.committee.map((m) => m.checkpoint.sha256),
-        data: input.train.sha256,
-        config,
-        seed: input.seed,
-        slot: input.slot,
-      });
-      const plan = recoverySlotPlan(input.slot, committee, config, input.seed);
-      const names = plan.voters.map((i) => committee[i]!.id);
-      const optimizer = recoveryOptimizer(config);
-
-      const loadState = async (ref: ArtifactRef): Promise<{ state: RecoveryState; meta: SlotMeta }> => {
-        const { tensors, meta } = decodeCheckpoint<SlotMeta>(await checkpoints.load(ref), ref.uri, 'slot');
-        if (meta.identity !== identity) {
-          tf.dispose(Object.values(tensors));
-          throw incompatible(`checkpoint ${ref.uri} belongs to another recovery run; choose another runKey`);
-        }
-        const images = tensors.images as tf.Tensor4D;
-        const adam = deserializeOptimizerState(optimizer, images, {
-          step: meta.adamStep,
-          tensors: { m: tensors['optimizer/m']!, v: tensors['optimizer/v']! },
-        });
-        return {
-          state: {
-            images,
-            labels: meta.labels,
-            voters: meta.voters,
-            weights: meta.weights,
-            seed: meta.seed,
-            iteration: meta.iteration,
-            adam,
-          },
-          meta,
-        };
-      };
-      const chunkResult = (
-        checkpoint: ArtifactRef,
-        last: SlotMeta['last'],
-        resumedFrom: number | null,
-        reused: boolean,
-      ): RecoverSlotChunkResult => ({
-        slot: input.slot,
-        checkpoint,
-        iteration: target,
-        total: config.iterations,
-        voters: names,
-        weights: plan.weights,
-        loss: last?.loss ?? NaN,
-        ce: last?.ce ?? [],
-        bn: last?.bn ?? [],
-        resumedFrom,
-        reused,
-      });
-
-      const done = await checkpoints.find(runKey, target);
-      if (done) {
-        const { state, meta } = await loadState(done);
-        disposeRecoveryState(state);
-        return chunkResult(done, meta.last, null, true);
-      }
-      let state: RecoveryState | undefined;
-      let last: SlotMeta['last'] = null;
-      let resumedFrom: number | null = null;
-      const latest = await checkpoints.readLatest(runKey);
-      const start =
-        latest && latest.step > input.fromIteration && latest.step < target ? latest.checkpoint : input.from;
-      if (start) {
-        const loaded = await loadState(start);
-        state = loaded.state;
-        last = loaded.meta.last;
-        if (start !== input.from) resumedFrom = state.iteration;
-      } else if (input.fromIteration > 0) {
-        throw configError(
-          `recoverSlotChunk: no checkpoint of slot ${input.slot} at iteration ${input.fromIteration} and no "from" ref`,
-        );
-      } else {
-        let init: { images: tf.Tensor4D; labels: number[] };
-        try {
-          init = slotInitImages(asImageSet(table), input.run.classes, config, input.slot, input.seed);
-        } catch (err) {
-          if (err instanceof RangeError)
-            throw ApplicationFailure.nonRetryable(
-              `field "ipc" = ${config.ipc} with ${input.train.uri}: ${err.message}`,
-              'IpcExceedsClassSize',
-            );
-          throw err;
-        }
-        state = initRecoveryState(
-          { ...init, voters: plan.voters, weights: plan.weights, seed: slotSeed(input.seed, input.slot) },
-          config,
-        );
-        init.images.dispose();
-      }
-      const beat = pacer(ctx);
-      const save = async (s: RecoveryState): Promise<ArtifactRef> => {
-        const meta: SlotMeta = {
-          kind: 'slot',
-          slot: input.slot,
-          iteration: s.iteration,
-          adamStep: s.adam.step,
-          labels: s.labels,
-          voters: s.voters,
-          weights: s.weights,
-          seed: s.seed,
-          last,
-          identity,
-        };
-        const ref = await checkpoints.save(
-          runKey,
-          s.iteration,
-          await encodeCheckpoint(
-            { images: s.images, 'optimizer/m': s.adam.slots.m!, 'optimizer/v': s.adam.slots.v! },
-            meta,
-          ),
-        );
-        await checkpoints.advanceLatest(runKey, s.iteration, ref);
-        return ref;
-      };
+      const lease = await leaseCommittee(input.committee, table, input.run.classes);
       try {
-        while (state.iteration < target) {
-          if (ctx?.cancellationSignal.aborted) {
-            if (state.iteration > input.fromIteration) await save(state);
-            throw ctx.cancellationSignal.reason;
+        const committee = lease.members;
+        const runKey = slotRunKey(input.runKey, input.slot);
+        const identity = JSON.stringify({
+          committee: input.committee.map((m) => m.checkpoint.sha256),
+          data: input.train.sha256,
+          config,
+          seed: input.seed,
+          slot: input.slot,
+        });
+        const plan = recoverySlotPlan(input.slot, committee, config, input.seed);
+        const names = plan.voters.map((i) => committee[i]!.id);
+        const optimizer = recoveryOptimizer(config);
+
+        const loadState = async (ref: ArtifactRef): Promise<{ state: RecoveryState; meta: SlotMeta }> => {
+          const { tensors, meta } = decodeCheckpoint<SlotMeta>(await checkpoints.load(ref), ref.uri, 'slot');
+          if (meta.identity !== identity) {
+            tf.dispose(Object.values(tensors));
+            throw incompatible(
+              `checkpoint ${ref.uri} belongs to another recovery run; choose another runKey`,
+            );
           }
-          let next: RecoveryState;
+          const images = tensors.images as tf.Tensor4D;
+          const adam = deserializeOptimizerState(optimizer, images, {
+            step: meta.adamStep,
+            tensors: { m: tensors['optimizer/m']!, v: tensors['optimizer/v']! },
+          });
+          return {
+            state: {
+              images,
+              labels: meta.labels,
+              voters: meta.voters,
+              weights: meta.weights,
+              seed: meta.seed,
+              iteration: meta.iteration,
+              adam,
+            },
+            meta,
+          };
+        };
+        const chunkResult = (
+          checkpoint: ArtifactRef,
+          last: SlotMeta['last'],
+          resumedFrom: number | null,
+          reused: boolean,
+        ): RecoverSlotChunkResult => ({
+          slot: input.slot,
+          checkpoint,
+          iteration: target,
+          total: config.iterations,
+          voters: names,
+          weights: plan.weights,
+          loss: last?.loss ?? NaN,
+          ce: last?.ce ?? [],
+          bn: last?.bn ?? [],
+          resumedFrom,
+          reused,
+        });
+
+        const done = await checkpoints.find(runKey, target);
+        if (done) {
+          const { state, meta } = await loadState(done);
+          disposeRecoveryState(state);
+          return chunkResult(done, meta.last, null, true);
+        }
+        let state: RecoveryState | undefined;
+        let last: SlotMeta['last'] = null;
+        let resumedFrom: number | null = null;
+        const latest = await checkpoints.readLatest(runKey);
+        const start =
+          latest && latest.step > input.fromIteration && latest.step < target
+            ? latest.checkpoint
+            : input.from;
+        if (start) {
+          const loaded = await loadState(start);
+          state = loaded.state;
+          last = loaded.meta.last;
+          if (start !== input.from) resumedFrom = state.iteration;
+        } else if (input.fromIteration > 0) {
+          throw configError(
+            `recoverSlotChunk: no checkpoint of slot ${input.slot} at iteration ${input.fromIteration} and no "from" ref`,
+          );
+        } else {
+          let init: { images: tf.Tensor4D; labels: number[] };
           try {
-            next = recoverSyntheticImages(
-              state,
-              committee,
-              config,
-              1,
-              (step) => (last = { loss: step.loss, ce: step.ce, bn: step.bn }),
-            ).state;
+            init = slotInitImages(asImageSet(table), input.run.classes, config, input.slot, input.seed);
           } catch (err) {
-            if (err instanceof Error && err.message.startsWith('recovery diverged'))
-              throw ApplicationFailure.nonRetryable(`slot ${input.slot}: ${err.message}`, 'LossDiverged');
+            if (err instanceof RangeError)
+              throw ApplicationFailure.nonRetryable(
+                `field "ipc" = ${config.ipc} with ${input.train.uri}: ${err.message}`,
+                'IpcExceedsClassSize',
+              );
             throw err;
           }
-          disposeRecoveryState(state);
-          state = next;
-          const every = input.checkpointEvery;
-          const mid = every !== undefined && state.iteration % every === 0 && state.iteration < target;
-          if (mid) await save(state);
-          await beat(
-            { slot: input.slot, iteration: state.iteration, of: config.iterations, loss: last?.loss ?? null },
-            mid,
+          state = initRecoveryState(
+            { ...init, voters: plan.voters, weights: plan.weights, seed: slotSeed(input.seed, input.slot) },
+            config,
           );
+          init.images.dispose();
         }
-        return chunkResult(await save(state), last, resumedFrom, false);
+        const beat = pacer(ctx);
+        const save = async (s: RecoveryState): Promise<ArtifactRef> => {
+          const meta: SlotMeta = {
+            kind: 'slot',
+            slot: input.slot,
+            iteration: s.iteration,
+            adamStep: s.adam.step,
+            labels: s.labels,
+            voters: s.voters,
+            weights: s.weights,
+            seed: s.seed,
+            last,
+            identity,
+          };
+          const ref = await checkpoints.save(
+            runKey,
+            s.iteration,
+            await encodeCheckpoint(
+              { images: s.images, 'optimizer/m': s.adam.slots.m!, 'optimizer/v': s.adam.slots.v! },
+              meta,
+            ),
+          );
+          await checkpoints.advanceLatest(runKey, s.iteration, ref);
+          return ref;
+        };
+        try {
+          while (state.iteration < target) {
+            if (ctx?.cancellationSignal.aborted) {
+              if (state.iteration > input.fromIteration) await save(state);
+              throw ctx.cancellationSignal.reason;
+            }
+            let next: RecoveryState;
+            try {
+              next = recoverSyntheticImages(
+                state,
+                committee,
+                config,
+                1,
+                (step) => (last = { loss: step.loss, ce: step.ce, bn: step.bn }),
+              ).state;
+            } catch (err) {
+              if (err instanceof Error && err.message.startsWith('recovery diverged'))
+                throw ApplicationFailure.nonRetryable(`slot ${input.slot}: ${err.message}`, 'LossDiverged');
+              throw err;
+            }
+            disposeRecoveryState(state);
+            state = next;
+            const every = input.checkpointEvery;
+            const mid = every !== undefined && state.iteration % every === 0 && state.iteration < target;
+            if (mid) await save(state);
+            await beat(
+              {
+                slot: input.slot,
+                iteration: state.iteration,
+                of: config.iterations,
+                loss: last?.loss ?? null,
+              },
+              mid,
+            );
+          }
+          return chunkResult(await save(state), last, resumedFrom, false);
+        } finally {
+          disposeRecoveryState(state);
+        }
       } finally {
-        disposeRecoveryState(state);
+        lease.release();
       }
     },
 
@@ -610,72 +668,81 @@ export function createCommitteeActivities({ artifacts }: { artifacts: ArtifactSt
     async exportRecovered(input: ExportRecoveredInput): Promise<ExportRecoveredResult> {
       const config = resolveCvddConfig(input.run);
       const table = await readImages(input.train, input.run.classes);
-      const committee = await loadCommittee(input.committee, table, input.run.classes);
-      const identity = {
-        activity: 'exportRecovered@1',
-        inputs: input.slots.map((s) => s.sha256),
-        config: { committee: input.committee.map((m) => m.checkpoint.sha256), run: input.run },
-        seed: input.seed,
-      };
-      return memoized(artifacts, identity, input.cache, async () => {
-        const { h, w, c } = table;
-        const size = h * w * c;
-        const pixels = new Float32Array(input.slots.length * config.classes * size);
-        const labels: number[] = [];
-        const ids: string[] = [];
-        const slots: ExportRecoveredResult['slots'] = [];
-        for (const [j, ref] of input.slots.entries()) {
-          const { tensors, meta } = decodeCheckpoint<SlotMeta>(await checkpoints.load(ref), ref.uri, 'slot');
-          const images = tensors.images as tf.Tensor4D;
-          const voters = meta.voters.map((i) => committee[i]!);
-          const report = recoveryReport(images, meta.labels, voters, meta.weights, config);
-          pixels.set(images.dataSync(), labels.length * size);
-          meta.labels.forEach((y) => {
-            ids.push(`cvdd-s${j}-${ids.length}`);
-            labels.push(y);
-          });
-          tf.dispose(Object.values(tensors));
-          slots.push({
-            slot: j,
-            voters: voters.map((m) => m.id),
-            weights: meta.weights,
-            ce: report.ce,
-            bn: report.bn,
-            accuracy: report.accuracy,
-          });
-        }
-        const bytes = imageTableBytes(
-          { ids, labels: Int32Array.from(labels), pixels: pixels.subarray(0, labels.length * size) },
-          { h, w, c },
-          {
-            method: 'cvdd',
-            classes: String(config.classes),
-            'retort.committee': JSON.stringify(
-              input.committee.map((m) => ({
-                id: m.id,
-                prior: m.prior,
-                priorSource: m.priorSource ?? 'validation',
-                checkpoint: m.checkpoint.uri,
-              })),
-            ),
-            'retort.recover': JSON.stringify(config),
-            'retort.voters': JSON.stringify(slots.map((s) => ({ voters: s.voters, weights: s.weights }))),
-          },
-        );
-        return {
-          outputs: [
-            {
-              output: 'distilled',
-              bytes,
-              kind: 'table',
-              format: 'parquet',
-              rows: labels.length,
-              schema: contractFingerprint(IMAGES),
-            },
-          ],
-          result: (refs) => ({ distilled: refs.distilled!, slots }),
+      const lease = await leaseCommittee(input.committee, table, input.run.classes);
+      try {
+        const committee = lease.members;
+        const identity = {
+          activity: 'exportRecovered@1',
+          inputs: input.slots.map((s) => s.sha256),
+          config: { committee: input.committee.map((m) => m.checkpoint.sha256), run: input.run },
+          seed: input.seed,
         };
-      });
+        return await memoized(artifacts, identity, input.cache, async () => {
+          const { h, w, c } = table;
+          const size = h * w * c;
+          const pixels = new Float32Array(input.slots.length * config.classes * size);
+          const labels: number[] = [];
+          const ids: string[] = [];
+          const slots: ExportRecoveredResult['slots'] = [];
+          for (const [j, ref] of input.slots.entries()) {
+            const { tensors, meta } = decodeCheckpoint<SlotMeta>(
+              await checkpoints.load(ref),
+              ref.uri,
+              'slot',
+            );
+            const images = tensors.images as tf.Tensor4D;
+            const voters = meta.voters.map((i) => committee[i]!);
+            const report = recoveryReport(images, meta.labels, voters, meta.weights, config);
+            pixels.set(images.dataSync(), labels.length * size);
+            meta.labels.forEach((y) => {
+              ids.push(`cvdd-s${j}-${ids.length}`);
+              labels.push(y);
+            });
+            tf.dispose(Object.values(tensors));
+            slots.push({
+              slot: j,
+              voters: voters.map((m) => m.id),
+              weights: meta.weights,
+              ce: report.ce,
+              bn: report.bn,
+              accuracy: report.accuracy,
+            });
+          }
+          const bytes = imageTableBytes(
+            { ids, labels: Int32Array.from(labels), pixels: pixels.subarray(0, labels.length * size) },
+            { h, w, c },
+            {
+              method: 'cvdd',
+              classes: String(config.classes),
+              'retort.committee': JSON.stringify(
+                input.committee.map((m) => ({
+                  id: m.id,
+                  prior: m.prior,
+                  priorSource: m.priorSource ?? 'validation',
+                  checkpoint: m.checkpoint.uri,
+                })),
+              ),
+              'retort.recover': JSON.stringify(config),
+              'retort.voters': JSON.stringify(slots.map((s) => ({ voters: s.voters, weights: s.weights }))),
+            },
+          );
+          return {
+            outputs: [
+              {
+                output: 'distilled',
+                bytes,
+                kind: 'table',
+                format: 'parquet',
+                rows: labels.length,
+                schema: contractFingerprint(IMAGES),
+              },
+            ],
+            result: (refs) => ({ distilled: refs.distilled!, slots }),
+          };
+        });
+      } finally {
+        lease.release();
+      }
     },
 
     /** §4.2 prior of one member by its own single-model pipeline, on the validation hold-out (memoized). */
@@ -691,30 +758,35 @@ export function createCommitteeActivities({ artifacts }: { artifacts: ArtifactSt
       return memoized(artifacts, identity, input.cache, async () => {
         const table = await readImages(input.train, input.run.classes);
         const { train, val } = splitValidation(table, input);
-        const [member] = await loadCommittee([input.member], table, input.run.classes);
-        const beat = pacer(ctx);
-        const check = async (details: Record<string, unknown>) => {
-          if (ctx?.cancellationSignal.aborted) throw ctx.cancellationSignal.reason;
-          await beat({ member: input.member.id, ...details });
-        };
-        let steps = 0;
-        const r = await estimateSingleModelPrior({
-          member: member!,
-          train,
-          val,
-          student: committeeArch(input.student, table, input.run.classes),
-          config,
-          seed: deriveSeed(input.seed, 'prior', input.member.index),
-          afterSlot: (done, of) => check({ stage: 'recover', slot: done, of }),
-          between: (done, total) => {
-            steps = total;
-            return check({ stage: 'student', step: done, of: total });
-          },
-        });
-        return {
-          outputs: [],
-          result: () => ({ index: input.member.index, prior: r.prior, steps }),
-        };
+        const lease = await leaseCommittee([input.member], table, input.run.classes);
+        try {
+          const member = lease.members[0]!;
+          const beat = pacer(ctx);
+          const check = async (details: Record<string, unknown>) => {
+            if (ctx?.cancellationSignal.aborted) throw ctx.cancellationSignal.reason;
+            await beat({ member: input.member.id, ...details });
+          };
+          let steps = 0;
+          const r = await estimateSingleModelPrior({
+            member: member!,
+            train,
+            val,
+            student: committeeArch(input.student, table, input.run.classes),
+            config,
+            seed: deriveSeed(input.seed, 'prior', input.member.index),
+            afterSlot: (done, of) => check({ stage: 'recover', slot: done, of }),
+            between: (done, total) => {
+              steps = total;
+              return check({ stage: 'student', step: done, of: total });
+            },
+          });
+          return {
+            outputs: [],
+            result: () => ({ index: input.member.index, prior: r.prior, steps }),
+          };
+        } finally {
+          lease.release();
+        }
       });
     },
 
@@ -758,33 +830,38 @@ export function createCommitteeActivities({ artifacts }: { artifacts: ArtifactSt
             throw err;
           }
         }
-        const teacher = input.committee.length
-          ? await loadCommittee(input.committee, table, input.run.classes)
+        const lease = input.committee.length
+          ? await leaseCommittee(input.committee, table, input.run.classes)
           : null;
-        const beat = pacer(ctx);
-        const r = await postEvaluate({
-          train,
-          teacher,
-          student: committeeArch(input.student, table, input.run.classes),
-          config,
-          test: asImageSet(test),
-          seed: input.seed,
-          chunkSteps: 10,
-          between: async (done, total) => {
-            if (ctx?.cancellationSignal.aborted) throw ctx.cancellationSignal.reason;
-            await beat({ method, seed: input.seed, step: done, of: total });
-          },
-        });
-        return {
-          outputs: [],
-          result: () => ({
-            method,
+        try {
+          const teacher = lease?.members ?? null;
+          const beat = pacer(ctx);
+          const r = await postEvaluate({
+            train,
+            teacher,
+            student: committeeArch(input.student, table, input.run.classes),
+            config,
+            test: asImageSet(test),
             seed: input.seed,
-            accuracy: r.testAcc,
-            steps: r.steps,
-            finalLoss: r.finalLoss,
-          }),
-        };
+            chunkSteps: 10,
+            between: async (done, total) => {
+              if (ctx?.cancellationSignal.aborted) throw ctx.cancellationSignal.reason;
+              await beat({ method, seed: input.seed, step: done, of: total });
+            },
+          });
+          return {
+            outputs: [],
+            result: () => ({
+              method,
+              seed: input.seed,
+              accuracy: r.testAcc,
+              steps: r.steps,
+              finalLoss: r.finalLoss,
+            }),
+          };
+        } finally {
+          lease?.release();
+        }
       });
     },
   };
