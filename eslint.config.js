@@ -1,11 +1,49 @@
 // Lint rules that carry the layer contract of DESIGN.md §1.
 import tseslint from 'typescript-eslint';
 
-const nodeBuiltins = ['fs', 'path', 'os', 'crypto', 'child_process', 'http', 'https', 'net', 'stream', 'url', 'util', 'worker_threads', 'zlib', 'events', 'buffer', 'process', 'timers'];
-const heavy = ['apache-arrow', 'apache-arrow/*', 'parquet-wasm', 'parquet-wasm/*', 'hyparquet', 'hyparquet-*', 'parquetjs-lite', '@aws-sdk/*', '@tensorflow/*'];
+const nodeBuiltins = [
+  'fs',
+  'path',
+  'os',
+  'crypto',
+  'child_process',
+  'http',
+  'https',
+  'net',
+  'stream',
+  'url',
+  'util',
+  'worker_threads',
+  'zlib',
+  'events',
+  'buffer',
+  'process',
+  'timers',
+];
+const heavy = [
+  'apache-arrow',
+  'apache-arrow/*',
+  'parquet-wasm',
+  'parquet-wasm/*',
+  'hyparquet',
+  'hyparquet-*',
+  'parquetjs-lite',
+  '@aws-sdk/*',
+  '@tensorflow/*',
+];
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', 'dist/**', '.retort/**', 'bin/**', 'eslint.config.js', 'test/replay/histories/**', 'bench/**/*.py'] },
+  {
+    ignores: [
+      'node_modules/**',
+      'dist/**',
+      '.retort/**',
+      'bin/**',
+      'eslint.config.js',
+      'test/replay/histories/**',
+      'bench/**/*.py',
+    ],
+  },
   ...tseslint.configs.strict,
   {
     languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
@@ -18,31 +56,106 @@ export default tseslint.config(
   {
     files: ['workflows/**/*.ts'],
     rules: {
-      'no-restricted-imports': ['error', {
-        paths: [...nodeBuiltins, ...nodeBuiltins.map((m) => `node:${m}`)].map((name) => ({ name, message: 'Workflow code is deterministic: no Node built-ins.' })),
-        patterns: [
-          { group: heavy, message: 'Workflows carry references, never data: no Arrow/Parquet/S3/tfjs.' },
-          { group: ['node:*'], message: 'No Node built-ins in workflows.' },
-          // Exception: Aioli's mixing math is plain JS (no tfjs, no I/O) and runs inside the mixAioli workflow.
-          { group: ['../activities', '../activities/*', '../storage/*', '../ml/*', '!../ml/methods', '../ml/methods/*', '!../ml/methods/aioli*.js', '../workers/*'], allowTypeImports: true, message: 'Workflows import activity types only (values: ml/methods/aioli*.ts only).' },
-        ],
-      }],
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: [...nodeBuiltins, ...nodeBuiltins.map((m) => `node:${m}`)].map((name) => ({
+            name,
+            message: 'Workflow code is deterministic: no Node built-ins.',
+          })),
+          patterns: [
+            { group: heavy, message: 'Workflows carry references, never data: no Arrow/Parquet/S3/tfjs.' },
+            { group: ['node:*'], message: 'No Node built-ins in workflows.' },
+            // Exception: Aioli's mixing math is plain JS (no tfjs, no I/O) and runs inside the mixAioli workflow.
+            {
+              group: [
+                '../activities',
+                '../activities/*',
+                '../storage/*',
+                '../ml/*',
+                '!../ml/methods',
+                '../ml/methods/*',
+                '!../ml/methods/aioli*.js',
+                '../workers/*',
+              ],
+              allowTypeImports: true,
+              message: 'Workflows import activity types only (values: ml/methods/aioli*.ts only).',
+            },
+          ],
+        },
+      ],
     },
   },
   {
     files: ['schemas/**/*.ts'],
-    rules: { 'no-restricted-imports': ['error', { patterns: [{ group: ['node:*', ...heavy, '@temporalio/worker', '@temporalio/activity', '../*'], message: 'schemas/ imports only zod (and @temporalio/common types).' }] }] },
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['node:*', ...heavy, '@temporalio/worker', '@temporalio/activity', '../*'],
+              message: 'schemas/ imports only zod (and @temporalio/common types).',
+            },
+          ],
+        },
+      ],
+    },
   },
   {
     files: ['ml/**/*.ts'],
-    rules: { 'no-restricted-imports': ['error', { patterns: [{ group: ['node:*', 'apache-arrow', 'parquet-wasm', '@aws-sdk/*', '@temporalio/*', '../../storage/*', '../../activities/*', '../../workflows/*', '@tensorflow/tfjs-node*'], message: 'ml/ is pure tfjs-core math: no I/O, no Temporal.' }] }] },
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: [
+                'node:*',
+                'apache-arrow',
+                'parquet-wasm',
+                '@aws-sdk/*',
+                '@temporalio/*',
+                '../../storage/*',
+                '../../activities/*',
+                '../../workflows/*',
+                '@tensorflow/tfjs-node*',
+              ],
+              message: 'ml/ is pure tfjs-core math: no I/O, no Temporal.',
+            },
+          ],
+        },
+      ],
+    },
   },
   {
     files: ['storage/**/*.ts'],
-    rules: { 'no-restricted-imports': ['error', { patterns: [{ group: ['../ml/*', '@temporalio/*'], message: 'storage/ knows nothing of ml/ or Temporal.' }] }] },
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            { group: ['../ml/*', '@temporalio/*'], message: 'storage/ knows nothing of ml/ or Temporal.' },
+          ],
+        },
+      ],
+    },
   },
   {
     files: ['client/**/*.ts'],
-    rules: { 'no-restricted-imports': ['error', { patterns: [{ group: ['../ml/*', '../activities/*', '@tensorflow/*'], allowTypeImports: true, message: 'client/ must not import ml/ or activities/.' }] }] },
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['../ml/*', '../activities/*', '@tensorflow/*'],
+              allowTypeImports: true,
+              message: 'client/ must not import ml/ or activities/.',
+            },
+          ],
+        },
+      ],
+    },
   },
 );

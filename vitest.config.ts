@@ -17,7 +17,12 @@ export default defineConfig({
       {
         test: {
           name: 'integration',
-          include: ['test/integration/**/*.test.ts', 'test/faults/**/*.test.ts', 'test/replay/**/*.test.ts', 'test/e2e/**/*.test.ts'],
+          include: [
+            'test/integration/**/*.test.ts',
+            'test/faults/**/*.test.ts',
+            'test/replay/**/*.test.ts',
+            'test/e2e/**/*.test.ts',
+          ],
           globalSetup: ['test/support/global-setup.ts'],
           setupFiles: ['test/support/tf-setup.ts'],
           fileParallelism: false,

@@ -1,4 +1,4 @@
-// CV-DD activities (queue `retort-compute`; issue 5, specs/distill-committee-voting.md §2 activities):
+// CV-DD activities (queue `retort-compute`; specs/distill-committee-voting.md §2 activities):
 //
 //   trainCommitteeMember  one member (BatchNorm ConvNet or MLP) trained on the train table minus a
 //                         seeded validation hold-out; checkpoint + LATEST after every epoch, resume from

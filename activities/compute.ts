@@ -18,7 +18,11 @@ export function createComputeActivities({ store, backend }: ComputeDeps) {
   return withFailureMapping({
     /** The backend and store a compute worker runs with (used by `retort doctor` and tests). */
     async computeBackendInfo(): Promise<{ backend: string; tfVersion?: string; store: string }> {
-      return { backend: backend.name, ...(backend.tfVersion ? { tfVersion: backend.tfVersion } : {}), store: artifacts.store.root };
+      return {
+        backend: backend.name,
+        ...(backend.tfVersion ? { tfVersion: backend.tfVersion } : {}),
+        store: artifacts.store.root,
+      };
     },
     ...createTrainingActivities({ artifacts }),
     ...createCommitteeActivities({ artifacts }),

@@ -18,11 +18,12 @@ export function createContinualComputeActivities({ artifacts }: { artifacts: Art
     async describeCheckpoint(ref: ArtifactRef): Promise<DescribeCheckpointResult> {
       const meta = checkpointMeta(await checkpoints.load(ref), ref.uri);
       if (meta.model.kind !== 'lm') {
-        throw configError(`init checkpoint ${ref.uri} holds a ${meta.model.kind}; continual pre-training needs a language model`);
+        throw configError(
+          `init checkpoint ${ref.uri} holds a ${meta.model.kind}; continual pre-training needs a language model`,
+        );
       }
       const { vocabSize: _vocab, ...config } = meta.model.config;
       return { model: { kind: 'lm', config }, step: meta.step };
     },
   };
 }
-

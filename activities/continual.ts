@@ -30,7 +30,10 @@ export function scheduleLrs(schedule: ScheduleSpec, n: number): number[] {
   try {
     resolveRewarmedCosine(config);
   } catch (err) {
-    throw ApplicationFailure.nonRetryable(`schedule ${JSON.stringify(schedule)}: ${(err as Error).message}`, 'ConfigError');
+    throw ApplicationFailure.nonRetryable(
+      `schedule ${JSON.stringify(schedule)}: ${(err as Error).message}`,
+      'ConfigError',
+    );
   }
   const lr = rewarmedCosineSchedule(config);
   return Array.from({ length: n }, (_x, s) => lr(s));
@@ -40,21 +43,39 @@ export function createContinualIoActivities({ artifacts }: { artifacts: Artifact
   return {
     /** Long-format history (DESIGN.md §2): keys upstream_val, downstream_val, train at each evaluation, lr per step. */
     async writeContinualMetrics(input: WriteContinualMetricsInput): Promise<ArtifactRef> {
-      const identity = { activity: 'writeContinualMetrics@1', inputs: [input.runKey], config: { curve: input.curve, schedule: input.schedule, totalSteps: input.totalSteps } };
+      const identity = {
+        activity: 'writeContinualMetrics@1',
+        inputs: [input.runKey],
+        config: { curve: input.curve, schedule: input.schedule, totalSteps: input.totalSteps },
+      };
       return memoized(artifacts, identity, input.cache ?? true, async () => {
         const rows: { step: number; key: string; value: number }[] = [];
         for (const p of input.curve) {
-          rows.push({ step: p.step, key: 'upstream_val', value: p.upstream }, { step: p.step, key: 'downstream_val', value: p.downstream });
+          rows.push(
+            { step: p.step, key: 'upstream_val', value: p.upstream },
+            { step: p.step, key: 'downstream_val', value: p.downstream },
+          );
           if (p.train !== null) rows.push({ step: p.step, key: 'train', value: p.train });
         }
-        scheduleLrs(input.schedule, input.totalSteps).forEach((value, step) => rows.push({ step, key: 'lr', value }));
+        scheduleLrs(input.schedule, input.totalSteps).forEach((value, step) =>
+          rows.push({ step, key: 'lr', value }),
+        );
         const table = buildTable(HISTORY, {
           step: BigInt64Array.from(rows.map((r) => BigInt(r.step))),
           key: rows.map((r) => r.key),
           value: Float64Array.from(rows.map((r) => r.value)),
         });
         return {
-          outputs: [{ output: 'metrics', bytes: encodeParquet(table), kind: 'table', format: 'parquet', rows: rows.length, schema: contractFingerprint(HISTORY) }],
+          outputs: [
+            {
+              output: 'metrics',
+              bytes: encodeParquet(table),
+              kind: 'table',
+              format: 'parquet',
+              rows: rows.length,
+              schema: contractFingerprint(HISTORY),
+            },
+          ],
           result: (refs) => refs.metrics!,
         };
       });

@@ -14,7 +14,10 @@ export const lineageKey = (lineage: string) => `lineages/${lineage}/LATEST.json`
 function prefixLocation(prefixUri: string, home: ObjectStore): { store: ObjectStore; prefix: string } {
   const uri = prefixUri.replace(/\/+$/, '');
   if (uri.split('/').some((s) => s === '..')) {
-    throw new RetortDataError('InvalidStoreKey', `partition prefix "${prefixUri}": ".." path segments are not allowed`);
+    throw new RetortDataError(
+      'InvalidStoreKey',
+      `partition prefix "${prefixUri}": ".." path segments are not allowed`,
+    );
   }
   if (uri.startsWith(home.root + '/')) return { store: home, prefix: `${uri.slice(home.root.length + 1)}/` };
   return { store: openStore(uri.startsWith('/') ? `file://${uri}` : uri), prefix: '' };
@@ -39,13 +42,22 @@ export function createCurateIoActivities({ artifacts }: { artifacts: ArtifactSto
     /** The greatest partition name under `prefix` (they sort by time) and its one data file. */
     async newestPartition({ prefix }: { prefix: string }): Promise<PartitionInfo> {
       const { store, prefix: keyPrefix } = prefixLocation(prefix, home);
-      const parts = partitionsOf((await store.list(keyPrefix)).map((o) => o.key), keyPrefix);
+      const parts = partitionsOf(
+        (await store.list(keyPrefix)).map((o) => o.key),
+        keyPrefix,
+      );
       const names = [...parts.keys()];
       const newest = names.at(-1);
-      if (!newest) throw notFound(`no partition under ${prefix}: expected <prefix>/<partition>/<file>.parquet or .jsonl`);
+      if (!newest)
+        throw notFound(
+          `no partition under ${prefix}: expected <prefix>/<partition>/<file>.parquet or .jsonl`,
+        );
       const files = parts.get(newest)!;
       if (files.length !== 1) {
-        throw new RetortDataError('DatasetSchemaMismatch', `partition "${newest}" under ${prefix} holds ${files.length} data files (${files.join(', ')}); curateCorpus ingests exactly one per partition`);
+        throw new RetortDataError(
+          'DatasetSchemaMismatch',
+          `partition "${newest}" under ${prefix} holds ${files.length} data files (${files.join(', ')}); curateCorpus ingests exactly one per partition`,
+        );
       }
       return { partition: newest, uri: store.uri(files[0]!), partitions: names };
     },
@@ -57,22 +69,39 @@ export function createCurateIoActivities({ artifacts }: { artifacts: ArtifactSto
       const raw: unknown = JSON.parse(new TextDecoder().decode(await home.get(key)));
       const parsed = LineageRecord.safeParse(raw);
       if (!parsed.success) {
-        throw new RetortDataError('CorruptDataset', `lineage pointer ${home.uri(key)}: ${parsed.error.issues[0]!.path.join('.')}: ${parsed.error.issues[0]!.message}`);
+        throw new RetortDataError(
+          'CorruptDataset',
+          `lineage pointer ${home.uri(key)}: ${parsed.error.issues[0]!.path.join('.')}: ${parsed.error.issues[0]!.message}`,
+        );
       }
       return parsed.data;
     },
 
     /** Points the lineage at this run's checkpoint (written after the run's manifest: its commit point). */
     async advanceLineage(record: LineageRecord): Promise<void> {
-      await home.put(lineageKey(record.lineage), new TextEncoder().encode(JSON.stringify(record, null, 2)), { contentType: 'application/json' });
+      await home.put(lineageKey(record.lineage), new TextEncoder().encode(JSON.stringify(record, null, 2)), {
+        contentType: 'application/json',
+      });
     },
 
     /** The run report (JSON): what ran on which data, from which checkpoint, with which losses. */
-    async writeCurateReport({ workflowId, report }: { workflowId: string; report: Record<string, unknown> }): Promise<ArtifactRef> {
+    async writeCurateReport({
+      workflowId,
+      report,
+    }: {
+      workflowId: string;
+      report: Record<string, unknown>;
+    }): Promise<ArtifactRef> {
       const bytes = new TextEncoder().encode(JSON.stringify(report, null, 2));
       const key = `runs/${workflowId.replace(/[^A-Za-z0-9._-]/g, '_')}/curate-report.json`;
       await home.put(key, bytes, { contentType: 'application/json' });
-      return { uri: home.uri(key), kind: 'report', format: 'json', sha256: sha256Hex(bytes), bytes: bytes.byteLength };
+      return {
+        uri: home.uri(key),
+        kind: 'report',
+        format: 'json',
+        sha256: sha256Hex(bytes),
+        bytes: bytes.byteLength,
+      };
     },
   };
 }

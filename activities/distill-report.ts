@@ -2,7 +2,13 @@
 // (JSON with a markdown rendering), a PNG grid of the synthetic images (one row per class) and an SVG
 // loss curve of the matching loss per outer iteration. Memoized like every artifact.
 import { deflateSync } from 'node:zlib';
-import { EVAL_RESULTS, DISTILL_LOG, type AccuracyRow, type DistillReportInput, type DistillReportResult } from '../schemas/distill.js';
+import {
+  EVAL_RESULTS,
+  DISTILL_LOG,
+  type AccuracyRow,
+  type DistillReportInput,
+  type DistillReportResult,
+} from '../schemas/distill.js';
 import { DISTILLED_IMAGES, contractFingerprint } from '../schemas/tables.js';
 import { buildTable, fixedSizeListValues } from '../storage/arrow-tables.js';
 import type { ArtifactStore } from '../storage/artifacts.js';
@@ -59,7 +65,15 @@ export function encodeGrayPng(gray: Uint8Array, w: number, h: number): Uint8Arra
  * Grid of images (class-major rows of `perRow`), each min–max scaled to 0..255 on its own (channel
  * mean for c > 1), magnified `scale`× with a 2-pixel gap.
  */
-export function imageGridPng(pixels: Float32Array, n: number, h: number, w: number, c: number, perRow: number, scale = 3): Uint8Array {
+export function imageGridPng(
+  pixels: Float32Array,
+  n: number,
+  h: number,
+  w: number,
+  c: number,
+  perRow: number,
+  scale = 3,
+): Uint8Array {
   const rows = Math.ceil(n / perRow);
   const gap = 2;
   const W = perRow * (w * scale + gap) + gap;
@@ -83,13 +97,20 @@ export function imageGridPng(pixels: Float32Array, n: number, h: number, w: numb
     const oy = gap + Math.floor(i / perRow) * (h * scale + gap);
     for (let y = 0; y < h * scale; y++)
       for (let x = 0; x < w * scale; x++)
-        out[(oy + y) * W + ox + x] = Math.round((255 * (px[Math.floor(y / scale) * w + Math.floor(x / scale)]! - lo)) / span);
+        out[(oy + y) * W + ox + x] = Math.round(
+          (255 * (px[Math.floor(y / scale) * w + Math.floor(x / scale)]! - lo)) / span,
+        );
   }
   return encodeGrayPng(out, W, H);
 }
 
 /** SVG line plot of loss per iteration; skipped iterations (DATM gate) as open circles. */
-export function lossCurveSvg(iterations: ArrayLike<number>, losses: ArrayLike<number>, skipped: ArrayLike<number>, title: string): string {
+export function lossCurveSvg(
+  iterations: ArrayLike<number>,
+  losses: ArrayLike<number>,
+  skipped: ArrayLike<number>,
+  title: string,
+): string {
   const W = 640;
   const H = 360;
   const m = { l: 56, r: 16, t: 32, b: 40 };
@@ -112,7 +133,9 @@ export function lossCurveSvg(iterations: ArrayLike<number>, losses: ArrayLike<nu
     return `<text x="${f(sx(x))}" y="${H - m.b + 16}" text-anchor="middle" font-size="11">${x}</text>`;
   });
   const skippedMarks = xs
-    .map((x, i) => (skipped[i] ? `<circle cx="${f(sx(x))}" cy="${f(sy(ys[i]!))}" r="3" fill="none" stroke="#c33"/>` : ''))
+    .map((x, i) =>
+      skipped[i] ? `<circle cx="${f(sx(x))}" cy="${f(sy(ys[i]!))}" r="3" fill="none" stroke="#c33"/>` : '',
+    )
     .join('');
   const esc = (s: string) => s.replace(/[<>&"]/g, (ch) => `&#${ch.charCodeAt(0)};`);
   return [
@@ -135,7 +158,10 @@ export function accuracyMarkdown(rows: readonly AccuracyRow[]): string {
   return [
     '| method | IPC | test accuracy % (mean ± std) | students | lr | steps |',
     '|---|---|---|---|---|---|',
-    ...rows.map((r) => `| ${r.method} | ${r.ipc ?? 'all'} | ${pct(r.mean)} ± ${pct(r.std)} | ${r.values.length} | ${r.lr.toPrecision(3)} | ${r.steps} |`),
+    ...rows.map(
+      (r) =>
+        `| ${r.method} | ${r.ipc ?? 'all'} | ${pct(r.mean)} ± ${pct(r.std)} | ${r.values.length} | ${r.lr.toPrecision(3)} | ${r.steps} |`,
+    ),
   ].join('\n');
 }
 
@@ -145,18 +171,35 @@ export function createDistillReportActivities({ artifacts }: { artifacts: Artifa
       const { cache, ...config } = input;
       return memoized(
         artifacts,
-        { activity: 'distillReport@1', inputs: [input.distilled.sha256, input.log.sha256], config: { ...config, distilled: null, log: null } },
+        {
+          activity: 'distillReport@1',
+          inputs: [input.distilled.sha256, input.log.sha256],
+          config: { ...config, distilled: null, log: null },
+        },
         cache,
         async () => {
-          const distilled = decodeValidated(await artifacts.read(input.distilled), input.distilled.uri, DISTILLED_IMAGES);
+          const distilled = decodeValidated(
+            await artifacts.read(input.distilled),
+            input.distilled.uri,
+            DISTILLED_IMAGES,
+          );
           const md = distilled.schema.metadata;
           const [h, w, c] = ['h', 'w', 'c'].map((k) => Number(md.get(k)));
           const { flat } = fixedSizeListValues<Float32Array>(distilled, 'pixels');
           const png = imageGridPng(flat, distilled.numRows, h!, w!, c!, input.ipc);
-          const log = decodeValidated(await artifacts.read(input.log), input.log.uri, DISTILL_LOG, { allowEmpty: true });
+          const log = decodeValidated(await artifacts.read(input.log), input.log.uri, DISTILL_LOG, {
+            allowEmpty: true,
+          });
           const col = (name: string) => log.getChild(name)!.toArray() as ArrayLike<number>;
-          const svg = lossCurveSvg(col('iteration'), col('loss'), col('skipped'), `${input.dataset}: ${input.method} IPC ${input.ipc} — matching loss`);
-          const evalRows = input.evaluations.flatMap((e) => e.results.map((r) => ({ method: e.method, ...r })));
+          const svg = lossCurveSvg(
+            col('iteration'),
+            col('loss'),
+            col('skipped'),
+            `${input.dataset}: ${input.method} IPC ${input.ipc} — matching loss`,
+          );
+          const evalRows = input.evaluations.flatMap((e) =>
+            e.results.map((r) => ({ method: e.method, ...r })),
+          );
           const evalTable = buildTable(EVAL_RESULTS, {
             method: evalRows.map((r) => r.method),
             ipc: Int32Array.from(evalRows, (r) => (r.method === 'full_data' ? -1 : input.ipc)),
@@ -165,16 +208,39 @@ export function createDistillReportActivities({ artifacts }: { artifacts: Artifa
             steps: Int32Array.from(evalRows, (r) => r.steps),
             test_acc: Float64Array.from(evalRows, (r) => r.accuracy),
           });
-          const accuracy = { dataset: input.dataset, method: input.method, ipc: input.ipc, rows: input.accuracy, markdown: accuracyMarkdown(input.accuracy) };
+          const accuracy = {
+            dataset: input.dataset,
+            method: input.method,
+            ipc: input.ipc,
+            rows: input.accuracy,
+            markdown: accuracyMarkdown(input.accuracy),
+          };
           const enc = new TextEncoder();
           return {
             outputs: [
-              { output: 'eval_results', bytes: encodeParquet(evalTable), kind: 'table', format: 'parquet', rows: evalRows.length, schema: contractFingerprint(EVAL_RESULTS) },
-              { output: 'accuracy', bytes: enc.encode(JSON.stringify(accuracy, null, 2)), kind: 'report', format: 'json' },
+              {
+                output: 'eval_results',
+                bytes: encodeParquet(evalTable),
+                kind: 'table',
+                format: 'parquet',
+                rows: evalRows.length,
+                schema: contractFingerprint(EVAL_RESULTS),
+              },
+              {
+                output: 'accuracy',
+                bytes: enc.encode(JSON.stringify(accuracy, null, 2)),
+                kind: 'report',
+                format: 'json',
+              },
               { output: 'images', bytes: png, kind: 'report', format: 'png' },
               { output: 'loss_curve', bytes: enc.encode(svg), kind: 'report', format: 'svg' },
             ],
-            result: (refs) => ({ evalResults: refs.eval_results!, accuracy: refs.accuracy!, images: refs.images!, lossCurve: refs.loss_curve! }),
+            result: (refs) => ({
+              evalResults: refs.eval_results!,
+              accuracy: refs.accuracy!,
+              images: refs.images!,
+              lossCurve: refs.loss_curve!,
+            }),
           };
         },
       );

@@ -1,4 +1,4 @@
-// Trajectory-matching distillation on the compute queue (`retort-compute`; issue 4, specs/
+// Trajectory-matching distillation on the compute queue (`retort-compute`; specs/
 // distill-trajectory-matching.md). Thin adapters: read refs → ml/ → commit refs.
 //
 //   trainExpert       one expert (spec §4): an epoch at a time, θ_e checkpointed after every epoch
@@ -112,9 +112,13 @@ async function encodeArrays(
 }
 
 /** ModelArtifacts → named typed arrays + the `retort` metadata. */
-function decodeArrays(art: tf.io.ModelArtifacts, where: string): { arrays: Record<string, Float32Array | Int32Array>; meta: Record<string, unknown> } {
+function decodeArrays(
+  art: tf.io.ModelArtifacts,
+  where: string,
+): { arrays: Record<string, Float32Array | Int32Array>; meta: Record<string, unknown> } {
   const meta = (art.userDefinedMetadata as { retort?: Record<string, unknown> } | undefined)?.retort;
-  if (!meta || !art.weightData || !art.weightSpecs) throw incompatible(`checkpoint ${where} has no retort metadata or weights`);
+  if (!meta || !art.weightData || !art.weightSpecs)
+    throw incompatible(`checkpoint ${where} has no retort metadata or weights`);
   const tensors = tf.io.decodeWeights(art.weightData, art.weightSpecs);
   const arrays: Record<string, Float32Array | Int32Array> = {};
   for (const [name, t] of Object.entries(tensors)) {
@@ -127,7 +131,11 @@ function decodeArrays(art: tf.io.ModelArtifacts, where: string): { arrays: Recor
 const identityHash = (value: unknown) => sha256Hex(canonicalJson(value));
 
 /** Reads `trajectories` tables (one per expert) into the lookup the method reads. */
-async function readTrajectories(artifacts: ArtifactStore, refs: readonly ArtifactRef[], paramCount: number): Promise<ExpertTrajectories> {
+async function readTrajectories(
+  artifacts: ArtifactStore,
+  refs: readonly ArtifactRef[],
+  paramCount: number,
+): Promise<ExpertTrajectories> {
   const rows: Float32Array[][] = [];
   for (const ref of refs) {
     const table: Table = decodeParquet(await artifacts.read(ref), ref.uri);
@@ -137,7 +145,9 @@ async function readTrajectories(artifacts: ArtifactStore, refs: readonly Artifac
     const byEpoch: Float32Array[] = [];
     epochs.forEach((e, i) => (byEpoch[e] = flat.slice(i * paramCount, (i + 1) * paramCount)));
     if (byEpoch.length !== epochs.length || byEpoch.some((p) => !p))
-      throw schemaMismatch(`Parquet column "epoch" in ${ref.uri}: epochs must be 0..${epochs.length - 1} without gaps`);
+      throw schemaMismatch(
+        `Parquet column "epoch" in ${ref.uri}: epochs must be 0..${epochs.length - 1} without gaps`,
+      );
     rows.push(byEpoch);
   }
   return asConfigError('expert trajectories', () => trajectoriesFromArrays(rows));
@@ -166,14 +176,19 @@ function stateArrays(a: DistillStateArrays): Record<string, Float32Array | Int32
   return out;
 }
 
-function arraysToState(arrays: Record<string, Float32Array | Int32Array>, iteration: number, where: string): DistillStateArrays {
+function arraysToState(
+  arrays: Record<string, Float32Array | Int32Array>,
+  iteration: number,
+  where: string,
+): DistillStateArrays {
   const f = (name: string): Float32Array => {
     const a = arrays[name];
     if (!(a instanceof Float32Array)) throw incompatible(`checkpoint ${where}: tensor "${name}" is missing`);
     return a;
   };
   const classes = arrays.classes;
-  if (!(classes instanceof Int32Array)) throw incompatible(`checkpoint ${where}: tensor "classes" is missing`);
+  if (!(classes instanceof Int32Array))
+    throw incompatible(`checkpoint ${where}: tensor "classes" is missing`);
   return {
     pixels: f('pixels'),
     classes,
@@ -209,7 +224,8 @@ export function createDistillActivities({ artifacts }: { artifacts: ArtifactStor
 
   async function trajectories(refs: readonly ArtifactRef[], p: number): Promise<ExpertTrajectories> {
     const key = refs.map((r) => r.sha256).join(',');
-    if (trajectoryCache?.key !== key) trajectoryCache = { key, value: await readTrajectories(artifacts, refs, p) };
+    if (trajectoryCache?.key !== key)
+      trajectoryCache = { key, value: await readTrajectories(artifacts, refs, p) };
     return trajectoryCache.value;
   }
 
@@ -227,7 +243,12 @@ export function createDistillActivities({ artifacts }: { artifacts: ArtifactStor
       let reused = true;
       const result = await memoized(
         artifacts,
-        { activity: 'trainExpert@1', inputs: [input.train.sha256, input.test?.sha256 ?? ''], config: { net, profile, expert: k }, seed: input.seed },
+        {
+          activity: 'trainExpert@1',
+          inputs: [input.train.sha256, input.test?.sha256 ?? ''],
+          config: { net, profile, expert: k },
+          seed: input.seed,
+        },
         input.cache,
         async () => {
           reused = false;
@@ -246,20 +267,32 @@ export function createDistillActivities({ artifacts }: { artifacts: ArtifactStor
               if (!ref) break;
               const { arrays, meta } = decodeArrays(await checkpoints.load(ref), ref.uri);
               if (meta.identity !== identity)
-                throw incompatible(`checkpoint ${ref.uri} belongs to another expert run (checkpoints/${runKey} reused with other inputs)`);
+                throw incompatible(
+                  `checkpoint ${ref.uri} belongs to another expert run (checkpoints/${runKey} reused with other inputs)`,
+                );
               params.push(arrays.params as Float32Array);
               velocity = arrays.velocity as Float32Array | undefined;
             }
             if (params.length > 1) resumedFromEpoch = params.length - 1;
             ctx?.log.info(`trainExpert ${runKey}: resuming after epoch ${params.length - 1}`);
           }
-          const save = async (epoch: number, theta: Float32Array, v: Float32Array | null, loss: number | null) => {
-            const art = await encodeArrays({ params: theta, ...(v ? { velocity: v } : {}) }, { version: CHECKPOINT_VERSION, kind: 'expert', identity, epoch, loss });
+          const save = async (
+            epoch: number,
+            theta: Float32Array,
+            v: Float32Array | null,
+            loss: number | null,
+          ) => {
+            const art = await encodeArrays(
+              { params: theta, ...(v ? { velocity: v } : {}) },
+              { version: CHECKPOINT_VERSION, kind: 'expert', identity, epoch, loss },
+            );
             const ref = await checkpoints.save(runKey, epoch, art);
             await checkpoints.advanceLatest(runKey, epoch, ref);
           };
           if (params.length === 0) {
-            const init = asConfigError('trainExpert', () => trainExpertTrajectory(set, { ...profile, epochs: 0 }, net, seed));
+            const init = asConfigError('trainExpert', () =>
+              trainExpertTrajectory(set, { ...profile, epochs: 0 }, net, seed),
+            );
             params.push(init.params[0]!);
             await save(0, init.params[0]!, null, null);
           }
@@ -276,7 +309,10 @@ export function createDistillActivities({ artifacts }: { artifacts: ArtifactStor
             );
             const theta = r.params[r.params.length - 1]!;
             if (!theta.every(Number.isFinite))
-              throw ApplicationFailure.nonRetryable(`expert ${k} diverged in epoch ${e + 1} (lr ${profile.lr}, data ${data.uri})`, 'LossDiverged');
+              throw ApplicationFailure.nonRetryable(
+                `expert ${k} diverged in epoch ${e + 1} (lr ${profile.lr}, data ${data.uri})`,
+                'LossDiverged',
+              );
             params.push(theta);
             velocity = info.velocity ?? undefined;
             await save(e + 1, theta, info.velocity, info.loss);
@@ -285,7 +321,10 @@ export function createDistillActivities({ artifacts }: { artifacts: ArtifactStor
           }
           if (input.test) {
             const test = await images(input.test, readTest);
-            testAccuracy = evaluateConvNet(net, params[profile.epochs]!, { images: test.pixels, labels: test.labels }).accuracy;
+            testAccuracy = evaluateConvNet(net, params[profile.epochs]!, {
+              images: test.pixels,
+              labels: test.labels,
+            }).accuracy;
           }
           const p = params[0]!.length;
           const flat = new Float32Array(params.length * p);
@@ -299,13 +338,36 @@ export function createDistillActivities({ artifacts }: { artifacts: ArtifactStor
             },
             {
               'retort.arch': JSON.stringify({ family: 'convnet', ...net }),
-              'retort.param_layout': JSON.stringify(convNetLayout(net).map((s) => ({ name: s.name, shape: s.shape }))),
-              'retort.expert_train': JSON.stringify({ ...profile, seed: input.seed, expert: k, expertSeed: seed }),
+              'retort.param_layout': JSON.stringify(
+                convNetLayout(net).map((s) => ({ name: s.name, shape: s.shape })),
+              ),
+              'retort.expert_train': JSON.stringify({
+                ...profile,
+                seed: input.seed,
+                expert: k,
+                expertSeed: seed,
+              }),
             },
           );
           return {
-            outputs: [{ output: 'trajectory', bytes: encodeParquet(table), kind: 'trajectory', format: 'parquet', rows: params.length, schema: contractFingerprint(TRAJECTORIES) }],
-            result: (refs) => ({ expert: k, trajectory: refs.trajectory!, epochs: profile.epochs, resumedFromEpoch: null, testAccuracy, reused: false }),
+            outputs: [
+              {
+                output: 'trajectory',
+                bytes: encodeParquet(table),
+                kind: 'trajectory',
+                format: 'parquet',
+                rows: params.length,
+                schema: contractFingerprint(TRAJECTORIES),
+              },
+            ],
+            result: (refs) => ({
+              expert: k,
+              trajectory: refs.trajectory!,
+              epochs: profile.epochs,
+              resumedFromEpoch: null,
+              testAccuracy,
+              reused: false,
+            }),
           };
         },
       );
@@ -319,25 +381,44 @@ export function createDistillActivities({ artifacts }: { artifacts: ArtifactStor
       const target = fromIteration + input.iterations;
       const ctx = activityContext();
       const attempt = ctx?.info.attempt ?? 1;
-      const identity = identityHash({ config, trajectories: input.trajectories.map((r) => r.sha256), train: input.train.sha256 });
+      const identity = identityHash({
+        config,
+        trajectories: input.trajectories.map((r) => r.sha256),
+        train: input.train.sha256,
+      });
       const load = async (ref: ArtifactRef) => {
         const { arrays, meta } = decodeArrays(await checkpoints.load(ref), ref.uri);
         const m = meta as unknown as DistillCheckpointMeta;
         if (m.kind !== 'distill' || m.identity !== identity)
-          throw incompatible(`checkpoint ${ref.uri} belongs to another distillation (checkpoints/${runKey} reused with other inputs); choose another runKey`);
+          throw incompatible(
+            `checkpoint ${ref.uri} belongs to another distillation (checkpoints/${runKey} reused with other inputs); choose another runKey`,
+          );
         return { state: arraysToState(arrays, m.iteration, ref.uri), log: m.log };
       };
-      const chunkLog = (log: DistillLogRowJson[]) => log.filter((r) => r.iteration >= fromIteration && r.iteration < target);
+      const chunkLog = (log: DistillLogRowJson[]) =>
+        log.filter((r) => r.iteration >= fromIteration && r.iteration < target);
 
       // 1. Already committed (a retry after the commit, or a repeat of the same run).
       const done = await checkpoints.find(runKey, target);
       if (done) {
         const { state, log } = await load(done);
         await checkpoints.advanceLatest(runKey, target, done);
-        return { checkpoint: done, iteration: target, log: chunkLog(log), synLr: config.synLrParametrisation === 'log' ? Math.exp(state.synLr) : state.synLr, resumedFrom: null, attempt, trainedIterations: 0, reused: true };
+        return {
+          checkpoint: done,
+          iteration: target,
+          log: chunkLog(log),
+          synLr: config.synLrParametrisation === 'log' ? Math.exp(state.synLr) : state.synLr,
+          resumedFrom: null,
+          attempt,
+          trainedIterations: 0,
+          reused: true,
+        };
       }
 
-      const experts = await trajectories(input.trajectories, convNetLayout(config.net).reduce((n, s) => n + s.size, 0));
+      const experts = await trajectories(
+        input.trajectories,
+        convNetLayout(config.net).reduce((n, s) => n + s.size, 0),
+      );
       // 2. Start: LATEST past fromIteration (a crash retry), else the chunk's input, else a fresh init.
       let start: { state: DistillStateArrays; log: DistillLogRowJson[] } | undefined;
       let resumedFrom: number | null = null;
@@ -347,13 +428,18 @@ export function createDistillActivities({ artifacts }: { artifacts: ArtifactStor
         start = await load(latest.checkpoint);
         resumedFrom = latest.step;
         startRef = latest.checkpoint;
-        ctx?.log.info(`distillChunk ${runKey}: attempt ${attempt} resumes from LATEST iteration ${latest.step} (chunk [${fromIteration}, ${target}))`);
+        ctx?.log.info(
+          `distillChunk ${runKey}: attempt ${attempt} resumes from LATEST iteration ${latest.step} (chunk [${fromIteration}, ${target}))`,
+        );
       } else if (input.from) {
         start = await load(input.from);
         startRef = input.from;
       } else if (fromIteration > 0) {
         const at = await checkpoints.find(runKey, fromIteration);
-        if (!at) throw configError(`distillChunk: no checkpoint of ${runKey} at iteration ${fromIteration} and no "from" ref`);
+        if (!at)
+          throw configError(
+            `distillChunk: no checkpoint of ${runKey} at iteration ${fromIteration} and no "from" ref`,
+          );
         start = await load(at);
         startRef = at;
       }
@@ -361,7 +447,9 @@ export function createDistillActivities({ artifacts }: { artifacts: ArtifactStor
       let log: DistillLogRowJson[];
       if (start) {
         if (start.state.iteration !== (resumedFrom ?? fromIteration))
-          throw incompatible(`distillChunk: the start checkpoint is at iteration ${start.state.iteration}, expected ${resumedFrom ?? fromIteration}`);
+          throw incompatible(
+            `distillChunk: the start checkpoint is at iteration ${start.state.iteration}, expected ${resumedFrom ?? fromIteration}`,
+          );
         state = asConfigError('distill state', () => distillStateFromArrays(config, start!.state));
         log = start.log;
       } else {
@@ -376,11 +464,27 @@ export function createDistillActivities({ artifacts }: { artifacts: ArtifactStor
         log = [];
       }
 
-      let saved: { iteration: number; ref: ArtifactRef | undefined } = { iteration: state.iteration, ref: startRef };
+      let saved: { iteration: number; ref: ArtifactRef | undefined } = {
+        iteration: state.iteration,
+        ref: startRef,
+      };
       const save = async (): Promise<ArtifactRef> => {
         if (saved.iteration === state.iteration && saved.ref) return saved.ref;
-        const meta: DistillCheckpointMeta = { version: CHECKPOINT_VERSION, kind: 'distill', identity, iteration: state.iteration, log };
-        const ref = await checkpoints.save(runKey, state.iteration, await encodeArrays(stateArrays(distillStateToArrays(state)), meta as unknown as Record<string, unknown>));
+        const meta: DistillCheckpointMeta = {
+          version: CHECKPOINT_VERSION,
+          kind: 'distill',
+          identity,
+          iteration: state.iteration,
+          log,
+        };
+        const ref = await checkpoints.save(
+          runKey,
+          state.iteration,
+          await encodeArrays(
+            stateArrays(distillStateToArrays(state)),
+            meta as unknown as Record<string, unknown>,
+          ),
+        );
         await checkpoints.advanceLatest(runKey, state.iteration, ref);
         saved = { iteration: state.iteration, ref };
         return ref;
@@ -393,7 +497,10 @@ export function createDistillActivities({ artifacts }: { artifacts: ArtifactStor
           if (ctx?.cancellationSignal.aborted) {
             if (state.iteration > fromIteration) await save();
             if (ctx.cancellationDetails?.workerShutdown)
-              throw ApplicationFailure.retryable(`worker shutting down during distillChunk ${runKey} (iteration ${state.iteration})`, 'WorkerShutdown');
+              throw ApplicationFailure.retryable(
+                `worker shutting down during distillChunk ${runKey} (iteration ${state.iteration})`,
+                'WorkerShutdown',
+              );
             throw ctx.cancellationSignal.reason;
           }
           const before = state;
@@ -412,12 +519,28 @@ export function createDistillActivities({ artifacts }: { artifacts: ArtifactStor
           lastLoss = r.log[0]?.loss ?? lastLoss;
           trained += 1;
           if (state.iteration % input.checkpointEvery === 0 && state.iteration < target) await save();
-          ctx?.heartbeat({ iteration: state.iteration, loss: lastLoss, checkpointIteration: saved.ref ? saved.iteration : null });
+          ctx?.heartbeat({
+            iteration: state.iteration,
+            loss: lastLoss,
+            checkpointIteration: saved.ref ? saved.iteration : null,
+          });
           await yieldToEventLoop();
         }
         const checkpoint = await save();
-        const synLr = config.synLrParametrisation === 'log' ? Math.exp(state.synLr.dataSync()[0]!) : state.synLr.dataSync()[0]!;
-        return { checkpoint, iteration: target, log: chunkLog(log), synLr, resumedFrom, attempt, trainedIterations: trained, reused: false };
+        const synLr =
+          config.synLrParametrisation === 'log'
+            ? Math.exp(state.synLr.dataSync()[0]!)
+            : state.synLr.dataSync()[0]!;
+        return {
+          checkpoint,
+          iteration: target,
+          log: chunkLog(log),
+          synLr,
+          resumedFrom,
+          attempt,
+          trainedIterations: trained,
+          reused: false,
+        };
       } finally {
         disposeDistillState(state);
       }
@@ -428,10 +551,17 @@ export function createDistillActivities({ artifacts }: { artifacts: ArtifactStor
       const config = resolveTm(input.config);
       return memoized(
         artifacts,
-        { activity: 'exportDistilled@1', inputs: [input.checkpoint.sha256, input.train.sha256, ...input.trajectories.map((r) => r.sha256)], config: {} },
+        {
+          activity: 'exportDistilled@1',
+          inputs: [input.checkpoint.sha256, input.train.sha256, ...input.trajectories.map((r) => r.sha256)],
+          config: {},
+        },
         input.cache,
         async () => {
-          const { arrays, meta } = decodeArrays(await checkpoints.load(input.checkpoint), input.checkpoint.uri);
+          const { arrays, meta } = decodeArrays(
+            await checkpoints.load(input.checkpoint),
+            input.checkpoint.uri,
+          );
           const m = meta as unknown as DistillCheckpointMeta;
           const s = arraysToState(arrays, m.iteration, input.checkpoint.uri);
           const { net } = config;
@@ -477,10 +607,32 @@ export function createDistillActivities({ artifacts }: { artifacts: ArtifactStor
           const losses = summaryLosses(log, 10);
           return {
             outputs: [
-              { output: 'distilled', bytes: encodeParquet(distilled), kind: 'table', format: 'parquet', rows: n, schema: contractFingerprint(DISTILLED_IMAGES) },
-              { output: 'log', bytes: encodeParquet(logTable), kind: 'table', format: 'parquet', rows: log.length, schema: contractFingerprint(DISTILL_LOG) },
+              {
+                output: 'distilled',
+                bytes: encodeParquet(distilled),
+                kind: 'table',
+                format: 'parquet',
+                rows: n,
+                schema: contractFingerprint(DISTILLED_IMAGES),
+              },
+              {
+                output: 'log',
+                bytes: encodeParquet(logTable),
+                kind: 'table',
+                format: 'parquet',
+                rows: log.length,
+                schema: contractFingerprint(DISTILL_LOG),
+              },
             ],
-            result: (refs) => ({ distilled: refs.distilled!, log: refs.log!, synLr, iterations: m.iteration, method, firstLosses: losses.first, lastLosses: losses.last }),
+            result: (refs) => ({
+              distilled: refs.distilled!,
+              log: refs.log!,
+              synLr,
+              iterations: m.iteration,
+              method,
+              firstLosses: losses.first,
+              lastLosses: losses.last,
+            }),
           };
         },
       );
@@ -494,7 +646,14 @@ export function createDistillActivities({ artifacts }: { artifacts: ArtifactStor
         {
           activity: 'evaluateDistilled@1',
           inputs: [input.train.sha256, input.test.sha256],
-          config: { net, evaluation: input.evaluation, lr: input.lr, student: input.student, subset: input.subset ?? null, softLabels: input.softLabels ?? true },
+          config: {
+            net,
+            evaluation: input.evaluation,
+            lr: input.lr,
+            student: input.student,
+            subset: input.subset ?? null,
+            softLabels: input.softLabels ?? true,
+          },
           seed: input.seed,
         },
         input.cache,
@@ -503,7 +662,14 @@ export function createDistillActivities({ artifacts }: { artifacts: ArtifactStor
           checkShape(net, test);
           const train = await studentSet(artifacts, input, net, images);
           const r = asConfigError('evaluateDistilled', () =>
-            trainAndEvaluateStudent(train.set, { images: test.pixels, labels: test.labels }, input.evaluation as EvaluationProfile, net, deriveSeed(input.seed, 'student', input.student), input.lr),
+            trainAndEvaluateStudent(
+              train.set,
+              { images: test.pixels, labels: test.labels },
+              input.evaluation as EvaluationProfile,
+              net,
+              deriveSeed(input.seed, 'student', input.student),
+              input.lr,
+            ),
           );
           return {
             outputs: [],
@@ -536,11 +702,19 @@ async function studentSet(
   if (isDistilled) {
     const table = decodeParquet(await artifacts.read(input.train), input.train.uri);
     const size = net.h * net.w * net.c;
-    validateTable(table, DISTILLED_IMAGES, input.train.uri, { sizes: { pixels: size, soft_label: net.classes } });
+    validateTable(table, DISTILLED_IMAGES, input.train.uri, {
+      sizes: { pixels: size, soft_label: net.classes },
+    });
     const labels = Int32Array.from(table.getChild('label')!.toArray() as ArrayLike<number>);
     const pixels = fixedSizeListValues<Float32Array>(table, 'pixels').flat;
     const soft = table.schema.metadata.get('label_kind') === 'soft' && input.softLabels !== false;
-    return { set: { images: pixels, labels, labelLogits: soft ? fixedSizeListValues<Float32Array>(table, 'soft_label').flat : null } };
+    return {
+      set: {
+        images: pixels,
+        labels,
+        labelLogits: soft ? fixedSizeListValues<Float32Array>(table, 'soft_label').flat : null,
+      },
+    };
   }
   const data = await images(input.train);
   checkShape(net, data);
@@ -548,5 +722,9 @@ async function studentSet(
   const set: ImageSet = { images: data.pixels, labels: data.labels };
   if (!input.subset) return { set };
   checkImagesPerClass(counts, input.subset.ipc, 'ipc', data.uri);
-  return { set: asConfigError('random real subset', () => randomRealSubset(set, net, input.subset!.ipc, deriveSeed(input.seed, 'random-real'))) };
+  return {
+    set: asConfigError('random real subset', () =>
+      randomRealSubset(set, net, input.subset!.ipc, deriveSeed(input.seed, 'random-real')),
+    ),
+  };
 }

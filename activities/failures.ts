@@ -18,7 +18,9 @@ export function toFailure(err: unknown): unknown {
 }
 
 /** Wraps every function of an activity object so thrown data errors become typed failures. */
-export function withFailureMapping<T extends Record<string, (...args: never[]) => Promise<unknown>>>(activities: T): T {
+export function withFailureMapping<T extends Record<string, (...args: never[]) => Promise<unknown>>>(
+  activities: T,
+): T {
   const wrapped: Record<string, unknown> = {};
   for (const [name, fn] of Object.entries(activities)) {
     wrapped[name] = {

@@ -52,7 +52,12 @@ export const ipcExceedsClassSize = (message: string) =>
   ApplicationFailure.nonRetryable(message, IMAGE_ERROR_TYPES.ipc);
 
 /** Per-class counts; throws LabelOutOfRange naming the row, its id and the file. */
-export function countClasses(labels: Int32Array, ids: readonly string[], classes: number, source: string): number[] {
+export function countClasses(
+  labels: Int32Array,
+  ids: readonly string[],
+  classes: number,
+  source: string,
+): number[] {
   const counts = new Array<number>(classes).fill(0);
   labels.forEach((y, row) => {
     if (!(Number.isInteger(y) && y >= 0 && y < classes))
@@ -65,7 +70,12 @@ export function countClasses(labels: Int32Array, ids: readonly string[], classes
 }
 
 /** IPC check against the smallest class of a train split (IpcExceedsClassSize naming field and file). */
-export function checkImagesPerClass(counts: readonly number[], ipc: number, field: string, source: string): void {
+export function checkImagesPerClass(
+  counts: readonly number[],
+  ipc: number,
+  field: string,
+  source: string,
+): void {
   const smallest = Math.min(...counts);
   if (ipc > smallest) {
     const c = counts.indexOf(smallest);
@@ -101,7 +111,11 @@ function userPixels(table: Table, size: number, ids: string[], source: string): 
   return fixedSizeListValues<Float32Array>(table, 'pixels').flat;
 }
 
-const USER_IMAGE_KEYS: TableContract = { name: 'user_images', columns: IMAGES.columns.slice(0, 2), metadata: ['h', 'w', 'c'] };
+const USER_IMAGE_KEYS: TableContract = {
+  name: 'user_images',
+  columns: IMAGES.columns.slice(0, 2),
+  metadata: ['h', 'w', 'c'],
+};
 
 /** Decodes and validates a user image table (see the file comment for the errors). */
 export function readUserImages(bytes: Uint8Array, source: string, classes: number) {
@@ -117,14 +131,22 @@ export function readUserImages(bytes: Uint8Array, source: string, classes: numbe
   for (let i = 0; i < pixels.length; i++) {
     if (!Number.isFinite(pixels[i]!)) {
       const row = Math.floor(i / (h * w * c));
-      throw nonFinite(`Parquet column "pixels" in ${source}: value ${pixels[i]} at row ${row} (id "${ids[row]}")`);
+      throw nonFinite(
+        `Parquet column "pixels" in ${source}: value ${pixels[i]} at row ${row} (id "${ids[row]}")`,
+      );
     }
   }
   return { rows: { ids, labels, pixels }, h, w, c, counts };
 }
 
 /** Seeded, class-stratified split: round(n_c · testFraction) test rows per class (≥ 1 when n_c ≥ 2). */
-export function stratifiedSplit(rows: ImageRows, size: number, classes: number, testFraction: number, seed: number) {
+export function stratifiedSplit(
+  rows: ImageRows,
+  size: number,
+  classes: number,
+  testFraction: number,
+  seed: number,
+) {
   const byClass: number[][] = Array.from({ length: classes }, () => []);
   rows.labels.forEach((y, i) => byClass[y]!.push(i));
   const train: number[] = [];
@@ -139,13 +161,21 @@ export function stratifiedSplit(rows: ImageRows, size: number, classes: number, 
     const picked = Array.from(order, (j) => idx[j]!);
     const pixels = new Float32Array(picked.length * size);
     picked.forEach((r, i) => pixels.set(rows.pixels.subarray(r * size, (r + 1) * size), i * size));
-    return { ids: picked.map((r) => rows.ids[r]!), labels: Int32Array.from(picked, (r) => rows.labels[r]!), pixels };
+    return {
+      ids: picked.map((r) => rows.ids[r]!),
+      labels: Int32Array.from(picked, (r) => rows.labels[r]!),
+      pixels,
+    };
   };
   return { train: take(train, 'train'), test: take(test, 'test') };
 }
 
 /** An `images` table's Parquet bytes. */
-export function imageTableBytes(rows: ImageRows, shape: { h: number; w: number; c: number }, meta: Record<string, string>): Uint8Array {
+export function imageTableBytes(
+  rows: ImageRows,
+  shape: { h: number; w: number; c: number },
+  meta: Record<string, string>,
+): Uint8Array {
   const table = buildTable(
     IMAGES,
     { id: rows.ids, label: rows.labels, pixels: { flat: rows.pixels, size: shape.h * shape.w * shape.c } },
@@ -177,70 +207,98 @@ export function createImageActivities({ artifacts }: { artifacts: ArtifactStore 
       }
       const check = (r: IngestImagesResult) => {
         if (input.minTrainPerClass !== undefined)
-          checkImagesPerClass(r.trainPerClass, input.minTrainPerClass, input.minTrainPerClassField, `the train split of ${'uri' in source ? source.uri : sourceName} (${r.train.uri})`);
+          checkImagesPerClass(
+            r.trainPerClass,
+            input.minTrainPerClass,
+            input.minTrainPerClassField,
+            `the train split of ${'uri' in source ? source.uri : sourceName} (${r.train.uri})`,
+          );
       };
-      const config = { source: 'builtin' in source ? source : { user: true, testFraction: source.testFraction }, classes };
-      const result = await memoized(artifacts, { activity: 'ingestImages@1', inputs, config, seed }, input.cache, async () => {
-        let split: { train: ImageRows; test: ImageRows };
-        let shape: { h: number; w: number; c: number };
-        let meta: Record<string, string>;
-        if ('builtin' in source) {
-          let data: ReturnType<typeof loadMnist>;
-          try {
-            data = loadMnist({
-              seed,
-              trainPerClass: source.trainPerClass,
-              downsample: source.downsample,
-              ...(source.testCount ? { testCount: source.testCount } : {}),
+      const config = {
+        source: 'builtin' in source ? source : { user: true, testFraction: source.testFraction },
+        classes,
+      };
+      const result = await memoized(
+        artifacts,
+        { activity: 'ingestImages@1', inputs, config, seed },
+        input.cache,
+        async () => {
+          let split: { train: ImageRows; test: ImageRows };
+          let shape: { h: number; w: number; c: number };
+          let meta: Record<string, string>;
+          if ('builtin' in source) {
+            let data: ReturnType<typeof loadMnist>;
+            try {
+              data = loadMnist({
+                seed,
+                trainPerClass: source.trainPerClass,
+                downsample: source.downsample,
+                ...(source.testCount ? { testCount: source.testCount } : {}),
+              });
+            } catch (err) {
+              if (err instanceof RangeError) throw configError(`ingestImages (mnist): ${err.message}`);
+              throw err;
+            }
+            shape = { h: data.h, w: data.w, c: data.c };
+            const rows = (s: typeof data.train): ImageRows => ({
+              ids: Array.from(s.ids, (id) => `mnist-${id}`),
+              labels: s.labels,
+              pixels: s.images,
             });
-          } catch (err) {
-            if (err instanceof RangeError) throw configError(`ingestImages (mnist): ${err.message}`);
-            throw err;
+            split = { train: rows(data.train), test: rows(data.test) };
+            meta = {
+              normalization: JSON.stringify(MNIST_NORMALIZATION),
+              source: sourceName,
+              downsample: String(source.downsample),
+            };
+            countClasses(split.train.labels, split.train.ids, classes, `the ${sourceName} package`);
+          } else {
+            shape = { h: user!.h, w: user!.w, c: user!.c };
+            split = stratifiedSplit(
+              user!.rows,
+              shape.h * shape.w * shape.c,
+              classes,
+              source.testFraction,
+              seed,
+            );
+            meta = { source: sourceName };
           }
-          shape = { h: data.h, w: data.w, c: data.c };
-          const rows = (s: typeof data.train): ImageRows => ({
-            ids: Array.from(s.ids, (id) => `mnist-${id}`),
-            labels: s.labels,
-            pixels: s.images,
-          });
-          split = { train: rows(data.train), test: rows(data.test) };
-          meta = { normalization: JSON.stringify(MNIST_NORMALIZATION), source: sourceName, downsample: String(source.downsample) };
-          countClasses(split.train.labels, split.train.ids, classes, `the ${sourceName} package`);
-        } else {
-          shape = { h: user!.h, w: user!.w, c: user!.c };
-          split = stratifiedSplit(user!.rows, shape.h * shape.w * shape.c, classes, source.testFraction, seed);
-          meta = { source: sourceName };
-        }
-        const perClass = (labels: Int32Array) => {
-          const n = new Array<number>(classes).fill(0);
-          labels.forEach((y) => (n[y]! += 1));
-          return n;
-        };
-        const trainPerClass = perClass(split.train.labels);
-        // Checked before anything is committed: a failing IPC leaves no artifact behind.
-        if (input.minTrainPerClass !== undefined)
-          checkImagesPerClass(trainPerClass, input.minTrainPerClass, input.minTrainPerClassField, `the train split of ${'uri' in source ? source.uri : sourceName}`);
-        const outputs: PendingArtifact[] = (['train', 'test'] as const).map((s) => ({
-          output: s,
-          bytes: imageTableBytes(split[s], shape, { ...meta, classes: String(classes), split: s }),
-          kind: 'table',
-          format: 'parquet',
-          rows: split[s].labels.length,
-          schema: contractFingerprint(IMAGES),
-        }));
-        return {
-          outputs,
-          result: (refs) => ({
-            train: refs.train!,
-            test: refs.test!,
-            ...shape,
-            classes,
-            trainPerClass,
-            testPerClass: perClass(split.test.labels),
-            source: sourceName,
-          }),
-        };
-      });
+          const perClass = (labels: Int32Array) => {
+            const n = new Array<number>(classes).fill(0);
+            labels.forEach((y) => (n[y]! += 1));
+            return n;
+          };
+          const trainPerClass = perClass(split.train.labels);
+          // Checked before anything is committed: a failing IPC leaves no artifact behind.
+          if (input.minTrainPerClass !== undefined)
+            checkImagesPerClass(
+              trainPerClass,
+              input.minTrainPerClass,
+              input.minTrainPerClassField,
+              `the train split of ${'uri' in source ? source.uri : sourceName}`,
+            );
+          const outputs: PendingArtifact[] = (['train', 'test'] as const).map((s) => ({
+            output: s,
+            bytes: imageTableBytes(split[s], shape, { ...meta, classes: String(classes), split: s }),
+            kind: 'table',
+            format: 'parquet',
+            rows: split[s].labels.length,
+            schema: contractFingerprint(IMAGES),
+          }));
+          return {
+            outputs,
+            result: (refs) => ({
+              train: refs.train!,
+              test: refs.test!,
+              ...shape,
+              classes,
+              trainPerClass,
+              testPerClass: perClass(split.test.labels),
+              source: sourceName,
+            }),
+          };
+        },
+      );
       check(result); // a memoized hit is checked too
       return result;
     },
@@ -264,13 +322,23 @@ export function createImageActivities({ artifacts }: { artifacts: ArtifactStore 
         }
         const evaluation = { ...base.evaluation, ...input.evaluation };
         const { net: _n, ast, ...baseDistill } = base.distill;
-        const overrides: TrajectoryMatchingOverrides = { ...baseDistill, ast, ...input.distill, net, ipc: input.ipc, seed: input.seed };
+        const overrides: TrajectoryMatchingOverrides = {
+          ...baseDistill,
+          ast,
+          ...input.distill,
+          net,
+          ipc: input.ipc,
+          seed: input.seed,
+        };
         if (input.iterations !== undefined && input.distill.expansionEndIteration === undefined)
           overrides.expansionEndIteration = Math.max(1, Math.floor(iterations / 2));
         const maxStart = overrides.maxStartEpoch!;
         const minStart = overrides.minStartEpoch!;
         if (input.distill.initialMaxStartEpoch === undefined)
-          overrides.initialMaxStartEpoch = Math.max(minStart + 1, Math.min(overrides.initialMaxStartEpoch!, maxStart));
+          overrides.initialMaxStartEpoch = Math.max(
+            minStart + 1,
+            Math.min(overrides.initialMaxStartEpoch!, maxStart),
+          );
         if (overrides.initialMaxStartEpoch! >= maxStart && input.distill.sequentialGeneration === undefined)
           overrides.sequentialGeneration = false;
         const distill = trajectoryMatchingConfig(overrides);

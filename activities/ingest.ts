@@ -2,24 +2,34 @@
 import type { Table } from 'apache-arrow';
 import { z } from 'zod';
 import { type ArtifactRef } from '../schemas/artifact.js';
+import { type GroupCounts, SPLITS, type Split, SplitRefs, TextSource } from '../schemas/ingest.js';
 import {
-  type GroupCounts,
-  SPLITS,
-  type Split,
-  SplitRefs,
-  TextSource,
-} from '../schemas/ingest.js';
-import { GROUP_STATS, TEXT_CORPUS, TOKEN_WINDOWS, type TableContract, contractFingerprint } from '../schemas/tables.js';
+  GROUP_STATS,
+  TEXT_CORPUS,
+  TOKEN_WINDOWS,
+  type TableContract,
+  contractFingerprint,
+} from '../schemas/tables.js';
 import type { TextCorpusRow } from '../schemas/tables.js';
 import { buildTable } from '../storage/arrow-tables.js';
 import { type ArtifactStore, sha256Hex } from '../storage/artifacts.js';
 import { decodeValidated, encodeParquet } from '../storage/parquet.js';
 import { RetortDataError } from '../storage/errors.js';
 import { type PendingArtifact, memoized } from './memo.js';
-import { builtinIdentity, loadBuiltin, rowsFromJsonl, rowsFromTable, splitCorpus, tokenizeWindows } from './text-corpus.js';
+import {
+  builtinIdentity,
+  loadBuiltin,
+  rowsFromJsonl,
+  rowsFromTable,
+  splitCorpus,
+  tokenizeWindows,
+} from './text-corpus.js';
 
 /** A user corpus needs id, group and text; source is optional. */
-const USER_TEXT_CORPUS: TableContract = { name: 'user_text_corpus', columns: TEXT_CORPUS.columns.slice(0, 3) };
+const USER_TEXT_CORPUS: TableContract = {
+  name: 'user_text_corpus',
+  columns: TEXT_CORPUS.columns.slice(0, 3),
+};
 
 export const IngestTextCorpusInput = z.object({
   source: TextSource,
@@ -36,7 +46,11 @@ export interface IngestTextCorpusResult {
   groups: GroupCounts[];
 }
 
-export const TokenizeCorpusInput = z.object({ corpus: SplitRefs, ctx: z.number().int().min(2), cache: z.boolean().default(true) });
+export const TokenizeCorpusInput = z.object({
+  corpus: SplitRefs,
+  ctx: z.number().int().min(2),
+  cache: z.boolean().default(true),
+});
 export type TokenizeCorpusInput = z.input<typeof TokenizeCorpusInput>;
 export interface TokenizeCorpusResult {
   windows: SplitRefs;
@@ -75,7 +89,10 @@ export function createIngestActivities({ artifacts }: { artifacts: ArtifactStore
   async function readUserCorpus(uri: string, format: 'parquet' | 'jsonl' | undefined) {
     const bytes = await artifacts.readUri(uri);
     const kind = format ?? (uri.endsWith('.jsonl') || uri.endsWith('.json') ? 'jsonl' : 'parquet');
-    const rows = kind === 'jsonl' ? rowsFromJsonl(bytes, uri) : rowsFromTable(decodeValidated(bytes, uri, USER_TEXT_CORPUS), uri);
+    const rows =
+      kind === 'jsonl'
+        ? rowsFromJsonl(bytes, uri)
+        : rowsFromTable(decodeValidated(bytes, uri, USER_TEXT_CORPUS), uri);
     return { rows, identity: `${uri}#sha256=${sha256Hex(bytes)}` };
   }
 
@@ -94,61 +111,111 @@ export function createIngestActivities({ artifacts }: { artifacts: ArtifactStore
         loaded = await readUserCorpus(source.uri, source.format);
         inputs = [loaded.identity];
       }
-      const config = { source: 'builtin' in source ? { builtin: [...new Set(source.builtin)].sort() } : { user: true }, maxBytesPerGroup: input.maxBytesPerGroup, passageBytes: input.passageBytes, split: input.split };
-      return memoized(artifacts, { activity: 'ingestTextCorpus@1', inputs, config, seed: input.seed }, input.cache, async () => {
-        const rows = loaded?.rows ?? loadBuiltin('builtin' in source ? source.builtin : []);
-        const splits = splitCorpus(rows, { seed: input.seed, maxBytesPerGroup: input.maxBytesPerGroup, passageBytes: input.passageBytes, ...input.split });
-        for (const s of SPLITS) {
-          if (splits[s].length === 0 && (s === 'train' || input.split[s] > 0)) {
-            throw new RetortDataError('EmptyDataset', `split "${s}" of the corpus has no documents (raise maxBytesPerGroup or the split fraction)`);
+      const config = {
+        source: 'builtin' in source ? { builtin: [...new Set(source.builtin)].sort() } : { user: true },
+        maxBytesPerGroup: input.maxBytesPerGroup,
+        passageBytes: input.passageBytes,
+        split: input.split,
+      };
+      return memoized(
+        artifacts,
+        { activity: 'ingestTextCorpus@1', inputs, config, seed: input.seed },
+        input.cache,
+        async () => {
+          const rows = loaded?.rows ?? loadBuiltin('builtin' in source ? source.builtin : []);
+          const splits = splitCorpus(rows, {
+            seed: input.seed,
+            maxBytesPerGroup: input.maxBytesPerGroup,
+            passageBytes: input.passageBytes,
+            ...input.split,
+          });
+          for (const s of SPLITS) {
+            if (splits[s].length === 0 && (s === 'train' || input.split[s] > 0)) {
+              throw new RetortDataError(
+                'EmptyDataset',
+                `split "${s}" of the corpus has no documents (raise maxBytesPerGroup or the split fraction)`,
+              );
+            }
           }
-        }
-        const outputs: PendingArtifact[] = SPLITS.map((s) => ({
-          output: s,
-          bytes: corpusTableBytes(splits[s]),
-          kind: 'table',
-          format: 'parquet',
-          rows: splits[s].length,
-          schema: contractFingerprint(TEXT_CORPUS),
-        }));
-        const groups = countGroups(splits);
-        return { outputs, result: (refs) => ({ corpus: { train: refs.train!, val: refs.val!, test: refs.test! }, groups }) };
-      });
+          const outputs: PendingArtifact[] = SPLITS.map((s) => ({
+            output: s,
+            bytes: corpusTableBytes(splits[s]),
+            kind: 'table',
+            format: 'parquet',
+            rows: splits[s].length,
+            schema: contractFingerprint(TEXT_CORPUS),
+          }));
+          const groups = countGroups(splits);
+          return {
+            outputs,
+            result: (refs) => ({ corpus: { train: refs.train!, val: refs.val!, test: refs.test! }, groups }),
+          };
+        },
+      );
     },
 
     /** Cuts each corpus split into byte-level windows of `ctx` tokens and writes per-group stats. */
     async tokenizeCorpus(raw: TokenizeCorpusInput): Promise<TokenizeCorpusResult> {
       const input = TokenizeCorpusInput.parse(raw);
       const inputs = SPLITS.map((s) => input.corpus[s].sha256);
-      return memoized(artifacts, { activity: 'tokenizeCorpus@1', inputs, config: { ctx: input.ctx } }, input.cache, async () => {
-        const splits = {} as Record<Split, TextCorpusRow[]>;
-        for (const s of SPLITS) {
-          const ref = input.corpus[s];
-          const table: Table = decodeValidated(await artifacts.read(ref), ref.uri, TEXT_CORPUS, { allowEmpty: true });
-          splits[s] = rowsFromTable(table, ref.uri);
-        }
-        const groups = countGroups(splits).map((g) => ({ ...g, windows: { train: 0, val: 0, test: 0 } }));
-        const outputs: PendingArtifact[] = [];
-        for (const s of SPLITS) {
-          const w = tokenizeWindows(splits[s], input.ctx, s);
-          for (const g of w.groups) groups.find((x) => x.group === g)!.windows[s] += 1;
-          const table = buildTable(TOKEN_WINDOWS, { id: w.ids, group: w.groups, input_ids: { flat: w.flat, size: input.ctx } }, { ctx: String(input.ctx) });
-          outputs.push({ output: s, bytes: encodeParquet(table), kind: 'table', format: 'parquet', rows: w.ids.length, schema: contractFingerprint(TOKEN_WINDOWS) });
-        }
-        const statRows = groups.flatMap((g) => SPLITS.map((s) => ({ g, s })));
-        const stats = buildTable(GROUP_STATS, {
-          group: statRows.map(({ g }) => g.group),
-          split: statRows.map(({ s }) => s),
-          passages: BigInt64Array.from(statRows.map(({ g, s }) => BigInt(g.passages[s]))),
-          bytes: BigInt64Array.from(statRows.map(({ g, s }) => BigInt(g.bytes[s]))),
-          windows: BigInt64Array.from(statRows.map(({ g, s }) => BigInt(g.windows[s]))),
-        });
-        outputs.push({ output: 'stats', bytes: encodeParquet(stats), kind: 'table', format: 'parquet', rows: statRows.length, schema: contractFingerprint(GROUP_STATS) });
-        return {
-          outputs,
-          result: (refs) => ({ windows: { train: refs.train!, val: refs.val!, test: refs.test! }, stats: refs.stats!, groups }),
-        };
-      });
+      return memoized(
+        artifacts,
+        { activity: 'tokenizeCorpus@1', inputs, config: { ctx: input.ctx } },
+        input.cache,
+        async () => {
+          const splits = {} as Record<Split, TextCorpusRow[]>;
+          for (const s of SPLITS) {
+            const ref = input.corpus[s];
+            const table: Table = decodeValidated(await artifacts.read(ref), ref.uri, TEXT_CORPUS, {
+              allowEmpty: true,
+            });
+            splits[s] = rowsFromTable(table, ref.uri);
+          }
+          const groups = countGroups(splits).map((g) => ({ ...g, windows: { train: 0, val: 0, test: 0 } }));
+          const outputs: PendingArtifact[] = [];
+          for (const s of SPLITS) {
+            const w = tokenizeWindows(splits[s], input.ctx, s);
+            for (const g of w.groups) groups.find((x) => x.group === g)!.windows[s] += 1;
+            const table = buildTable(
+              TOKEN_WINDOWS,
+              { id: w.ids, group: w.groups, input_ids: { flat: w.flat, size: input.ctx } },
+              { ctx: String(input.ctx) },
+            );
+            outputs.push({
+              output: s,
+              bytes: encodeParquet(table),
+              kind: 'table',
+              format: 'parquet',
+              rows: w.ids.length,
+              schema: contractFingerprint(TOKEN_WINDOWS),
+            });
+          }
+          const statRows = groups.flatMap((g) => SPLITS.map((s) => ({ g, s })));
+          const stats = buildTable(GROUP_STATS, {
+            group: statRows.map(({ g }) => g.group),
+            split: statRows.map(({ s }) => s),
+            passages: BigInt64Array.from(statRows.map(({ g, s }) => BigInt(g.passages[s]))),
+            bytes: BigInt64Array.from(statRows.map(({ g, s }) => BigInt(g.bytes[s]))),
+            windows: BigInt64Array.from(statRows.map(({ g, s }) => BigInt(g.windows[s]))),
+          });
+          outputs.push({
+            output: 'stats',
+            bytes: encodeParquet(stats),
+            kind: 'table',
+            format: 'parquet',
+            rows: statRows.length,
+            schema: contractFingerprint(GROUP_STATS),
+          });
+          return {
+            outputs,
+            result: (refs) => ({
+              windows: { train: refs.train!, val: refs.val!, test: refs.test! },
+              stats: refs.stats!,
+              groups,
+            }),
+          };
+        },
+      );
     },
   };
 }

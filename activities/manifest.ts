@@ -20,11 +20,22 @@ export function createManifestActivities({ artifacts }: { artifacts: ArtifactSto
   return {
     /** Writes `runs/<workflowId>/manifest.json`; a rerun of the same workflow ID replaces it. */
     async commitManifest(input: CommitManifestInput): Promise<ArtifactRef> {
-      const manifest: RunManifest = { ...input, codeVersion: CODE_VERSION, store: artifacts.store.root, committedAt: new Date().toISOString() };
+      const manifest: RunManifest = {
+        ...input,
+        codeVersion: CODE_VERSION,
+        store: artifacts.store.root,
+        committedAt: new Date().toISOString(),
+      };
       const bytes = new TextEncoder().encode(JSON.stringify(manifest, null, 2));
       const key = manifestKey(input.workflowId);
       await artifacts.store.put(key, bytes, { contentType: 'application/json' });
-      return { uri: artifacts.store.uri(key), kind: 'report', format: 'json', sha256: sha256Hex(bytes), bytes: bytes.byteLength };
+      return {
+        uri: artifacts.store.uri(key),
+        kind: 'report',
+        format: 'json',
+        sha256: sha256Hex(bytes),
+        bytes: bytes.byteLength,
+      };
     },
 
     /** Reads a run's manifest (used by the client, schedules and tests). */

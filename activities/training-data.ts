@@ -156,7 +156,8 @@ export function exactMixturePlan(
     const rng = new Rng(deriveSeed(seed, 'mixture-exact', step));
     const out = new Int32Array(batchSize);
     let i = 0;
-    for (const { rows, count } of counts) for (let c = 0; c < count; c++) out[i++] = rows[rng.int(rows.length)]!;
+    for (const { rows, count } of counts)
+      for (let c = 0; c < count; c++) out[i++] = rows[rng.int(rows.length)]!;
     return out;
   };
 }

@@ -177,7 +177,10 @@ export function extendMixtureSegments(
 export function describeMixtureSegments(segments: readonly MixtureSegment[]): string {
   if (segments.length === 0) return '(none)';
   return segments
-    .map((s) => `[${s.from}, ${s.to}) ${s.mixture === null ? 'spec plan' : stableJson(s.mixture)}${s.exact ? ' exact' : ''}`)
+    .map(
+      (s) =>
+        `[${s.from}, ${s.to}) ${s.mixture === null ? 'spec plan' : stableJson(s.mixture)}${s.exact ? ' exact' : ''}`,
+    )
     .join(', ');
 }
 

@@ -1,4 +1,4 @@
-// Aioli vs stratified vs best-of-grid static mixture on real text groups (issue #7; spec
+// Aioli vs stratified vs best-of-grid static mixture on real text groups (spec
 // specs/mixing-aioli.md §6 CPU-scale, §7 protocol, §9 "convincing end-to-end check (b)").
 //
 //   npm run bench -- aioli [--json] [--quick] [--seeds N]
@@ -22,7 +22,11 @@ import { fileURLToPath } from 'node:url';
 import { createIngestActivities } from '../activities/ingest.js';
 import { createTrainingActivities } from '../activities/training.js';
 import { type AioliConfig, aioliConfig, aioliProvider } from '../ml/methods/aioli.js';
-import { gridSearchMixtures, staticMixtureProvider, stratifiedProvider } from '../ml/methods/aioli-baselines.js';
+import {
+  gridSearchMixtures,
+  staticMixtureProvider,
+  stratifiedProvider,
+} from '../ml/methods/aioli-baselines.js';
 import type { MixtureProvider, MixtureRoundRecord } from '../ml/methods/aioli-lmo.js';
 import { runMixtureRound } from '../ml/methods/aioli-rounds.js';
 import { Rng } from '../ml/train/rng.js';
@@ -52,10 +56,40 @@ const GROUPS = ['code', 'novel', 'speeches'];
 // --spec-config: the spec's own CPU-scale row (d_model 128, ctx 128, S = 2000, U = 200, η = 0.3): hours here.
 const specConfig = args.includes('--spec-config');
 const C = quick
-  ? { seeds: 2, totalSteps: 96, roundSteps: 48, eta: 1.5, gridRuns: 2, valRows: 32, testRows: 64, dModel: 64, ctx: 64 }
+  ? {
+      seeds: 2,
+      totalSteps: 96,
+      roundSteps: 48,
+      eta: 1.5,
+      gridRuns: 2,
+      valRows: 32,
+      testRows: 64,
+      dModel: 64,
+      ctx: 64,
+    }
   : specConfig
-    ? { seeds: 3, totalSteps: 2000, roundSteps: 200, eta: 0.3, gridRuns: 9, valRows: 64, testRows: 256, dModel: 128, ctx: 128 }
-    : { seeds: 3, totalSteps: 160, roundSteps: 80, eta: 1.5, gridRuns: 3, valRows: 32, testRows: 96, dModel: 64, ctx: 64 };
+    ? {
+        seeds: 3,
+        totalSteps: 2000,
+        roundSteps: 200,
+        eta: 0.3,
+        gridRuns: 9,
+        valRows: 64,
+        testRows: 256,
+        dModel: 128,
+        ctx: 128,
+      }
+    : {
+        seeds: 3,
+        totalSteps: 160,
+        roundSteps: 80,
+        eta: 1.5,
+        gridRuns: 3,
+        valRows: 32,
+        testRows: 96,
+        dModel: 64,
+        ctx: 64,
+      };
 // Overrides: --steps S --round-steps U --eta η --grid G (e.g. a longer run when the machine allows).
 C.totalSteps = flag('--steps') ?? C.totalSteps;
 C.roundSteps = flag('--round-steps') ?? C.roundSteps;
@@ -66,16 +100,22 @@ const CTX = C.ctx;
 const MODEL = { layers: 2, dModel: C.dModel, heads: 4, ctx: CTX, mlpRatio: 4 };
 const BATCH = 8;
 
-const log = (msg: string) => process.stderr.write(`[aioli ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
+const log = (msg: string) =>
+  process.stderr.write(`[aioli ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
 const round = (x: number, d = 4) => Number(x.toFixed(d));
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 const std = (xs: number[]) =>
   xs.length < 2 ? 0 : Math.sqrt(xs.reduce((a, x) => a + (x - mean(xs)) ** 2, 0) / (xs.length - 1));
-const stats = (xs: number[]) => ({ mean: round(mean(xs)), std: round(std(xs)), per_seed: xs.map((x) => round(x)) });
+const stats = (xs: number[]) => ({
+  mean: round(mean(xs)),
+  std: round(std(xs)),
+  per_seed: xs.map((x) => round(x)),
+});
 
 // Child processes get their seed and store through the environment (node-pre-gyp, which tfjs-node
 // loads, parses process.argv and would read a `--dir` flag as its own).
-const childSeed = process.env.AIOLI_BENCH_SEED === undefined ? undefined : Number(process.env.AIOLI_BENCH_SEED);
+const childSeed =
+  process.env.AIOLI_BENCH_SEED === undefined ? undefined : Number(process.env.AIOLI_BENCH_SEED);
 const dirArg = process.env.AIOLI_BENCH_DIR;
 if (childSeed !== undefined) await initBackend(process.env.RETORT_TF_BACKEND ?? 'tfjs-node');
 const dir = dirArg ?? mkdtempSync(join(tmpdir(), 'retort-bench-aioli-'));
@@ -88,7 +128,12 @@ const load1 = () => round(loadavg()[0]!, 2);
 const loads: number[] = [load1()];
 
 /** A seeded sample of `perGroup` rows of each group of a token-windows table, as a new table. */
-async function sampleRows(ref: ArtifactRef, perGroup: number, seed: number, name: string): Promise<ArtifactRef> {
+async function sampleRows(
+  ref: ArtifactRef,
+  perGroup: number,
+  seed: number,
+  name: string,
+): Promise<ArtifactRef> {
   const table = decodeParquet(await artifacts.read(ref), ref.uri);
   const ids = stringValues(table, 'id');
   const groups = stringValues(table, 'group');
@@ -109,7 +154,11 @@ async function sampleRows(ref: ArtifactRef, perGroup: number, seed: number, name
   const bytes = encodeParquet(
     buildTable(
       TOKEN_WINDOWS,
-      { id: keep.map((r) => ids[r]!), group: keep.map((r) => groups[r]!), input_ids: { flat: out, size: CTX } },
+      {
+        id: keep.map((r) => ids[r]!),
+        group: keep.map((r) => groups[r]!),
+        input_ids: { flat: out, size: CTX },
+      },
       { ctx: String(CTX) },
     ),
   );
@@ -132,7 +181,9 @@ const corpus = await ingest.ingestTextCorpus({
 const windows = await ingest.tokenizeCorpus({ corpus: corpus.corpus, ctx: CTX });
 const val = await sampleRows(windows.windows.val, C.valRows, 1, 'val-subset');
 const test = await sampleRows(windows.windows.test, C.testRows, 2, 'test-subset');
-log(`windows per group (train/val/test): ${windows.groups.map((g) => `${g.group} ${g.windows?.train}/${g.windows?.val}/${g.windows?.test}`).join(', ')}`);
+log(
+  `windows per group (train/val/test): ${windows.groups.map((g) => `${g.group} ${g.windows?.train}/${g.windows?.val}/${g.windows?.test}`).join(', ')}`,
+);
 
 const baseSpec = (seed: number, runKey: string) =>
   ({
@@ -198,7 +249,9 @@ async function runMethod(provider: MixtureProvider, seed: number, label: string)
   const testLoss = losses(await training.evaluate({ checkpoint: checkpoint!, data: test, groups: GROUPS }));
   rmSync(join(dir, 'checkpoints', runKey), { recursive: true, force: true });
   const seconds = (Date.now() - t0) / 1000;
-  log(`${label} seed ${seed} done in ${seconds.toFixed(0)} s: test avg ppl ${avgPpl(testLoss).toFixed(3)}, load ${load1()}`);
+  log(
+    `${label} seed ${seed} done in ${seconds.toFixed(0)} s: test avg ppl ${avgPpl(testLoss).toFixed(3)}, load ${load1()}`,
+  );
   loads.push(load1());
   return { testLoss, valLoss, records, seconds };
 }
@@ -236,7 +289,11 @@ if (childSeed !== undefined) {
   for (const [n, proportions] of candidates.entries()) {
     out.grid.push({
       proportions,
-      run: await runMethod(staticMixtureProvider({ ...schedule, proportions, method: 'grid' }), seed, `grid${n}`),
+      run: await runMethod(
+        staticMixtureProvider({ ...schedule, proportions, method: 'grid' }),
+        seed,
+        `grid${n}`,
+      ),
     });
   }
   console.log(JSON.stringify(out));
@@ -249,7 +306,10 @@ function runSeed(seed: number): Promise<SeedResult> {
     const child = spawn(
       process.execPath,
       ['--import', 'tsx', fileURLToPath(import.meta.url), ...args.filter((a) => a !== '--json')],
-      { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, AIOLI_BENCH_SEED: String(seed), AIOLI_BENCH_DIR: dir } },
+      {
+        stdio: ['ignore', 'pipe', 'inherit'],
+        env: { ...process.env, AIOLI_BENCH_SEED: String(seed), AIOLI_BENCH_DIR: dir },
+      },
     );
     let stdout = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -263,7 +323,9 @@ function runSeed(seed: number): Promise<SeedResult> {
 
 const perSeed = (await Promise.all(SEEDS.map(runSeed))).sort((a, b) => a.seed - b.seed);
 loads.push(load1());
-const bestOfGrid = perSeed.map((r) => r.grid.reduce((a, b) => (avgPpl(b.run.valLoss) < avgPpl(a.run.valLoss) ? b : a)));
+const bestOfGrid = perSeed.map((r) =>
+  r.grid.reduce((a, b) => (avgPpl(b.run.valLoss) < avgPpl(a.run.valLoss) ? b : a)),
+);
 const results: Record<'aioli' | 'stratified' | 'grid', RunResult[]> = {
   aioli: perSeed.map((r) => r.aioli),
   stratified: perSeed.map((r) => r.stratified),
@@ -288,8 +350,15 @@ const perGroup = Object.fromEntries(
 );
 // Ā (normalised, rows = evaluated group, columns = trained group) averaged over rounds and seeds.
 const aRecords = results.aioli.flatMap((r) => r.records.filter((x) => x.aNormalized !== null));
-const aMean = GROUPS.map((_g, i) => GROUPS.map((_h, j) => round(mean(aRecords.map((x) => x.aNormalized![i]![j]!)), 5)));
-const colSums = GROUPS.map((_g, j) => round(aMean.reduce((s, row) => s + row[j]!, 0), 5));
+const aMean = GROUPS.map((_g, i) =>
+  GROUPS.map((_h, j) => round(mean(aRecords.map((x) => x.aNormalized![i]![j]!)), 5)),
+);
+const colSums = GROUPS.map((_g, j) =>
+  round(
+    aMean.reduce((s, row) => s + row[j]!, 0),
+    5,
+  ),
+);
 const deltas = SEEDS.map((_s, k) => headline('aioli')[k]! - headline('stratified')[k]!);
 
 const report = {
@@ -298,12 +367,21 @@ const report = {
   metric: 'average test perplexity over groups, (1/m)·Σ_i exp(mean per-window next-byte NLL of group i)',
   groups: GROUPS,
   aioli: { ...stats(headline('aioli')), loss: stats(results.aioli.map((r) => mean(r.testLoss))) },
-  stratified: { ...stats(headline('stratified')), loss: stats(results.stratified.map((r) => mean(r.testLoss))) },
+  stratified: {
+    ...stats(headline('stratified')),
+    loss: stats(results.stratified.map((r) => mean(r.testLoss))),
+  },
   grid: {
     ...stats(headline('grid')),
     loss: stats(results.grid.map((r) => mean(r.testLoss))),
     mixture_per_seed: bestOfGrid.map((b) => b.proportions.map((x) => round(x))),
-    candidates_per_seed: perSeed.map((r) => r.grid.map((c) => ({ proportions: c.proportions.map((x) => round(x)), val_avg_ppl: round(avgPpl(c.run.valLoss)), test_avg_ppl: round(avgPpl(c.run.testLoss)) }))),
+    candidates_per_seed: perSeed.map((r) =>
+      r.grid.map((c) => ({
+        proportions: c.proportions.map((x) => round(x)),
+        val_avg_ppl: round(avgPpl(c.run.valLoss)),
+        test_avg_ppl: round(avgPpl(c.run.testLoss)),
+      })),
+    ),
     selection: 'per seed: the candidate with the best average validation perplexity',
   },
   delta_vs_stratified: {
@@ -314,7 +392,11 @@ const report = {
   A: aMean,
   A_column_sums: colSums,
   A_per_seed_round: results.aioli.map((r) =>
-    r.records.map((x) => ({ round: x.round, a_normalized: x.aNormalized?.map((row) => row.map((v) => round(v, 5))) ?? null, a_raw: x.aRaw?.map((row) => row.map((v) => round(v, 5))) ?? null })),
+    r.records.map((x) => ({
+      round: x.round,
+      a_normalized: x.aNormalized?.map((row) => row.map((v) => round(v, 5))) ?? null,
+      a_raw: x.aRaw?.map((row) => row.map((v) => round(v, 5))) ?? null,
+    })),
   ),
   proportions_per_seed: results.aioli.map((r) => r.records.map((x) => x.proportions.map((v) => round(v)))),
   config: {
@@ -342,10 +424,13 @@ const report = {
 rmSync(dir, { recursive: true, force: true });
 
 if (!json) {
-  const row = (m: string, s: { mean: number; std: number }) => `${m.padEnd(11)} ${s.mean.toFixed(3)} ± ${s.std.toFixed(3)}`;
+  const row = (m: string, s: { mean: number; std: number }) =>
+    `${m.padEnd(11)} ${s.mean.toFixed(3)} ± ${s.std.toFixed(3)}`;
   console.log('average test perplexity over groups (mean ± std over seeds)');
   for (const m of methods) console.log(row(m, report[m]));
-  console.log(`Aioli − stratified: ${report.delta_vs_stratified.aioli.mean} (wins ${report.delta_vs_stratified.aioli.wins}/${deltas.length})`);
+  console.log(
+    `Aioli − stratified: ${report.delta_vs_stratified.aioli.mean} (wins ${report.delta_vs_stratified.aioli.wins}/${deltas.length})`,
+  );
   console.log(`A (rows evaluated, cols trained; ${GROUPS.join(', ')}):`, JSON.stringify(aMean));
 }
 console.log(JSON.stringify(report, null, json ? 0 : 2));

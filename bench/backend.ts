@@ -20,7 +20,7 @@ const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const BATCH = 256;
 // A pure-JS step at batch 32 already takes >10 min (93% of it in the cpu backend's Conv2DBackpropFilter).
 const QUICK_CPU_BATCH = 8;
-const SPEEDUP_EXPECTED = 20; // native vs pure JS on the ConvNet step (issue #3)
+const SPEEDUP_EXPECTED = 20; // native vs pure JS on the ConvNet step
 const TORCH_GOAL = 2; // native step time within 2× of PyTorch's
 
 type Json = Record<string, unknown>;

@@ -1,4 +1,4 @@
-// CV-DD on real MNIST at IPC 10 (--ipc 50 / 1: §7.2's profiles for those) (issue 5; specs/distill-committee-voting.md §7.2, §8.10):
+// CV-DD on real MNIST at IPC 10 (--ipc 50 / 1: §7.2's profiles for those) (specs/distill-committee-voting.md §7.2, §8.10):
 // random real images with hard labels vs SRe²L++ (one member, K = 1) vs the CV-DD committee, every
 // variant evaluated by fresh students over the same evaluation seeds, all in ONE run.
 //
@@ -19,7 +19,7 @@
 // gates): --real-soft `random_real_soft`, the same random subsets relabelled online by the committee
 // (§9.1's third column); --no-mlp-bn `committee_no_mlp_bn`, the committee recovered without the MLP's
 // BN term (bnTermFamilies ['convnet'], see committee-voting.ts).
-// Trajectory matching side by side (issue 5; off with --no-tm): MTT (spec distill-trajectory-matching
+// Trajectory matching side by side (off with --no-tm): MTT (spec distill-trajectory-matching
 // §10.2 'cpu-14' profile: ConvNet W8 D2 instance norm, hard labels, real init) distilled at IPC 10 from
 // experts trained on the SAME 14×14 train split (validation rows excluded), through bench/_distill-common.ts
 // (the code of bench/distill-mtt.ts). Its set is evaluated like every other arm (`mtt`: the same

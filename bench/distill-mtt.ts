@@ -1,8 +1,8 @@
 // `npm run bench -- distill-mtt [--json] [--quick] [--ipc 1,10] [--iterations-1 N] [--iterations-10 N]
 //                              [--students R] [--lr-img X]`
 //
-// Dataset distillation by trajectory matching on the real MNIST digits (issue #4,
-// specs/distill-trajectory-matching.md §10.2): expert trajectories on real images, then for IPC 1 and
+// Dataset distillation by trajectory matching on the real MNIST digits
+// (specs/distill-trajectory-matching.md §10.2): expert trajectories on real images, then for IPC 1 and
 // 10 a random real subset, plain MTT (hard labels, real init, fixed window) and DATM (soft labels from
 // the experts, correct-sample init, growing window at IPC ≥ 10, update gate), each evaluated by
 // training R fresh ConvNets on the set (spec §8 protocol at CPU scale) and testing on held-out digits;
@@ -240,7 +240,7 @@ async function main(): Promise<void> {
     cpu_s: round((process.cpuUsage().user + process.cpuUsage().system) / 1e6, 1),
     units: 'test accuracy in percent; std = population std over students',
     target: {
-      rule: 'distilled mean − random real mean ≥ 10 points at IPC 1 (issue #4)',
+      rule: 'distilled mean − random real mean ≥ 10 points at IPC 1',
       ...(ipc1 ? { met_mtt: ipc1.mtt_minus_random >= 10, met_datm: ipc1.datm_minus_random >= 10 } : {}),
       differences: targets,
     },

@@ -1,6 +1,6 @@
 // `npm run bench -- gotd-effect [--json] [--quick] [--epsilon E] [--sweep-only]`
 //
-// Does a GOT-D warm-up selection help fine-tuning on real text? (issue #6, spec §8 end-to-end check.)
+// Does a GOT-D warm-up selection help fine-tuning on real text? (spec §8 end-to-end check.)
 // Builtin public-domain text groups (activities/text-corpus.ts): `speeches` (US State of the Union
 // addresses), `novel` (Moby-Dick) and `code` (TypeScript's lib .d.ts files), cut into passages of
 // exactly 1,000 characters (spec §4.1 packing) and split into disjoint parts by a fixed seed.

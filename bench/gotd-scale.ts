@@ -1,6 +1,6 @@
 // `npm run bench -- gotd-scale [--json] [--quick]`
 //
-// GOT-D selection at scale (specs/warmup-selection-gotd.md §4.6, issue #6), three measurements:
+// GOT-D selection at scale (specs/warmup-selection-gotd.md §4.6), three measurements:
 // 1. scale: wall time and peak RSS of one selection for 100k and 1M candidates × 1k targets (d = 64;
 //    synthetic L2-normalised Gaussian-mixture embeddings, bench/_gotd-data.ts). Each size runs
 //    selectWarmupData (strategy auto: exact ≤ 100k, random chunks of ≤ 100k above) in its own child

@@ -1,6 +1,6 @@
 // `npm run bench -- rewarm [--json] [--quick]`
 //
-// Continual pre-training with LR re-warming (specs/continual-pretraining-rewarm.md, issue 7), at CPU
+// Continual pre-training with LR re-warming (specs/continual-pretraining-rewarm.md), at CPU
 // scale through the real workflows on a local Temporal dev server (workers in this process):
 //   1. ingestCorpus: two real text groups as separate tables, X = "speeches" (upstream: US State of the
 //      Union addresses) and Y = "code" (downstream: TypeScript's lib .d.ts files), byte-level windows;
@@ -101,7 +101,13 @@ interface RunSummary {
   curve: { step: number; tokens: number; upstream: number; downstream: number }[];
 }
 
-function summarize(id: string, warmup: number | null, schedule: ScheduleSpec, curve: CurvePoint[], wallS: number): RunSummary {
+function summarize(
+  id: string,
+  warmup: number | null,
+  schedule: ScheduleSpec,
+  curve: CurvePoint[],
+  wallS: number,
+): RunSummary {
   const S = PLAN.steps;
   const W = warmup === null ? 0 : Math.round(warmup * S);
   const at = (step: number) => curve.find((p) => p.step >= step) ?? curve.at(-1)!;
@@ -121,7 +127,12 @@ function summarize(id: string, warmup: number | null, schedule: ScheduleSpec, cu
     down_loss_at_25pct: r4(at(Math.round(0.25 * S)).downstream),
     down_loss_final: r4(curve.at(-1)!.downstream),
     wall_s: Number(wallS.toFixed(1)),
-    curve: curve.map((p) => ({ step: p.step, tokens: p.tokens, upstream: r4(p.upstream), downstream: r4(p.downstream) })),
+    curve: curve.map((p) => ({
+      step: p.step,
+      tokens: p.tokens,
+      upstream: r4(p.upstream),
+      downstream: r4(p.downstream),
+    })),
   };
 }
 
@@ -129,7 +140,9 @@ async function main() {
   const t0 = performance.now();
   const scratch = mkdtempSync(join(tmpdir(), 'retort-rewarm-'));
   const store = new FileStore(opts.store ?? join(scratch, 'store'));
-  say(`rewarm${opts.quick ? ' --quick' : ''}: X = ${X} → Y = ${Y}; starting a dev server (scratch ${scratch})`);
+  say(
+    `rewarm${opts.quick ? ' --quick' : ''}: X = ${X} → Y = ${Y}; starting a dev server (scratch ${scratch})`,
+  );
   const server = await startDevServer({ uiPort: false, logFile: join(scratch, 'temporal.log') });
   const native = await NativeConnection.connect({ address: server.address });
   const connection = await Connection.connect({ address: server.address });
@@ -139,7 +152,11 @@ async function main() {
   try {
     const client = new Client({ connection });
     const exec = <R>(type: string, id: string, input: unknown) =>
-      client.workflow.execute(type, { taskQueue, workflowId: `rewarm-${id}-${Date.now()}`, args: [input] }) as Promise<R>;
+      client.workflow.execute(type, {
+        taskQueue,
+        workflowId: `rewarm-${id}-${Date.now()}`,
+        args: [input],
+      }) as Promise<R>;
 
     const ingest = (group: 'speeches' | 'code') =>
       exec<IngestCorpusResult>('ingestCorpus', `ingest-${group}`, {
@@ -150,7 +167,9 @@ async function main() {
         seed: 0,
       } satisfies IngestCorpusInput);
     const [x, y] = [await ingest(X), await ingest(Y)];
-    say(`ingested: ${X} ${x.windows.train.rows} train / ${x.windows.val.rows} val windows; ${Y} ${y.windows.train.rows} / ${y.windows.val.rows}`);
+    say(
+      `ingested: ${X} ${x.windows.train.rows} train / ${x.windows.val.rows} val windows; ${Y} ${y.windows.train.rows} / ${y.windows.val.rows}`,
+    );
 
     const model = { kind: 'lm' as const, config: { ...PLAN.model, ctx: PLAN.ctx } };
     const tp = performance.now();
@@ -166,14 +185,21 @@ async function main() {
       seed: 0,
     } satisfies TrainingSpecInput);
     const pretrainS = (performance.now() - tp) / 1000;
-    say(`pre-trained on ${X}: ${PLAN.pretrainSteps} steps in ${pretrainS.toFixed(0)} s, ${X} val loss ${pre.eval.overall.loss.toFixed(4)}`);
+    say(
+      `pre-trained on ${X}: ${PLAN.pretrainSteps} steps in ${pretrainS.toFixed(0)} s, ${X} val loss ${pre.eval.overall.loss.toFixed(4)}`,
+    );
 
     const grid: { id: string; warmup: number | null; schedule: ScheduleSpec }[] = [
       ...LR_FACTORS.flatMap((f) =>
         WARMUPS.map((w) => ({
           id: `w${w * 100}%-lr${f}x`,
           warmup: w,
-          schedule: { kind: 'rewarmedCosine' as const, maxLr: f * PLAN.etaPre, warmupFraction: w, minLrRatio: 0.1 },
+          schedule: {
+            kind: 'rewarmedCosine' as const,
+            maxLr: f * PLAN.etaPre,
+            warmupFraction: w,
+            minLrRatio: 0.1,
+          },
         })),
       ),
       { id: 'constant', warmup: null, schedule: { kind: 'constant', lr: 0.1 * PLAN.etaPre } },
@@ -208,13 +234,18 @@ async function main() {
     const rewarmed = runs.filter((r) => r.warmup_fraction !== null);
     const run = (w: number, f: number) => byId(`w${w * 100}%-lr${f}x`);
     const earlyRise = (r: RunSummary) =>
-      Math.max(...r.curve.filter((p) => p.step <= Math.round(0.02 * PLAN.steps)).map((p) => p.upstream)) - r.up_loss_start;
+      Math.max(...r.curve.filter((p) => p.step <= Math.round(0.02 * PLAN.steps)).map((p) => p.upstream)) -
+      r.up_loss_start;
     const checks = {
       rewarm_raises_upstream_first: rewarmed.every((r) => r.up_loss_after_warmup > r.up_loss_start),
       rewarm_helps_downstream: rewarmed.every((r) => r.down_loss_final < r.down_loss_start),
       rewarm_beats_constant_downstream: run(0.01, 1).down_loss_final < byId('constant').down_loss_final,
-      higher_max_lr_forgets_more_upstream: WARMUPS.every((w) => run(w, 2).up_loss_final > run(w, 1).up_loss_final),
-      higher_max_lr_adapts_more_downstream: WARMUPS.every((w) => run(w, 2).down_loss_final < run(w, 1).down_loss_final),
+      higher_max_lr_forgets_more_upstream: WARMUPS.every(
+        (w) => run(w, 2).up_loss_final > run(w, 1).up_loss_final,
+      ),
+      higher_max_lr_adapts_more_downstream: WARMUPS.every(
+        (w) => run(w, 2).down_loss_final < run(w, 1).down_loss_final,
+      ),
       warmup_length_barely_matters: LR_FACTORS.every((f) => {
         const finals = WARMUPS.map((w) => run(w, f).down_loss_final);
         return (Math.max(...finals) - Math.min(...finals)) / Math.min(...finals) <= 0.01;
@@ -236,10 +267,17 @@ async function main() {
         optimizer_state: 'fresh AdamW moments at the start of every continual run',
         seeds: [1],
         pretrain_schedule: 'rewarmedCosine warm-up 1 %, η_pre, cosine to 0.1·η_pre at the end',
-        windows: { [X]: { train: x.windows.train.rows, val: x.windows.val.rows }, [Y]: { train: y.windows.train.rows, val: y.windows.val.rows } },
+        windows: {
+          [X]: { train: x.windows.train.rows, val: x.windows.val.rows },
+          [Y]: { train: y.windows.train.rows, val: y.windows.val.rows },
+        },
       },
       machine: { cpus: cpus().length, load1_at_start: Number(loadavg()[0]!.toFixed(2)) },
-      pretrain: { steps: PLAN.pretrainSteps, upstream_val_loss: r4(pre.eval.overall.loss), wall_s: Number(pretrainS.toFixed(1)) },
+      pretrain: {
+        steps: PLAN.pretrainSteps,
+        upstream_val_loss: r4(pre.eval.overall.loss),
+        wall_s: Number(pretrainS.toFixed(1)),
+      },
       runs,
       checks,
       wall_s: Number(((performance.now() - t0) / 1000).toFixed(1)),

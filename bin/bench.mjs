@@ -7,11 +7,18 @@ import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const [name, ...args] = process.argv.slice(2);
-const available = readdirSync(join(root, 'bench')).filter((f) => f.endsWith('.ts') && !f.startsWith('_')).map((f) => f.slice(0, -3));
+const available = readdirSync(join(root, 'bench'))
+  .filter((f) => f.endsWith('.ts') && !f.startsWith('_'))
+  .map((f) => f.slice(0, -3));
 if (!name || !existsSync(join(root, 'bench', `${name}.ts`))) {
-  console.error(`usage: npm run bench -- <name> [--json] [--quick]\navailable: ${available.join(', ') || '(none)'}`);
+  console.error(
+    `usage: npm run bench -- <name> [--json] [--quick]\navailable: ${available.join(', ') || '(none)'}`,
+  );
   process.exit(2);
 }
 const tsx = join(root, 'node_modules', 'tsx', 'dist', 'cli.mjs');
-const r = spawnSync(process.execPath, [tsx, join(root, 'bench', `${name}.ts`), ...args], { stdio: 'inherit', cwd: root });
+const r = spawnSync(process.execPath, [tsx, join(root, 'bench', `${name}.ts`), ...args], {
+  stdio: 'inherit',
+  cwd: root,
+});
 process.exit(r.status ?? 1);

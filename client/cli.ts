@@ -2,7 +2,13 @@
 // RETORT_STORE. Long commands show live progress unless --json.
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { RetortClient, WORKFLOW_INPUTS, type WorkflowType, isWorkflowType, workflowTypeFromFile } from './index.js';
+import {
+  RetortClient,
+  WORKFLOW_INPUTS,
+  type WorkflowType,
+  isWorkflowType,
+  workflowTypeFromFile,
+} from './index.js';
 
 const USAGE = `retort — durable data curation and dataset distillation on Temporal
 
@@ -56,23 +62,37 @@ async function cmdRun(args: string[]) {
   const { values, positionals } = parseArgs({
     args,
     allowPositionals: true,
-    options: { workflow: { type: 'string' }, id: { type: 'string' }, wait: { type: 'boolean' }, json: { type: 'boolean' }, 'task-queue': { type: 'string' } },
+    options: {
+      workflow: { type: 'string' },
+      id: { type: 'string' },
+      wait: { type: 'boolean' },
+      json: { type: 'boolean' },
+      'task-queue': { type: 'string' },
+    },
   });
   const file = positionals[0];
   if (!file) throw new UsageError('run needs an input file');
   const type = values.workflow ?? workflowTypeFromFile(file);
   if (!type || !isWorkflowType(type)) {
-    throw new UsageError(`cannot tell the workflow type of ${file}: pass --workflow (one of ${Object.keys(WORKFLOW_INPUTS).join(', ')})`);
+    throw new UsageError(
+      `cannot tell the workflow type of ${file}: pass --workflow (one of ${Object.keys(WORKFLOW_INPUTS).join(', ')})`,
+    );
   }
   const input = readInputFile(file, type);
   const retort = await RetortClient.connect();
   try {
-    const opts = { ...(values.id ? { workflowId: values.id } : {}), ...(values['task-queue'] ? { taskQueue: values['task-queue'] } : {}) };
+    const opts = {
+      ...(values.id ? { workflowId: values.id } : {}),
+      ...(values['task-queue'] ? { taskQueue: values['task-queue'] } : {}),
+    };
     if (!values.wait) {
       const handle = await retort.start(type, input, opts);
       const res = { workflowId: handle.workflowId, runId: handle.firstExecutionRunId, status: 'RUNNING' };
       if (values.json) out(res);
-      else console.log(`started ${type} ${res.workflowId} (run ${res.runId})\nwatch: retort status '${res.workflowId}'`);
+      else
+        console.log(
+          `started ${type} ${res.workflowId} (run ${res.runId})\nwatch: retort status '${res.workflowId}'`,
+        );
       return;
     }
     const live = !values.json && process.stderr.isTTY;
@@ -82,8 +102,12 @@ async function cmdRun(args: string[]) {
     });
     if (live) process.stderr.write('\n');
     if (values.json) out(outcome);
-    else if (outcome.status === 'COMPLETED') console.log(`${type} ${outcome.workflowId}: COMPLETED\n${JSON.stringify(outcome.result, null, 2)}`);
-    else console.error(`${type} ${outcome.workflowId}: ${outcome.status}: ${outcome.error?.type ?? ''} ${outcome.error?.message ?? ''}`);
+    else if (outcome.status === 'COMPLETED')
+      console.log(`${type} ${outcome.workflowId}: COMPLETED\n${JSON.stringify(outcome.result, null, 2)}`);
+    else
+      console.error(
+        `${type} ${outcome.workflowId}: ${outcome.status}: ${outcome.error?.type ?? ''} ${outcome.error?.message ?? ''}`,
+      );
     if (outcome.status !== 'COMPLETED') process.exitCode = 1;
   } finally {
     await retort.close();
@@ -103,7 +127,11 @@ function progressLine(p: Record<string, unknown>, live: boolean) {
 }
 
 async function cmdStatus(args: string[]) {
-  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { json: { type: 'boolean' } } });
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: { json: { type: 'boolean' } },
+  });
   const id = positionals[0];
   if (!id) throw new UsageError('status needs a workflow ID');
   const retort = await RetortClient.connect();
@@ -111,7 +139,9 @@ async function cmdStatus(args: string[]) {
     const s = await retort.status(id);
     if (values.json) out(s);
     else {
-      console.log(`${s.type} ${s.workflowId}\n  status   ${s.status}\n  run      ${s.runId}\n  started  ${s.startTime}${s.closeTime ? `\n  closed   ${s.closeTime}` : ''}`);
+      console.log(
+        `${s.type} ${s.workflowId}\n  status   ${s.status}\n  run      ${s.runId}\n  started  ${s.startTime}${s.closeTime ? `\n  closed   ${s.closeTime}` : ''}`,
+      );
       if (s.progress) console.log(`  progress ${JSON.stringify(s.progress)}`);
     }
   } finally {
@@ -130,7 +160,9 @@ async function cmdReport(args: string[]) {
     // The result adds per-group tables; the manifest alone is enough for the artifact list.
     const status = await retort.status(id).catch(() => undefined);
     const result =
-      status?.status === 'COMPLETED' ? ((await retort.client.workflow.getHandle(id).result()) as Record<string, unknown>) : undefined;
+      status?.status === 'COMPLETED'
+        ? ((await retort.client.workflow.getHandle(id).result()) as Record<string, unknown>)
+        : undefined;
     console.log(await writeRunReport(openStore(), id, result));
   } finally {
     await retort.close();
@@ -206,7 +238,10 @@ async function cmdSchedule(args: string[]) {
       case 'trigger': {
         const outcome = await schedules.triggerSchedule(retort.client, id!, { wait: values.wait ?? false });
         if (values.json) out(outcome);
-        else console.log(`${id}: ${outcome.workflowId} ${outcome.status}${outcome.error ? `: ${outcome.error}` : ''}`);
+        else
+          console.log(
+            `${id}: ${outcome.workflowId} ${outcome.status}${outcome.error ? `: ${outcome.error}` : ''}`,
+          );
         if (values.wait && outcome.status !== 'COMPLETED') process.exitCode = 1;
         return;
       }
@@ -216,7 +251,9 @@ async function cmdSchedule(args: string[]) {
         else console.log(`deleted schedule ${id}`);
         return;
       default:
-        throw new UsageError(`unknown schedule command "${sub ?? ''}" (create, list, pause, trigger, delete)`);
+        throw new UsageError(
+          `unknown schedule command "${sub ?? ''}" (create, list, pause, trigger, delete)`,
+        );
     }
   } finally {
     await retort.close();

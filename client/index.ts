@@ -3,12 +3,22 @@
 //   const retort = await RetortClient.connect();               // TEMPORAL_ADDRESS / TEMPORAL_NAMESPACE
 //   const run = await retort.run('ingestCorpus', { seed: 1 });  // { workflowId, runId, status, result }
 import { createHash } from 'node:crypto';
-import { Client, Connection, WorkflowIdConflictPolicy, type WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
+import {
+  Client,
+  Connection,
+  WorkflowIdConflictPolicy,
+  type WorkflowHandleWithFirstExecutionRunId,
+} from '@temporalio/client';
 import { progressQuery } from '../schemas/messages.js';
 import { TASK_QUEUE } from '../schemas/temporal.js';
 import { WORKFLOW_INPUTS, type WorkflowType } from './workflow-types.js';
 
-export { WORKFLOW_INPUTS, isWorkflowType, workflowTypeFromFile, type WorkflowType } from './workflow-types.js';
+export {
+  WORKFLOW_INPUTS,
+  isWorkflowType,
+  workflowTypeFromFile,
+  type WorkflowType,
+} from './workflow-types.js';
 
 export interface ConnectOptions {
   /** Default `TEMPORAL_ADDRESS`, else `127.0.0.1:7233`. */
@@ -33,7 +43,9 @@ export interface RunOutcome<R = unknown> {
 
 const canonical = (v: unknown): string =>
   JSON.stringify(v, (_k, x: unknown) =>
-    x && typeof x === 'object' && !Array.isArray(x) ? Object.fromEntries(Object.entries(x).sort(([a], [b]) => (a < b ? -1 : 1))) : x,
+    x && typeof x === 'object' && !Array.isArray(x)
+      ? Object.fromEntries(Object.entries(x).sort(([a], [b]) => (a < b ? -1 : 1)))
+      : x,
   );
 
 /**
@@ -48,7 +60,9 @@ export function defaultWorkflowId(type: WorkflowType, input: Record<string, unkn
 /** Walks a failure's cause chain to the innermost message and type (the one naming file and column). */
 function rootCause(err: unknown): { message: string; type?: string } {
   let e = err as { message?: string; type?: string; cause?: unknown } | undefined;
-  let best: { message: string; type?: string } = { message: String((e as Error | undefined)?.message ?? err) };
+  let best: { message: string; type?: string } = {
+    message: String((e as Error | undefined)?.message ?? err),
+  };
   while (e) {
     if (e.type) best = { message: e.message ?? best.message, type: e.type };
     e = e.cause as typeof e;
@@ -71,7 +85,11 @@ export class RetortClient {
   }
 
   /** Validates `input` locally and starts the workflow (joining a running one with the same ID). */
-  async start(type: WorkflowType, input: Record<string, unknown>, options: StartOptions = {}): Promise<WorkflowHandleWithFirstExecutionRunId> {
+  async start(
+    type: WorkflowType,
+    input: Record<string, unknown>,
+    options: StartOptions = {},
+  ): Promise<WorkflowHandleWithFirstExecutionRunId> {
     WORKFLOW_INPUTS[type].parse(input); // fail fast, with zod's message, before anything is started
     const workflowId = options.workflowId ?? defaultWorkflowId(type, input);
     return this.client.workflow.start(type, {
@@ -108,7 +126,12 @@ export class RetortClient {
       return { workflowId: handle.workflowId, runId, status: 'COMPLETED', result };
     } catch (err) {
       const desc = await handle.describe().catch(() => undefined);
-      return { workflowId: handle.workflowId, runId, status: desc?.status.name ?? 'FAILED', error: rootCause(err) };
+      return {
+        workflowId: handle.workflowId,
+        runId,
+        status: desc?.status.name ?? 'FAILED',
+        error: rootCause(err),
+      };
     } finally {
       clearTimeout(timer);
     }

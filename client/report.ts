@@ -12,7 +12,8 @@ interface ManifestLike {
   committedAt?: string;
 }
 
-const esc = (s: string) => s.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]!);
+const esc = (s: string) =>
+  s.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]!);
 
 function refRows(prefix: string, value: unknown): string[] {
   if (!value || typeof value !== 'object') return [];
@@ -27,7 +28,12 @@ function refRows(prefix: string, value: unknown): string[] {
 
 /** Renders a run's manifest (+ its result, for per-group tables) as a standalone HTML page. */
 export function renderRunReport(manifest: ManifestLike, result?: Record<string, unknown>): string {
-  const groups = (result?.groups ?? []) as { group: string; passages?: Record<string, number>; bytes?: Record<string, number>; windows?: Record<string, number> }[];
+  const groups = (result?.groups ?? []) as {
+    group: string;
+    passages?: Record<string, number>;
+    bytes?: Record<string, number>;
+    windows?: Record<string, number>;
+  }[];
   const splits = ['train', 'val', 'test'];
   const groupTable = groups.length
     ? `<h2>Groups</h2><table><tr><th>group</th>${splits.map((s) => `<th>passages ${s}</th>`).join('')}${splits.map((s) => `<th>windows ${s}</th>`).join('')}<th>bytes</th></tr>${groups
@@ -48,10 +54,16 @@ ${groupTable}
 }
 
 /** Reads a run's manifest and writes `reports/<workflowId>.html` next to it; returns its URI. */
-export async function writeRunReport(store: ObjectStore, workflowId: string, result?: Record<string, unknown>): Promise<string> {
+export async function writeRunReport(
+  store: ObjectStore,
+  workflowId: string,
+  result?: Record<string, unknown>,
+): Promise<string> {
   const key = manifestKey(workflowId);
   const manifest = JSON.parse(new TextDecoder().decode(await store.get(key))) as ManifestLike;
   const reportKey = key.replace(/manifest\.json$/, 'report.html');
-  await store.put(reportKey, new TextEncoder().encode(renderRunReport(manifest, result)), { contentType: 'text/html' });
+  await store.put(reportKey, new TextEncoder().encode(renderRunReport(manifest, result)), {
+    contentType: 'text/html',
+  });
   return store.uri(reportKey);
 }

@@ -48,7 +48,9 @@ export async function createSchedule(client: Client, options: CreateScheduleOpti
   WORKFLOW_INPUTS[workflowType].parse(options.input);
   // With no interval or cron the spec is empty: the schedule runs only when triggered.
   const spec = {
-    ...(options.every ? { intervals: [{ every: options.every as `${number}${'ms' | 's' | 'm' | 'h' | 'd'}` }] } : {}),
+    ...(options.every
+      ? { intervals: [{ every: options.every as `${number}${'ms' | 's' | 'm' | 'h' | 'd'}` }] }
+      : {}),
     ...(options.cron ? { cronExpressions: options.cron } : {}),
   };
   try {
@@ -68,7 +70,8 @@ export async function createSchedule(client: Client, options: CreateScheduleOpti
       state: { paused: options.paused ?? false, ...(options.note ? { note: options.note } : {}) },
     });
   } catch (err) {
-    if (err instanceof ScheduleAlreadyRunning) throw new Error(`schedule "${options.scheduleId}" already exists (delete it first)`);
+    if (err instanceof ScheduleAlreadyRunning)
+      throw new Error(`schedule "${options.scheduleId}" already exists (delete it first)`);
     throw err;
   }
   return describeSchedule(client, options.scheduleId);
@@ -102,7 +105,12 @@ export async function listSchedules(client: Client): Promise<ScheduleInfo[]> {
   return out.sort((a, b) => (a.scheduleId < b.scheduleId ? -1 : 1));
 }
 
-export async function pauseSchedule(client: Client, scheduleId: string, unpause = false, note?: string): Promise<ScheduleInfo> {
+export async function pauseSchedule(
+  client: Client,
+  scheduleId: string,
+  unpause = false,
+  note?: string,
+): Promise<ScheduleInfo> {
   const handle = client.schedule.getHandle(scheduleId);
   if (unpause) await handle.unpause(note ?? 'unpaused with retort schedule pause --resume');
   else await handle.pause(note ?? 'paused with retort schedule pause');
@@ -128,18 +136,29 @@ export async function triggerSchedule(
 ): Promise<TriggerOutcome> {
   const handle = client.schedule.getHandle(scheduleId);
   const before = await handle.describe();
-  const known = new Set([...runsOf(before.info.recentActions), ...before.info.runningActions.map((a) => a.workflow.workflowId)]);
+  const known = new Set([
+    ...runsOf(before.info.recentActions),
+    ...before.info.runningActions.map((a) => a.workflow.workflowId),
+  ]);
   if (before.info.runningActions.length > 0) {
-    throw new Error(`schedule "${scheduleId}" has a run in progress (${before.info.runningActions[0]!.workflow.workflowId}); overlap policy SKIP would drop this trigger`);
+    throw new Error(
+      `schedule "${scheduleId}" has a run in progress (${before.info.runningActions[0]!.workflow.workflowId}); overlap policy SKIP would drop this trigger`,
+    );
   }
   await handle.trigger(ScheduleOverlapPolicy.SKIP);
   const deadline = Date.now() + (options.timeoutMs ?? 30_000);
   let workflowId: string | undefined;
   while (!workflowId) {
     const d = await handle.describe();
-    workflowId = [...d.info.runningActions.map((a) => a.workflow.workflowId), ...runsOf(d.info.recentActions)].find((id) => !known.has(id));
+    workflowId = [
+      ...d.info.runningActions.map((a) => a.workflow.workflowId),
+      ...runsOf(d.info.recentActions),
+    ].find((id) => !known.has(id));
     if (workflowId) break;
-    if (Date.now() > deadline) throw new Error(`schedule "${scheduleId}": the triggered run did not appear within ${options.timeoutMs ?? 30_000} ms`);
+    if (Date.now() > deadline)
+      throw new Error(
+        `schedule "${scheduleId}": the triggered run did not appear within ${options.timeoutMs ?? 30_000} ms`,
+      );
     await new Promise((r) => setTimeout(r, 250));
   }
   const run = client.workflow.getHandle(workflowId);
@@ -149,7 +168,8 @@ export async function triggerSchedule(
     return { scheduleId, workflowId, status: 'COMPLETED', result };
   } catch (err) {
     const status = (await run.describe()).status.name;
-    const cause = err instanceof WorkflowFailedError ? (err.cause?.message ?? err.message) : (err as Error).message;
+    const cause =
+      err instanceof WorkflowFailedError ? (err.cause?.message ?? err.message) : (err as Error).message;
     return { scheduleId, workflowId, status, error: cause };
   }
 }

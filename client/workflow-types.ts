@@ -3,7 +3,12 @@ import { IngestCorpusInput } from '../schemas/ingest.js';
 import { TrainingSpec } from '../schemas/training.js';
 import { MixAioliInput } from '../schemas/mixing.js';
 import { SelectWarmupInput } from '../schemas/select-warmup.js';
-import { DistillCvddInput, DistillDatasetInput, DistillTrajectoryInput, TrainExpertsInput } from '../schemas/distill.js';
+import {
+  DistillCvddInput,
+  DistillDatasetInput,
+  DistillTrajectoryInput,
+  TrainExpertsInput,
+} from '../schemas/distill.js';
 import { ContinualPretrainInput } from '../schemas/continual-pretrain.js';
 import { CurateCorpusInput } from '../schemas/curate.js';
 import { DistillCommitteeInput } from '../schemas/committee.js';
@@ -29,7 +34,10 @@ export const isWorkflowType = (name: string): name is WorkflowType => Object.has
 
 /** `examples/ingest-corpus.json` → `ingestCorpus`. */
 export function workflowTypeFromFile(path: string): WorkflowType | undefined {
-  const base = path.split('/').pop()!.replace(/\.json$/, '');
+  const base = path
+    .split('/')
+    .pop()!
+    .replace(/\.json$/, '');
   const camel = base.replace(/-([a-z])/g, (_m, c: string) => c.toUpperCase());
   return isWorkflowType(camel) ? camel : undefined;
 }

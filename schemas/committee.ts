@@ -1,4 +1,4 @@
-// CV-DD, dataset distillation by committee voting (issue 5; specs/distill-committee-voting.md): the
+// CV-DD, dataset distillation by committee voting (specs/distill-committee-voting.md): the
 // `distillCommittee` workflow input (`distillDataset`'s `method: 'cvdd'` input, and `distillCvdd`'s, are
 // in schemas/distill.ts, which imports this file), the activity contracts (trainCommitteeMember,
 // recoverSlotChunk, exportRecovered, postEvalCommittee) and the progress shape. Settings are overrides
@@ -274,7 +274,8 @@ export interface DistillCommitteeResult {
 }
 
 export interface DistillCommitteeProgress {
-  stage: 'validate' | 'ingest' | 'committee' | 'prior' | 'recover' | 'export' | 'evaluate' | 'manifest' | 'done';
+  stage:
+    'validate' | 'ingest' | 'committee' | 'prior' | 'recover' | 'export' | 'evaluate' | 'manifest' | 'done';
   runKey: string;
   members: { done: number; total: number };
   /** Single-model prior pipelines done (settings.priorSource 'single_model'; total 0 otherwise). */

@@ -3,7 +3,14 @@
 // loss at every chunk end.
 import { z } from 'zod';
 import { ArtifactRef } from './artifact.js';
-import { ModelSpec, OptimizerSpec, RUN_KEY_PATTERN, ScheduleSpec, TrainModelCarry, TrainingData } from './training.js';
+import {
+  ModelSpec,
+  OptimizerSpec,
+  RUN_KEY_PATTERN,
+  ScheduleSpec,
+  TrainModelCarry,
+  TrainingData,
+} from './training.js';
 import { Profile } from './temporal.js';
 
 const positiveInt = z.number().int().positive();
@@ -20,7 +27,10 @@ export const PAPER_ADAMW = {
 } as const;
 
 export const ContinualPretrainInput = z.strictObject({
-  dataset: z.string().regex(/^[A-Za-z0-9._-]+$/).default('continual'),
+  dataset: z
+    .string()
+    .regex(/^[A-Za-z0-9._-]+$/)
+    .default('continual'),
   /** The checkpoint to continue from (weights only: fresh optimizer moments, spec §7). */
   init: ArtifactRef,
   /** Default: the model recorded in `init` (it must match anyway). */

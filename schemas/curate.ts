@@ -1,4 +1,4 @@
-// curateCorpus: the recurring pipeline (DESIGN.md §6, issue 7): newest data partition → ingest →
+// curateCorpus: the recurring pipeline (DESIGN.md §6): newest data partition → ingest →
 // (optional) GOT-D warm-up selection → mixture-driven continual pre-training with re-warming from the
 // lineage's latest checkpoint → evaluation → manifest + report. A Temporal Schedule runs it as data
 // arrives; each run advances the lineage pointer to its own checkpoint.
@@ -29,7 +29,10 @@ export type CurateSource = z.input<typeof CurateSource>;
 /** How the groups of the new data are mixed during continual pre-training. */
 export const MixingSpec = z.discriminatedUnion('kind', [
   /** A fixed mixture (default: proportional to the data, i.e. uniform over windows). */
-  z.strictObject({ kind: z.literal('static'), mixture: z.record(z.string(), z.number().nonnegative()).optional() }),
+  z.strictObject({
+    kind: z.literal('static'),
+    mixture: z.record(z.string(), z.number().nonnegative()).optional(),
+  }),
   /**
    * Aioli (specs/mixing-aioli.md) via the `mixAioli` child workflow over the partition's groups (≥ 2);
    * `totalSteps` must be a multiple of `aioli.roundSteps`.
@@ -57,7 +60,10 @@ export const CurateCorpusInput = z.strictObject({
     .prefault({}),
   /** GOT-D warm-up selection from the new data towards `target` before training (off when absent). */
   selection: z
-    .strictObject({ target: TextTableInput, budget: z.strictObject({ fraction: z.number().positive().max(1) }).optional() })
+    .strictObject({
+      target: TextTableInput,
+      budget: z.strictObject({ fraction: z.number().positive().max(1) }).optional(),
+    })
     .optional(),
   /** First run of a lineage: continue this checkpoint, else train `model` from scratch on the same schedule. */
   init: ArtifactRef.optional(),

@@ -1,4 +1,4 @@
-// Dataset distillation (issue 4; specs/distill-trajectory-matching.md): the distillDataset pipeline's
+// Dataset distillation (specs/distill-trajectory-matching.md): the distillDataset pipeline's
 // input, its children's inputs (trainExperts, distillTrajectory), the activity contracts (ingestImages,
 // planDistillation, trainExpert, distillChunk, exportDistilled, evaluateDistilled, distillReport), the
 // distillation tables and the progress shapes. schemas/ may not import ml/: a resolved trajectory-
@@ -21,7 +21,7 @@ const nonNegInt = z.number().int().nonnegative();
 
 /**
  * Methods `distillDataset` knows; each one is a branch of the workflow's distill stage: trajectory
- * matching (mtt, datm) or committee voting (cvdd, issue 5: a `distillCommittee` child).
+ * matching (mtt, datm) or committee voting (cvdd: a `distillCommittee` child).
  */
 export const DISTILL_METHODS = ['mtt', 'datm', 'cvdd'] as const;
 export type DistillMethod = (typeof DISTILL_METHODS)[number];
@@ -201,7 +201,10 @@ export const TrainExpertsInput = z.object({
   }),
   seed: nonNegInt.default(0),
   /** Checkpoint namespace; default derived from a hash of the inputs. */
-  runKey: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/).optional(),
+  runKey: z
+    .string()
+    .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/)
+    .optional(),
   cache: z.boolean().default(true),
   profile: Profile,
 });
@@ -269,7 +272,10 @@ export const DistillTrajectoryInput = z.object({
   chunkIterations: positiveInt.default(25),
   /** Also checkpoint every this many iterations inside a chunk. */
   checkpointEvery: positiveInt.default(5),
-  runKey: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/).optional(),
+  runKey: z
+    .string()
+    .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/)
+    .optional(),
   cache: z.boolean().default(true),
   profile: Profile,
   carry: DistillCarry.optional(),

@@ -22,7 +22,10 @@ export const TextSource = z.union([
 export type TextSource = z.infer<typeof TextSource>;
 
 export const IngestCorpusInput = z.object({
-  dataset: z.string().regex(/^[A-Za-z0-9._-]+$/).default('builtin-text'),
+  dataset: z
+    .string()
+    .regex(/^[A-Za-z0-9._-]+$/)
+    .default('builtin-text'),
   source: TextSource.default({ builtin: [...BUILTIN_TEXT_GROUPS] }),
   /** Cap on UTF-8 bytes taken per group (passages in seeded order until the cap). */
   maxBytesPerGroup: z.number().int().positive().default(1_000_000),

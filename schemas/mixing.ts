@@ -78,11 +78,23 @@ export const MixAioliInput = z
   })
   .superRefine((input, ctx) => {
     if (input.training.model.kind !== 'lm')
-      ctx.addIssue({ code: 'custom', path: ['training', 'model', 'kind'], message: 'mixAioli trains an LM ("lm") on token windows' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['training', 'model', 'kind'],
+        message: 'mixAioli trains an LM ("lm") on token windows',
+      });
     if (input.training.data.mixture)
-      ctx.addIssue({ code: 'custom', path: ['training', 'data', 'mixture'], message: 'must be absent: mixAioli chooses the mixture' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['training', 'data', 'mixture'],
+        message: 'must be absent: mixAioli chooses the mixture',
+      });
     if (!input.training.data.eval)
-      ctx.addIssue({ code: 'custom', path: ['training', 'data', 'eval'], message: 'required: the validation windows that drive LearnParams' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['training', 'data', 'eval'],
+        message: 'required: the validation windows that drive LearnParams',
+      });
     if (new Set(input.groups).size !== input.groups.length)
       ctx.addIssue({ code: 'custom', path: ['groups'], message: 'group names must be unique' });
     if (input.method === 'static' && !input.staticMixture)

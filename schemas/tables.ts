@@ -30,7 +30,8 @@ const dict = { kind: 'dictionary_utf8' } as const;
 const int32 = { kind: 'int32' } as const;
 const int64 = { kind: 'int64' } as const;
 const float64 = { kind: 'float64' } as const;
-const fsl = (item: 'float32' | 'int32', size: number | 'any' = 'any') => ({ kind: 'fixed_size_list', item, size }) as const;
+const fsl = (item: 'float32' | 'int32', size: number | 'any' = 'any') =>
+  ({ kind: 'fixed_size_list', item, size }) as const;
 
 export const TEXT_CORPUS: TableContract = {
   name: 'text_corpus',

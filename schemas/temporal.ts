@@ -19,7 +19,12 @@ export type Profile = z.infer<typeof Profile>;
 export interface ActivityTimeouts {
   startToCloseTimeout: string;
   heartbeatTimeout?: string;
-  retry: { initialInterval: string; backoffCoefficient: number; maximumInterval: string; maximumAttempts: number };
+  retry: {
+    initialInterval: string;
+    backoffCoefficient: number;
+    maximumInterval: string;
+    maximumAttempts: number;
+  };
 }
 
 /** Error types a retry cannot fix (specs/temporal.md §c.2). */
@@ -49,7 +54,12 @@ export const TIMEOUTS: Record<Profile, { io: ActivityTimeouts; compute: Activity
     compute: {
       startToCloseTimeout: '24 hours',
       heartbeatTimeout: '5 minutes',
-      retry: { initialInterval: '30s', backoffCoefficient: 2, maximumInterval: '10 minutes', maximumAttempts: 5 },
+      retry: {
+        initialInterval: '30s',
+        backoffCoefficient: 2,
+        maximumInterval: '10 minutes',
+        maximumAttempts: 5,
+      },
     },
   },
   test: {

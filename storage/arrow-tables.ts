@@ -48,16 +48,21 @@ function arrowType(t: ColumnType, size?: number): DataType {
     case 'fixed_size_list': {
       const n = t.size === 'any' ? size : t.size;
       if (n === undefined) throw new Error('FixedSizeList column needs a size');
-      return new FixedSizeList(n, new Field('item', t.item === 'float32' ? new Float32() : new Int32(), false));
+      return new FixedSizeList(
+        n,
+        new Field('item', t.item === 'float32' ? new Float32() : new Int32(), false),
+      );
     }
   }
 }
 
 function toVector(name: string, t: ColumnType, values: ColumnValues): Vector {
   if (t.kind === 'fixed_size_list') {
-    if (Array.isArray(values) || !('flat' in values)) throw new Error(`column "${name}": expected { flat, size }`);
+    if (Array.isArray(values) || !('flat' in values))
+      throw new Error(`column "${name}": expected { flat, size }`);
     const { flat, size } = values as { flat: Float32Array | Int32Array; size: number };
-    if (flat.length % size !== 0) throw new Error(`column "${name}": ${flat.length} values is not a multiple of ${size}`);
+    if (flat.length % size !== 0)
+      throw new Error(`column "${name}": ${flat.length} values is not a multiple of ${size}`);
     const type = arrowType(t, size) as FixedSizeList;
     const child =
       flat instanceof Float32Array
@@ -102,7 +107,8 @@ export function buildTable(
 }
 
 function describeArrow(t: DataType): string {
-  if (DataType.isFixedSizeList(t)) return `FixedSizeList<${describeArrow(t.children[0]!.type)}>[${t.listSize}]`;
+  if (DataType.isFixedSizeList(t))
+    return `FixedSizeList<${describeArrow(t.children[0]!.type)}>[${t.listSize}]`;
   if (DataType.isList(t)) return `List<${describeArrow(t.children[0]!.type)}>`;
   if (DataType.isDictionary(t)) return `Dictionary<${describeArrow(t.dictionary)}>`;
   if (t.typeId === Type.LargeUtf8) return 'large_utf8';
@@ -117,7 +123,8 @@ function matches(want: ColumnType, got: DataType): boolean {
       return (
         DataType.isUtf8(got) ||
         got.typeId === Type.LargeUtf8 ||
-        (DataType.isDictionary(got) && (DataType.isUtf8(got.dictionary) || got.dictionary.typeId === Type.LargeUtf8))
+        (DataType.isDictionary(got) &&
+          (DataType.isUtf8(got.dictionary) || got.dictionary.typeId === Type.LargeUtf8))
       );
     case 'int32':
       return DataType.isInt(got) && got.bitWidth === 32 && got.isSigned;
@@ -131,7 +138,9 @@ function matches(want: ColumnType, got: DataType): boolean {
       if (!DataType.isFixedSizeList(got)) return false;
       const item = got.children[0]!.type;
       const itemOk =
-        want.item === 'float32' ? DataType.isFloat(item) && item.precision === 1 : DataType.isInt(item) && item.bitWidth === 32;
+        want.item === 'float32'
+          ? DataType.isFloat(item) && item.precision === 1
+          : DataType.isInt(item) && item.bitWidth === 32;
       return itemOk && (want.size === 'any' || want.size === got.listSize);
     }
   }
@@ -148,7 +157,12 @@ export interface ValidateOptions {
  * Checks a table against its contract; throws DatasetSchemaMismatch naming the first mismatching
  * column and the file (`source`), or EmptyDataset.
  */
-export function validateTable(table: Table, contract: TableContract, source: string, options: ValidateOptions = {}): void {
+export function validateTable(
+  table: Table,
+  contract: TableContract,
+  source: string,
+  options: ValidateOptions = {},
+): void {
   for (const col of contract.columns) {
     const field = table.schema.fields.find((f) => f.name === col.name);
     let want = col.type;
@@ -165,25 +179,35 @@ export function validateTable(table: Table, contract: TableContract, source: str
       );
     }
     if (field.nullable && table.getChild(col.name)!.nullCount > 0) {
-      throw schemaMismatch(`Parquet column "${col.name}" in ${source}: ${table.getChild(col.name)!.nullCount} null values`);
+      throw schemaMismatch(
+        `Parquet column "${col.name}" in ${source}: ${table.getChild(col.name)!.nullCount} null values`,
+      );
     }
   }
   for (const key of contract.metadata ?? []) {
     if (!table.schema.metadata.has(key)) {
-      throw schemaMismatch(`Parquet file ${source}: key-value metadata "${key}" is missing (table ${contract.name})`);
+      throw schemaMismatch(
+        `Parquet file ${source}: key-value metadata "${key}" is missing (table ${contract.name})`,
+      );
     }
   }
   if (!options.allowEmpty && table.numRows === 0) throw emptyDataset(`Parquet file ${source} has no rows`);
 }
 
 /** Flat values of a FixedSizeList column as one typed array (copies only when chunked). */
-export function fixedSizeListValues<T extends Float32Array | Int32Array>(table: Table, column: string): { flat: T; size: number } {
+export function fixedSizeListValues<T extends Float32Array | Int32Array>(
+  table: Table,
+  column: string,
+): { flat: T; size: number } {
   const vec = table.getChild(column);
   if (!vec) throw new Error(`column "${column}" is missing`);
   const size = (vec.type as FixedSizeList).listSize;
   const parts = vec.data.map((d: Data) => {
     const child = d.children[0]!;
-    return (child.values as T).subarray(child.offset + d.offset * size, child.offset + (d.offset + d.length) * size);
+    return (child.values as T).subarray(
+      child.offset + d.offset * size,
+      child.offset + (d.offset + d.length) * size,
+    );
   });
   if (parts.length === 1) return { flat: parts[0] as T, size };
   const total = parts.reduce((n, p) => n + p.length, 0);

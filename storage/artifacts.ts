@@ -29,14 +29,20 @@ export interface ArtifactIdentity {
 export function canonicalJson(value: unknown): string {
   return JSON.stringify(value, (_k, v: unknown) =>
     v && typeof v === 'object' && !Array.isArray(v)
-      ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+      ? Object.fromEntries(
+          Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
+        )
       : v,
   );
 }
 
 export const sha256Hex = (bytes: Uint8Array | string) => createHash('sha256').update(bytes).digest('hex');
 
-export function artifactKey(kind: ArtifactRef['kind'], format: ArtifactRef['format'], id: ArtifactIdentity): string {
+export function artifactKey(
+  kind: ArtifactRef['kind'],
+  format: ArtifactRef['format'],
+  id: ArtifactIdentity,
+): string {
   const digest = sha256Hex(canonicalJson({ codeVersion: CODE_VERSION, ...id }));
   return `artifacts/${kind}/${digest}.${format}`;
 }
@@ -64,7 +70,10 @@ export class ArtifactStore {
   ): Promise<ArtifactRef> {
     const digest = createHash('sha256').update(bytes);
     const sha256 = digest.copy().digest('hex');
-    const outcome = await this.store.put(key, bytes, { ifNoneMatch: true, sha256Base64: digest.digest('base64') });
+    const outcome = await this.store.put(key, bytes, {
+      ifNoneMatch: true,
+      sha256Base64: digest.digest('base64'),
+    });
     let ref: ArtifactRef = { uri: this.store.uri(key), sha256, bytes: bytes.byteLength, ...meta };
     if (outcome === 'exists') {
       // Someone committed this key first (a retry, or concurrent identical work): keep theirs.
@@ -81,7 +90,8 @@ export class ArtifactStore {
     const { store, key } = resolveObject(ref.uri, this.store);
     const bytes = await store.get(key);
     const got = sha256Hex(bytes);
-    if (got !== ref.sha256) throw corrupt(`artifact ${ref.uri}: sha256 ${got} does not match its ref (${ref.sha256})`);
+    if (got !== ref.sha256)
+      throw corrupt(`artifact ${ref.uri}: sha256 ${got} does not match its ref (${ref.sha256})`);
     return bytes;
   }
 
@@ -95,4 +105,5 @@ export class ArtifactStore {
 }
 
 /** `runs/<workflowId>/manifest.json`: the commit point of a run, written last. */
-export const manifestKey = (workflowId: string) => `runs/${workflowId.replace(/[^A-Za-z0-9._-]/g, '_')}/manifest.json`;
+export const manifestKey = (workflowId: string) =>
+  `runs/${workflowId.replace(/[^A-Za-z0-9._-]/g, '_')}/manifest.json`;

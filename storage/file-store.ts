@@ -5,7 +5,13 @@ import { link, mkdir, open, readFile, readdir, rename, rm, stat, unlink, writeFi
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { notFound } from './errors.js';
-import { type ObjectInfo, type ObjectStore, type PutOptions, type PutResult, validateKey } from './object-store.js';
+import {
+  type ObjectInfo,
+  type ObjectStore,
+  type PutOptions,
+  type PutResult,
+  validateKey,
+} from './object-store.js';
 
 const TMP_DIR = '.tmp';
 
@@ -44,7 +50,9 @@ export class FileStore implements ObjectStore {
         await fh.close();
       }
       if (options.sha256Base64) {
-        const got = createHash('sha256').update(await readFile(tmp)).digest('base64');
+        const got = createHash('sha256')
+          .update(await readFile(tmp))
+          .digest('base64');
         if (got !== options.sha256Base64) throw new Error(`checksum mismatch writing ${this.uri(key)}`);
       }
       if (options.ifNoneMatch) {
@@ -68,7 +76,8 @@ export class FileStore implements ObjectStore {
     try {
       return new Uint8Array(await readFile(this.path(key)));
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw notFound(`object ${this.uri(key)} does not exist`);
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT')
+        throw notFound(`object ${this.uri(key)} does not exist`);
       throw err;
     }
   }
@@ -78,7 +87,8 @@ export class FileStore implements ObjectStore {
     try {
       fh = await open(this.path(key), 'r');
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw notFound(`object ${this.uri(key)} does not exist`);
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT')
+        throw notFound(`object ${this.uri(key)} does not exist`);
       throw err;
     }
     try {

@@ -13,8 +13,12 @@ export const DEFAULT_STORE = 'file://' + resolve('.retort/store');
 export function openStore(uri: string = process.env.RETORT_STORE ?? DEFAULT_STORE): ObjectStore {
   if (uri.startsWith('file://')) return new FileStore(uri);
   if (uri.startsWith('s3://')) return new S3Store(uri);
-  if (uri.startsWith('/') || uri.startsWith('./') || uri.startsWith('../')) return new FileStore(resolve(uri));
-  throw new RetortDataError('UnsupportedUri', `store URI "${uri}": unknown scheme (expected file:// or s3://)`);
+  if (uri.startsWith('/') || uri.startsWith('./') || uri.startsWith('../'))
+    return new FileStore(resolve(uri));
+  throw new RetortDataError(
+    'UnsupportedUri',
+    `store URI "${uri}": unknown scheme (expected file:// or s3://)`,
+  );
 }
 
 /**

@@ -38,18 +38,26 @@ export function encodeParquet(table: Table, profile: ParquetProfile = 'canonical
 
 /** Parses Parquet bytes into an Arrow table; `source` names the file in errors. */
 export function decodeParquet(bytes: Uint8Array, source: string): Table {
-  if (bytes.byteLength < 12) throw corrupt(`Parquet file ${source} is corrupt: only ${bytes.byteLength} bytes`);
+  if (bytes.byteLength < 12)
+    throw corrupt(`Parquet file ${source} is corrupt: only ${bytes.byteLength} bytes`);
   let wasmTable: WasmTable;
   try {
     wasmTable = readParquet(bytes);
   } catch (err) {
-    throw corrupt(`Parquet file ${source} is corrupt or unreadable: ${String((err as Error)?.message ?? err)}`);
+    throw corrupt(
+      `Parquet file ${source} is corrupt or unreadable: ${String((err as Error)?.message ?? err)}`,
+    );
   }
   return tableFromIPC(wasmTable.intoIPCStream());
 }
 
 /** decodeParquet + validateTable. */
-export function decodeValidated(bytes: Uint8Array, source: string, contract: TableContract, options?: ValidateOptions): Table {
+export function decodeValidated(
+  bytes: Uint8Array,
+  source: string,
+  contract: TableContract,
+  options?: ValidateOptions,
+): Table {
   const table = decodeParquet(bytes, source);
   validateTable(table, contract, source, options);
   return table;

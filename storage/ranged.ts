@@ -23,7 +23,9 @@ const FOOTER_FETCH = 64 * 1024;
 
 /** Row count of a Parquet object from its footer alone. */
 export async function parquetRowCount(store: ObjectStore, key: string): Promise<number> {
-  const meta = await parquetMetadataAsync(await objectAsyncBuffer(store, key), { initialFetchSize: FOOTER_FETCH });
+  const meta = await parquetMetadataAsync(await objectAsyncBuffer(store, key), {
+    initialFetchSize: FOOTER_FETCH,
+  });
   return Number(meta.num_rows);
 }
 

@@ -11,7 +11,13 @@ import {
   S3ServiceException,
 } from '@aws-sdk/client-s3';
 import { notFound } from './errors.js';
-import { type ObjectInfo, type ObjectStore, type PutOptions, type PutResult, validateKey } from './object-store.js';
+import {
+  type ObjectInfo,
+  type ObjectStore,
+  type PutOptions,
+  type PutResult,
+  validateKey,
+} from './object-store.js';
 
 export interface S3StoreOptions {
   endpoint?: string;
@@ -44,7 +50,8 @@ export class S3Store implements ObjectStore {
     this.client = new S3Client({
       region: options.region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? 'us-east-1',
       ...(endpoint ? { endpoint } : {}),
-      forcePathStyle: options.forcePathStyle ?? (endpoint !== undefined || process.env.RETORT_S3_PATH_STYLE === '1'),
+      forcePathStyle:
+        options.forcePathStyle ?? (endpoint !== undefined || process.env.RETORT_S3_PATH_STYLE === '1'),
       ...(options.credentials ? { credentials: options.credentials } : {}),
       // Checksums only when we supply them: some S3-compatible servers reject CRC trailers.
       requestChecksumCalculation: 'WHEN_REQUIRED',
@@ -83,7 +90,9 @@ export class S3Store implements ObjectStore {
 
   async get(key: string): Promise<Uint8Array> {
     try {
-      const res = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.objectKey(key) }));
+      const res = await this.client.send(
+        new GetObjectCommand({ Bucket: this.bucket, Key: this.objectKey(key) }),
+      );
       return await res.Body!.transformToByteArray();
     } catch (err) {
       if (statusOf(err) === 404) throw notFound(`object ${this.uri(key)} does not exist`);
@@ -95,7 +104,11 @@ export class S3Store implements ObjectStore {
     if (end <= start) return new Uint8Array(0);
     try {
       const res = await this.client.send(
-        new GetObjectCommand({ Bucket: this.bucket, Key: this.objectKey(key), Range: `bytes=${start}-${end - 1}` }),
+        new GetObjectCommand({
+          Bucket: this.bucket,
+          Key: this.objectKey(key),
+          Range: `bytes=${start}-${end - 1}`,
+        }),
       );
       return await res.Body!.transformToByteArray();
     } catch (err) {
@@ -106,7 +119,9 @@ export class S3Store implements ObjectStore {
 
   async head(key: string): Promise<ObjectInfo | undefined> {
     try {
-      const res = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: this.objectKey(key) }));
+      const res = await this.client.send(
+        new HeadObjectCommand({ Bucket: this.bucket, Key: this.objectKey(key) }),
+      );
       return { key, size: res.ContentLength ?? 0 };
     } catch (err) {
       if (statusOf(err) === 404) return undefined;
@@ -119,9 +134,14 @@ export class S3Store implements ObjectStore {
     let token: string | undefined;
     do {
       const res = await this.client.send(
-        new ListObjectsV2Command({ Bucket: this.bucket, Prefix: this.prefix + prefix, ContinuationToken: token }),
+        new ListObjectsV2Command({
+          Bucket: this.bucket,
+          Prefix: this.prefix + prefix,
+          ContinuationToken: token,
+        }),
       );
-      for (const o of res.Contents ?? []) out.push({ key: o.Key!.slice(this.prefix.length), size: o.Size ?? 0 });
+      for (const o of res.Contents ?? [])
+        out.push({ key: o.Key!.slice(this.prefix.length), size: o.Size ?? 0 });
       token = res.IsTruncated ? res.NextContinuationToken : undefined;
     } while (token);
     return out.sort((a, b) => a.key.localeCompare(b.key));

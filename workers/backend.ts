@@ -52,7 +52,9 @@ export async function initBackend(choice?: string): Promise<BackendInfo> {
     throw new Error(`RETORT_TF_BACKEND="${wanted}": expected one of ${BACKEND_CHOICES.join(', ')}`);
   }
   const attempts: BackendInfo['name'][] =
-    wanted === 'auto' ? [...(cudaVisible() ? (['tfjs-node-gpu'] as const) : []), 'tfjs-node', 'cpu'] : [wanted];
+    wanted === 'auto'
+      ? [...(cudaVisible() ? (['tfjs-node-gpu'] as const) : []), 'tfjs-node', 'cpu']
+      : [wanted];
   const failures: string[] = [];
   for (const name of attempts) {
     try {
@@ -84,7 +86,9 @@ export function activeBackend(): BackendInfo | undefined {
 function assertClose(what: string, got: ArrayLike<number>, want: number[], tol = 1e-4): void {
   for (let i = 0; i < want.length; i++) {
     if (!(Math.abs((got[i] ?? NaN) - want[i]!) <= tol)) {
-      throw new Error(`backend self-test failed: ${what} = [${Array.from(got).join(',')}], expected [${want.join(',')}]`);
+      throw new Error(
+        `backend self-test failed: ${what} = [${Array.from(got).join(',')}], expected [${want.join(',')}]`,
+      );
     }
   }
 }
@@ -95,7 +99,16 @@ function assertClose(what: string, got: ArrayLike<number>, want: number[], tol =
  */
 export function backendSelfTest(): void {
   tf.tidy(() => {
-    const mm = tf.matMul(tf.tensor2d([[1, 2], [3, 4]]), tf.tensor2d([[5, 6], [7, 8]]));
+    const mm = tf.matMul(
+      tf.tensor2d([
+        [1, 2],
+        [3, 4],
+      ]),
+      tf.tensor2d([
+        [5, 6],
+        [7, 8],
+      ]),
+    );
     assertClose('matmul', mm.dataSync(), [19, 22, 43, 50]);
 
     // y = conv2d(x, w), loss = sum(y). dL/dx is the "full" correlation of ones with w, i.e. the

@@ -54,7 +54,12 @@ export async function doctor(args: string[]) {
     } catch (err) {
       selfTest = `FAILED: ${(err as Error).message}`;
     }
-    report.backend = { name: b.name, gflops: Math.round(measureGflops(512) * 10) / 10, tfVersion: b.tfVersion ?? null, selfTest };
+    report.backend = {
+      name: b.name,
+      gflops: Math.round(measureGflops(512) * 10) / 10,
+      tfVersion: b.tfVersion ?? null,
+      selfTest,
+    };
   } catch (err) {
     report.backend = { name: null, gflops: null, error: (err as Error).message };
   }
@@ -67,7 +72,13 @@ export async function doctor(args: string[]) {
       version = null;
     }
   }
-  report.temporal = { cli: cli ?? null, version, address: address(), namespace: namespace(), reachable: await reachable(address()) };
+  report.temporal = {
+    cli: cli ?? null,
+    version,
+    address: address(),
+    namespace: namespace(),
+    reachable: await reachable(address()),
+  };
   const storeUri = openStore().root;
   report.store = { uri: storeUri, writable: await storeWritable(storeUri) };
   if (values.json) {
@@ -87,7 +98,12 @@ store     ${s.uri} ${s.writable ? 'writable' : 'NOT WRITABLE'}`);
 export async function server(args: string[]) {
   const { values } = parseArgs({
     args,
-    options: { port: { type: 'string' }, 'ui-port': { type: 'string' }, 'db-filename': { type: 'string' }, headless: { type: 'boolean' } },
+    options: {
+      port: { type: 'string' },
+      'ui-port': { type: 'string' },
+      'db-filename': { type: 'string' },
+      headless: { type: 'boolean' },
+    },
   });
   const port = Number(values.port ?? 7233);
   const srv = await startDevServer({
@@ -96,7 +112,9 @@ export async function server(args: string[]) {
     dbFilename: resolve(values['db-filename'] ?? '.retort/temporal.db'),
     logFile: resolve('.retort/temporal.log'),
   });
-  console.log(`Temporal dev server ${srv.address}${srv.uiUrl ? `, Web UI ${srv.uiUrl}` : ''} (Ctrl-C stops it)`);
+  console.log(
+    `Temporal dev server ${srv.address}${srv.uiUrl ? `, Web UI ${srv.uiUrl}` : ''} (Ctrl-C stops it)`,
+  );
   await new Promise<void>((r) => {
     process.once('SIGINT', r);
     process.once('SIGTERM', r);
@@ -105,13 +123,25 @@ export async function server(args: string[]) {
 }
 
 export async function worker(args: string[]) {
-  const { values } = parseArgs({ args, options: { queue: { type: 'string' }, 'task-queue': { type: 'string' } } });
+  const { values } = parseArgs({
+    args,
+    options: { queue: { type: 'string' }, 'task-queue': { type: 'string' } },
+  });
   const queues = (values.queue ?? 'all') as QueueName;
-  if (!['retort', 'retort-compute', 'all'].includes(queues)) throw new Error(`--queue ${queues}: expected retort, retort-compute or all`);
+  if (!['retort', 'retort-compute', 'all'].includes(queues))
+    throw new Error(`--queue ${queues}: expected retort, retort-compute or all`);
   const connection = await NativeConnection.connect({ address: address() });
   const store = openStore();
-  const workers = await createWorkers({ connection, namespace: namespace(), store, queues, ...(values['task-queue'] ? { taskQueue: values['task-queue'] } : {}) });
-  console.log(`worker polling ${workers.map((w) => w.options.taskQueue).join(', ')} on ${address()} (store ${store.root})`);
+  const workers = await createWorkers({
+    connection,
+    namespace: namespace(),
+    store,
+    queues,
+    ...(values['task-queue'] ? { taskQueue: values['task-queue'] } : {}),
+  });
+  console.log(
+    `worker polling ${workers.map((w) => w.options.taskQueue).join(', ')} on ${address()} (store ${store.root})`,
+  );
   await Promise.all(workers.map((w) => w.run()));
   await connection.close();
 }
@@ -128,7 +158,12 @@ export async function start(args: string[]) {
   } else {
     const port = Number(addr.split(':').pop());
     console.log(`starting the Temporal dev server on ${addr} (state in .retort/temporal.db)…`);
-    srv = await startDevServer({ port, uiPort: port + 1000, dbFilename: resolve('.retort/temporal.db'), logFile: resolve('.retort/temporal.log') });
+    srv = await startDevServer({
+      port,
+      uiPort: port + 1000,
+      dbFilename: resolve('.retort/temporal.db'),
+      logFile: resolve('.retort/temporal.log'),
+    });
     uiUrl = srv.uiUrl!;
   }
   const connection = await NativeConnection.connect({ address: addr });
@@ -154,7 +189,9 @@ export async function start(args: string[]) {
     const report = await writeRunReport(store, outcome.workflowId, outcome.result as Record<string, unknown>);
     console.log(`ingestCorpus COMPLETED\n  Web UI: ${runUrl}\n  report: ${report}`);
   } else {
-    console.error(`ingestCorpus ${outcome.status}: ${outcome.error?.type ?? ''} ${outcome.error?.message ?? ''}\n  Web UI: ${runUrl}`);
+    console.error(
+      `ingestCorpus ${outcome.status}: ${outcome.error?.type ?? ''} ${outcome.error?.message ?? ''}\n  Web UI: ${runUrl}`,
+    );
     process.exitCode = 1;
   }
   await retort.close();

@@ -59,11 +59,16 @@ export interface DevServer {
 }
 
 /** Polls until the frontend answers a system-info call. */
-export async function waitForServer(address: string, timeoutMs = 60_000, child?: ChildProcess): Promise<void> {
+export async function waitForServer(
+  address: string,
+  timeoutMs = 60_000,
+  child?: ChildProcess,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let lastError: unknown;
   while (Date.now() < deadline) {
-    if (child && child.exitCode !== null) throw new Error(`Temporal dev server exited with code ${child.exitCode}`);
+    if (child && child.exitCode !== null)
+      throw new Error(`Temporal dev server exited with code ${child.exitCode}`);
     try {
       const conn = await Connection.connect({ address, connectTimeout: 1000 });
       try {
@@ -105,12 +110,25 @@ export async function ensureSearchAttributes(address: string, namespace = 'defau
 export async function startDevServer(options: DevServerOptions = {}): Promise<DevServer> {
   const cli = findTemporalCli();
   if (!cli) {
-    throw new Error('Temporal CLI not found: run `npm run provision` (builds it with Go) or set RETORT_TEMPORAL_CLI');
+    throw new Error(
+      'Temporal CLI not found: run `npm run provision` (builds it with Go) or set RETORT_TEMPORAL_CLI',
+    );
   }
   const ip = options.ip ?? '127.0.0.1';
   const port = options.port ?? (await freePort());
   const namespace = options.namespace ?? 'default';
-  const args = ['server', 'start-dev', '--ip', ip, '--port', String(port), '--namespace', namespace, '--log-level', 'warn'];
+  const args = [
+    'server',
+    'start-dev',
+    '--ip',
+    ip,
+    '--port',
+    String(port),
+    '--namespace',
+    namespace,
+    '--log-level',
+    'warn',
+  ];
   if (options.uiPort === false) args.push('--headless');
   else args.push('--ui-port', String(options.uiPort ?? port + 1000));
   if (options.dbFilename) {
@@ -118,7 +136,11 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
     args.push('--db-filename', options.dbFilename);
   }
   for (const key of SEARCH_ATTRIBUTES) args.push('--search-attribute', `${key.name}=Keyword`);
-  const dyn = { 'frontend.enableUpdateWorkflowExecution': true, 'frontend.enableUpdateWorkflowExecutionAsyncAccepted': true, ...options.dynamicConfig };
+  const dyn = {
+    'frontend.enableUpdateWorkflowExecution': true,
+    'frontend.enableUpdateWorkflowExecutionAsyncAccepted': true,
+    ...options.dynamicConfig,
+  };
   for (const [k, v] of Object.entries(dyn)) args.push('--dynamic-config-value', `${k}=${JSON.stringify(v)}`);
 
   const out = options.logFile ? openSync(options.logFile, 'a') : 'ignore';

@@ -35,7 +35,14 @@ export function workflowBundle(): Promise<{ code: string }> {
 }
 
 const noop = () => undefined;
-const quietBundlerLogger = { trace: noop, debug: noop, info: noop, warn: noop, error: console.error, log: noop };
+const quietBundlerLogger = {
+  trace: noop,
+  debug: noop,
+  info: noop,
+  warn: noop,
+  error: console.error,
+  log: noop,
+};
 
 export async function createWorkers(options: WorkerOptions): Promise<Worker[]> {
   const taskQueue = options.taskQueue ?? TASK_QUEUE;
@@ -59,7 +66,9 @@ export async function createWorkers(options: WorkerOptions): Promise<Worker[]> {
   }
   if (queues === 'all' || queues === 'retort-compute') {
     const { createComputeWorker } = await import('./compute-worker.js');
-    workers.push(await createComputeWorker({ ...common, taskQueue: computeQueueFor(taskQueue), store: options.store }));
+    workers.push(
+      await createComputeWorker({ ...common, taskQueue: computeQueueFor(taskQueue), store: options.store }),
+    );
   }
   return workers;
 }

@@ -25,7 +25,10 @@ export function parseInput<S extends z.ZodType>(schema: S, raw: unknown, workflo
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
     const where = issue.path.length ? issue.path.join('.') : '(input)';
-    throw ApplicationFailure.nonRetryable(`${workflow} input field "${where}": ${issue.message}`, 'InvalidPipelineInput');
+    throw ApplicationFailure.nonRetryable(
+      `${workflow} input field "${where}": ${issue.message}`,
+      'InvalidPipelineInput',
+    );
   }
   return parsed.data;
 }
@@ -64,7 +67,12 @@ export async function surfaceFailures<T>(run: () => Promise<T>): Promise<T> {
     return await run();
   } catch (err) {
     if (err instanceof ActivityFailure && err.cause instanceof ApplicationFailure && err.cause.nonRetryable) {
-      throw ApplicationFailure.create({ message: err.cause.message, type: err.cause.type ?? 'ActivityFailed', nonRetryable: true, cause: err });
+      throw ApplicationFailure.create({
+        message: err.cause.message,
+        type: err.cause.type ?? 'ActivityFailed',
+        nonRetryable: true,
+        cause: err,
+      });
     }
     throw err;
   }

@@ -15,11 +15,20 @@ import type { ArtifactRef } from '../schemas/artifact.js';
 import { progressQuery } from '../schemas/messages.js';
 import { type TrainModelCarry, TrainingSpec } from '../schemas/training.js';
 import { resolveRunKey, runTrainingChunks } from './chunk-loop.js';
-import { computeActivities, currentRun, enterStage, ioActivities, parseInput, surfaceFailures } from './common.js';
+import {
+  computeActivities,
+  currentRun,
+  enterStage,
+  ioActivities,
+  parseInput,
+  surfaceFailures,
+} from './common.js';
 
 export type ContinualPretrainWorkflowInput = ContinualPretrainInput & { carry?: ContinualPretrainCarry };
 
-export async function continualPretrain(rawInput: ContinualPretrainWorkflowInput): Promise<ContinualPretrainResult> {
+export async function continualPretrain(
+  rawInput: ContinualPretrainWorkflowInput,
+): Promise<ContinualPretrainResult> {
   const { carry: rawCarry, ...rawSpec } = rawInput ?? ({} as ContinualPretrainWorkflowInput);
   const progress: ContinualPretrainProgress = {
     stage: 'validate',
@@ -34,7 +43,9 @@ export async function continualPretrain(rawInput: ContinualPretrainWorkflowInput
     description: 'Step/total and the latest upstream/downstream validation loss',
   });
   const input = parseInput(ContinualPretrainInput, rawSpec, 'continualPretrain');
-  const carry = rawCarry ? parseInput(ContinualPretrainCarry, rawCarry, 'continualPretrain.carry') : undefined;
+  const carry = rawCarry
+    ? parseInput(ContinualPretrainCarry, rawCarry, 'continualPretrain.carry')
+    : undefined;
   const compute = computeActivities(input.profile);
   const io = ioActivities(input.profile);
 
@@ -45,7 +56,9 @@ export async function continualPretrain(rawInput: ContinualPretrainWorkflowInput
       progress.upstream === null
         ? ''
         : `, upstream ${progress.upstream.toFixed(4)}, downstream ${progress.downstream!.toFixed(4)}`;
-    setCurrentDetails(`**continualPretrain** \`${progress.runKey}\`: ${s}, step ${progress.step}/${progress.total}${losses}`);
+    setCurrentDetails(
+      `**continualPretrain** \`${progress.runKey}\`: ${s}, step ${progress.step}/${progress.total}${losses}`,
+    );
   };
 
   return surfaceFailures(async () => {
@@ -75,14 +88,29 @@ export async function continualPretrain(rawInput: ContinualPretrainWorkflowInput
     const evalEvery = input.evalEvery ?? input.chunkSteps;
     Object.assign(progress, { runKey, total: input.totalSteps });
 
-    const evaluateBoth = async (checkpoint: ArtifactRef, step: number, train: number | null): Promise<CurvePoint> => {
+    const evaluateBoth = async (
+      checkpoint: ArtifactRef,
+      step: number,
+      train: number | null,
+    ): Promise<CurvePoint> => {
       const limit = input.evalMaxRows ? { maxRows: input.evalMaxRows } : {};
       const [up, down] = await Promise.all([
         compute.evaluate({ checkpoint, data: input.upstreamVal, ...limit }),
         compute.evaluate({ checkpoint, data: input.downstreamVal, ...limit }),
       ]);
-      const point = { step, tokens: tokensAt(step), upstream: up.overall.loss, downstream: down.overall.loss, train };
-      Object.assign(progress, { step, upstream: point.upstream, downstream: point.downstream, lastCheckpointUri: checkpoint.uri });
+      const point = {
+        step,
+        tokens: tokensAt(step),
+        upstream: up.overall.loss,
+        downstream: down.overall.loss,
+        train,
+      };
+      Object.assign(progress, {
+        step,
+        upstream: point.upstream,
+        downstream: point.downstream,
+        lastCheckpointUri: checkpoint.uri,
+      });
       return point;
     };
 
@@ -98,17 +126,30 @@ export async function continualPretrain(rawInput: ContinualPretrainWorkflowInput
       compute,
       state: loop,
       // Chunks end at every step during the dense phase, then at multiples of evalEvery.
-      nextStop: (step) => (step < input.denseEvalUntil ? step + 1 : (Math.floor(step / evalEvery) + 1) * evalEvery),
+      nextStop: (step) =>
+        step < input.denseEvalUntil ? step + 1 : (Math.floor(step / evalEvery) + 1) * evalEvery,
       handOver: () => continueAsNew<typeof continualPretrain>({ ...input, carry: { loop, curve } }),
       afterChunk: async (chunk) => {
-        curve.push(await evaluateBoth(chunk.checkpoint, chunk.step, Number.isFinite(chunk.losses.mean) ? chunk.losses.mean : null));
+        curve.push(
+          await evaluateBoth(
+            chunk.checkpoint,
+            chunk.step,
+            Number.isFinite(chunk.losses.mean) ? chunk.losses.mean : null,
+          ),
+        );
         stage('train');
       },
     });
 
     stage('manifest');
     const final = checkpoint ?? input.init;
-    const metrics = await io.writeContinualMetrics({ runKey, curve, schedule: run.schedule, totalSteps: run.totalSteps, cache: input.cache });
+    const metrics = await io.writeContinualMetrics({
+      runKey,
+      curve,
+      schedule: run.schedule,
+      totalSteps: run.totalSteps,
+      cache: input.cache,
+    });
     const manifest = await io.commitManifest({
       ...currentRun(),
       input,

@@ -18,14 +18,25 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { ArtifactRef } from '../schemas/artifact.js';
-import { type ContinualPretrainInput, type ContinualPretrainResult, PAPER_ADAMW } from '../schemas/continual-pretrain.js';
+import {
+  type ContinualPretrainInput,
+  type ContinualPretrainResult,
+  PAPER_ADAMW,
+} from '../schemas/continual-pretrain.js';
 import { CurateCorpusInput, type CurateCorpusResult, type CurateProgress } from '../schemas/curate.js';
 import type { IngestCorpusInput, IngestCorpusResult } from '../schemas/ingest.js';
 import type { MixAioliInput, MixAioliResult } from '../schemas/mixing.js';
 import { progressQuery } from '../schemas/messages.js';
 import type { SelectWarmupInput, SelectWarmupResult } from '../schemas/select-warmup.js';
 import type { TrainModelResult, TrainingSpecInput } from '../schemas/training.js';
-import { computeActivities, currentRun, enterStage, ioActivities, parseInput, surfaceFailures } from './common.js';
+import {
+  computeActivities,
+  currentRun,
+  enterStage,
+  ioActivities,
+  parseInput,
+  surfaceFailures,
+} from './common.js';
 
 /** One child per stage, id `<parent>/<stage>`; a child's non-retryable failure becomes this run's own. */
 const child = async <R>(type: string, stage: string, input: unknown): Promise<R> => {
@@ -38,7 +49,12 @@ const child = async <R>(type: string, stage: string, input: unknown): Promise<R>
   } catch (err) {
     const cause = err instanceof ChildWorkflowFailure ? err.cause : undefined;
     if (cause instanceof ApplicationFailure && cause.nonRetryable) {
-      throw ApplicationFailure.create({ message: `${stage} (${type}): ${cause.message}`, type: cause.type ?? 'ChildFailed', nonRetryable: true, cause: err as Error });
+      throw ApplicationFailure.create({
+        message: `${stage} (${type}): ${cause.message}`,
+        type: cause.type ?? 'ChildFailed',
+        nonRetryable: true,
+        cause: err as Error,
+      });
     }
     throw err;
   }
@@ -71,7 +87,8 @@ export async function curateCorpus(rawInput: CurateCorpusInput): Promise<CurateC
     ]);
     const src = input.source;
     const partition =
-      found?.partition ?? ('builtin' in src ? `builtin:${src.builtin.join('+')}` : 'uri' in src ? src.uri : src.partitions);
+      found?.partition ??
+      ('builtin' in src ? `builtin:${src.builtin.join('+')}` : 'uri' in src ? src.uri : src.partitions);
     const generation = (previous?.generation ?? 0) + 1;
     Object.assign(progress, { partition, generation });
 
@@ -106,7 +123,8 @@ export async function curateCorpus(rawInput: CurateCorpusInput): Promise<CurateC
         seed: input.seed,
         cache: input.cache,
       });
-      train = (await io.tokenizeCorpus({ corpus: corpus.corpus, ctx: input.ingest.ctx, cache: input.cache })).windows.train;
+      train = (await io.tokenizeCorpus({ corpus: corpus.corpus, ctx: input.ingest.ctx, cache: input.cache }))
+        .windows.train;
     }
 
     stage('train');
@@ -140,7 +158,13 @@ export async function curateCorpus(rawInput: CurateCorpusInput): Promise<CurateC
         valRowsPerGroup: input.mixing.valRowsPerGroup,
       } satisfies MixAioliInput);
       checkpoint = mixed.checkpoint;
-      training = { workflow: 'mixAioli', runKey: mixed.runKey, proportions: mixed.proportions, history: mixed.history, manifest: mixed.manifest };
+      training = {
+        workflow: 'mixAioli',
+        runKey: mixed.runKey,
+        proportions: mixed.proportions,
+        history: mixed.history,
+        manifest: mixed.manifest,
+      };
     } else if (!startedFrom) {
       // The paper's scratch baseline: random init, the same schedule.
       const scratch = await child<TrainModelResult>('trainModel', 'train', {
@@ -165,7 +189,13 @@ export async function curateCorpus(rawInput: CurateCorpusInput): Promise<CurateC
         ...common,
       } satisfies ContinualPretrainInput);
       checkpoint = continued.checkpoint;
-      training = { workflow: 'continualPretrain', runKey: continued.runKey, curve: continued.curve, metrics: continued.metrics, manifest: continued.manifest };
+      training = {
+        workflow: 'continualPretrain',
+        runKey: continued.runKey,
+        curve: continued.curve,
+        metrics: continued.metrics,
+        manifest: continued.manifest,
+      };
     }
 
     stage('evaluate');
@@ -199,9 +229,21 @@ export async function curateCorpus(rawInput: CurateCorpusInput): Promise<CurateC
     const manifest = await io.commitManifest({
       ...run,
       input,
-      outputs: { ...summary, ingest: { corpus: ingested.corpus, windows: ingested.windows, manifest: ingested.manifest }, report },
+      outputs: {
+        ...summary,
+        ingest: { corpus: ingested.corpus, windows: ingested.windows, manifest: ingested.manifest },
+        report,
+      },
     });
-    await io.advanceLineage({ lineage, workflowId: run.workflowId, runId: run.runId, checkpoint, partition, val, generation });
+    await io.advanceLineage({
+      lineage,
+      workflowId: run.workflowId,
+      runId: run.runId,
+      checkpoint,
+      partition,
+      val,
+      generation,
+    });
     stage('done');
     return {
       dataset: input.dataset,

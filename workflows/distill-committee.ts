@@ -1,4 +1,4 @@
-// CV-DD (issue 5; specs/distill-committee-voting.md) as durable workflows:
+// CV-DD(specs/distill-committee-voting.md) as durable workflows:
 //
 //   distillCommittee  committee members trained in parallel (trainCommitteeMember, one activity each on
 //                     the compute queue) → (settings.priorSource 'single_model') each member's §4.2 prior

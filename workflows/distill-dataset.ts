@@ -1,4 +1,4 @@
-// distillDataset (issues 4, 5): ingest images → one branch per method → manifest.
+// distillDataset: ingest images → one branch per method → manifest.
 //   ingest    ingestImages: MNIST or a user image Parquet → train/test `images` tables (checks IPC
 //             against the smallest class before anything is written)
 // Committee voting (cvdd) branches right after ingest into a `distillCommittee` child (members,
@@ -12,7 +12,13 @@
 //             full training split), each reported as mean ± population std of test accuracy
 //   report    eval_results table, accuracy table, PNG grid of the synthetic images, loss curve SVG
 // `distillCvdd` (examples/distill-cvdd.json) is an alias: the same run with `method: 'cvdd'` implied.
-import { ParentClosePolicy, executeChild, setCurrentDetails, setHandler, workflowInfo } from '@temporalio/workflow';
+import {
+  ParentClosePolicy,
+  executeChild,
+  setCurrentDetails,
+  setHandler,
+  workflowInfo,
+} from '@temporalio/workflow';
 import type { ArtifactRef } from '../schemas/artifact.js';
 import {
   type AccuracyRow,
@@ -31,7 +37,14 @@ import {
   type TrajectoryDistillResult,
 } from '../schemas/distill.js';
 import { progressQuery } from '../schemas/messages.js';
-import { computeActivities, currentRun, enterStage, ioActivities, parseInput, surfaceFailures } from './common.js';
+import {
+  computeActivities,
+  currentRun,
+  enterStage,
+  ioActivities,
+  parseInput,
+  surfaceFailures,
+} from './common.js';
 import type { distillCommittee } from './distill-committee.js';
 import type { distillTrajectory } from './distill-trajectory.js';
 import type { trainExperts } from './train-experts.js';
@@ -55,14 +68,21 @@ export async function distillDataset(rawInput: DistillDatasetInput): Promise<Dis
   return runDistillDataset(rawInput, 'distillDataset');
 }
 
-/** CV-DD (issue 5) under its own workflow type: `distillDataset` with `method: 'cvdd'`. */
+/** CV-DD under its own workflow type: `distillDataset` with `method: 'cvdd'`. */
 export async function distillCvdd(rawInput: DistillCvddInput): Promise<CvddDistillResult> {
   return (await runDistillDataset({ ...rawInput, method: 'cvdd' }, 'distillCvdd')) as CvddDistillResult;
 }
 
 /** Both workflow types run this; `workflow` names the type in input errors and stage logs. */
-async function runDistillDataset(rawInput: DistillDatasetInput, workflow: string): Promise<DistillDatasetResult> {
-  const progress: DistillDatasetProgress = { stage: 'validate', evaluations: { done: 0, total: 0 }, child: null };
+async function runDistillDataset(
+  rawInput: DistillDatasetInput,
+  workflow: string,
+): Promise<DistillDatasetResult> {
+  const progress: DistillDatasetProgress = {
+    stage: 'validate',
+    evaluations: { done: 0, total: 0 },
+    child: null,
+  };
   setHandler(progressQuery, () => ({ ...progress, evaluations: { ...progress.evaluations } }), {
     description: 'Stage, running child workflow, evaluations done of total',
   });
@@ -75,7 +95,9 @@ async function runDistillDataset(rawInput: DistillDatasetInput, workflow: string
     progress.child = child;
     enterStage(workflow, input.dataset, s);
     const ev = s === 'evaluate' ? ` (${progress.evaluations.done}/${progress.evaluations.total})` : '';
-    setCurrentDetails(`**${workflow}** \`${input.dataset}\` ${input.method} IPC ${input.ipc}: ${s}${ev}${child ? ` — child \`${child}\`` : ''}`);
+    setCurrentDetails(
+      `**${workflow}** \`${input.dataset}\` ${input.method} IPC ${input.ipc}: ${s}${ev}${child ? ` — child \`${child}\`` : ''}`,
+    );
   };
 
   /** Trajectory matching: experts (parallel activities) → resumable distillation. */
@@ -119,11 +141,20 @@ async function runDistillDataset(rawInput: DistillDatasetInput, workflow: string
         },
       ],
     });
-    return { distilled: d.distilled, log: d.log, synLr: d.synLr, trajectories: experts.trajectories, methodTag: d.method };
+    return {
+      distilled: d.distilled,
+      log: d.log,
+      synLr: d.synLr,
+      trajectories: experts.trajectories,
+      methodTag: d.method,
+    };
   }
 
   /** Committee voting: the `distillCommittee` child does everything after ingest; then this run's manifest. */
-  async function committeeVoting(cfg: CvddDistillConfig, images: IngestImagesResult): Promise<CvddDistillResult> {
+  async function committeeVoting(
+    cfg: CvddDistillConfig,
+    images: IngestImagesResult,
+  ): Promise<CvddDistillResult> {
     const childId = `${id}/committee`;
     stage('distill', childId);
     const { dataset: _dataset, source: _source, method: _method, ...settings } = cfg;
@@ -141,12 +172,21 @@ async function runDistillDataset(rawInput: DistillDatasetInput, workflow: string
   }
 
   /** Trajectory matching after ingest: plan → experts → distillation → evaluation → report → manifest. */
-  async function trajectoryRun(cfg: TrajectoryDistillConfig, images: IngestImagesResult): Promise<TrajectoryDistillResult> {
+  async function trajectoryRun(
+    cfg: TrajectoryDistillConfig,
+    images: IngestImagesResult,
+  ): Promise<TrajectoryDistillResult> {
     stage('plan');
     const plan = await io.planDistillation({
       method: cfg.method,
       ipc: cfg.ipc,
-      data: { h: images.h, w: images.w, c: images.c, classes: images.classes, minTrainPerClass: Math.min(...images.trainPerClass) },
+      data: {
+        h: images.h,
+        w: images.w,
+        c: images.c,
+        classes: images.classes,
+        minTrainPerClass: Math.min(...images.trainPerClass),
+      },
       preset: cfg.preset,
       net: cfg.net,
       distill: cfg.distill,
@@ -160,12 +200,23 @@ async function runDistillDataset(rawInput: DistillDatasetInput, workflow: string
 
     stage('evaluate');
     const students = plan.evaluation.students;
-    const runs: { method: string; ipc: number | null; lr: number; train: ArtifactRef; subset?: { ipc: number } }[] = [
-      { method: cfg.method, ipc: cfg.ipc, lr: out.synLr, train: out.distilled },
-    ];
+    const runs: {
+      method: string;
+      ipc: number | null;
+      lr: number;
+      train: ArtifactRef;
+      subset?: { ipc: number };
+    }[] = [{ method: cfg.method, ipc: cfg.ipc, lr: out.synLr, train: out.distilled }];
     if (cfg.baselines.randomReal)
-      runs.push({ method: 'random_real', ipc: cfg.ipc, lr: out.synLr, train: images.train, subset: { ipc: cfg.ipc } });
-    if (cfg.baselines.fullData) runs.push({ method: 'full_data', ipc: null, lr: plan.experts.lr, train: images.train });
+      runs.push({
+        method: 'random_real',
+        ipc: cfg.ipc,
+        lr: out.synLr,
+        train: images.train,
+        subset: { ipc: cfg.ipc },
+      });
+    if (cfg.baselines.fullData)
+      runs.push({ method: 'full_data', ipc: null, lr: plan.experts.lr, train: images.train });
     progress.evaluations = { done: 0, total: runs.length * students };
     const results: EvaluateDistilledResult[][] = await Promise.all(
       runs.map((r) =>
@@ -194,7 +245,14 @@ async function runDistillDataset(rawInput: DistillDatasetInput, workflow: string
     );
     const accuracy: AccuracyRow[] = runs.map((r, i) => {
       const values = results[i]!.map((e) => e.accuracy);
-      return { method: r.method, ipc: r.ipc, ...meanStd(values), values, lr: r.lr, steps: results[i]![0]!.steps };
+      return {
+        method: r.method,
+        ipc: r.ipc,
+        ...meanStd(values),
+        values,
+        lr: r.lr,
+        steps: results[i]![0]!.steps,
+      };
     });
 
     stage('report');
@@ -217,9 +275,21 @@ async function runDistillDataset(rawInput: DistillDatasetInput, workflow: string
       log: out.log,
       report,
     };
-    const manifest = await io.commitManifest({ ...currentRun(), input: cfg, outputs: { ...outputs, accuracy, plan } });
+    const manifest = await io.commitManifest({
+      ...currentRun(),
+      input: cfg,
+      outputs: { ...outputs, accuracy, plan },
+    });
     stage('done');
-    return { dataset: cfg.dataset, method: cfg.method, ipc: cfg.ipc, ...outputs, synLr: out.synLr, accuracy, manifest };
+    return {
+      dataset: cfg.dataset,
+      method: cfg.method,
+      ipc: cfg.ipc,
+      ...outputs,
+      synLr: out.synLr,
+      accuracy,
+      manifest,
+    };
   }
 
   return surfaceFailures(async () => {

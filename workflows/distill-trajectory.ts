@@ -23,7 +23,14 @@ import {
 } from '../schemas/distill.js';
 import { progressQuery } from '../schemas/messages.js';
 import { fnv1a64, stableJson } from '../schemas/training.js';
-import { computeActivities, currentRun, enterStage, ioActivities, parseInput, surfaceFailures } from './common.js';
+import {
+  computeActivities,
+  currentRun,
+  enterStage,
+  ioActivities,
+  parseInput,
+  surfaceFailures,
+} from './common.js';
 
 export async function distillTrajectory(rawInput: DistillTrajectoryInput): Promise<DistillTrajectoryResult> {
   const progress: DistillProgress = {
@@ -46,7 +53,11 @@ export async function distillTrajectory(rawInput: DistillTrajectoryInput): Promi
     ? parseInput(DistillCarry, rawCarry, 'distillTrajectory.carry')
     : { iteration: 0, chunks: 0, retriedChunks: 0, lastLoss: null, upperBound: null, synLr: null };
   const key = fnv1a64(
-    stableJson({ config: input.config, trajectories: input.trajectories.map((t) => t.sha256), train: input.train.sha256 }),
+    stableJson({
+      config: input.config,
+      trajectories: input.trajectories.map((t) => t.sha256),
+      train: input.train.sha256,
+    }),
   );
   const runKey = input.runKey ?? (input.cache ? `distill-${key}` : `distill-${key}-${uuid4().slice(0, 8)}`);
   const spec = { ...input, runKey };
@@ -70,8 +81,12 @@ export async function distillTrajectory(rawInput: DistillTrajectoryInput): Promi
     progress.stage = s;
     enterStage('distillTrajectory', runKey, s);
     const loss = progress.lastLoss === null ? '' : `, loss ${progress.lastLoss.toFixed(4)}`;
-    const range = progress.samplingRange ? `, start epochs [${progress.samplingRange.min}, ${progress.samplingRange.upperBound})` : '';
-    setCurrentDetails(`**distillTrajectory** \`${runKey}\`: ${s}, iteration ${progress.iteration}/${progress.total}${loss}${range}`);
+    const range = progress.samplingRange
+      ? `, start epochs [${progress.samplingRange.min}, ${progress.samplingRange.upperBound})`
+      : '';
+    setCurrentDetails(
+      `**distillTrajectory** \`${runKey}\`: ${s}, iteration ${progress.iteration}/${progress.total}${loss}${range}`,
+    );
   };
 
   return surfaceFailures(async () => {
@@ -113,7 +128,10 @@ export async function distillTrajectory(rawInput: DistillTrajectoryInput): Promi
       stage('distill');
     }
     if (!checkpoint)
-      throw ApplicationFailure.nonRetryable(`distillTrajectory ${runKey}: no checkpoint after ${state.iteration} iterations`, 'InvalidPipelineInput');
+      throw ApplicationFailure.nonRetryable(
+        `distillTrajectory ${runKey}: no checkpoint after ${state.iteration} iterations`,
+        'InvalidPipelineInput',
+      );
     stage('export');
     const exported = await compute.exportDistilled({
       config: input.config,
@@ -129,6 +147,13 @@ export async function distillTrajectory(rawInput: DistillTrajectoryInput): Promi
       outputs: { distilled: exported.distilled, log: exported.log, checkpoint },
     });
     stage('done');
-    return { ...exported, checkpoint, runKey, chunks: state.chunks, retriedChunks: state.retriedChunks, manifest };
+    return {
+      ...exported,
+      checkpoint,
+      runKey,
+      chunks: state.chunks,
+      retriedChunks: state.retriedChunks,
+      manifest,
+    };
   });
 }

@@ -29,7 +29,11 @@ export async function ingestCorpus(rawInput: IngestCorpusInput): Promise<IngestC
       cache: input.cache,
     });
     stage('tokenize', 1);
-    const tokenized = await act.tokenizeCorpus({ corpus: ingested.corpus, ctx: input.ctx, cache: input.cache });
+    const tokenized = await act.tokenizeCorpus({
+      corpus: ingested.corpus,
+      ctx: input.ctx,
+      cache: input.cache,
+    });
     stage('manifest', 2);
     const outputs = { corpus: ingested.corpus, windows: tokenized.windows, stats: tokenized.stats };
     const manifest = await act.commitManifest({ ...currentRun(), input, outputs });

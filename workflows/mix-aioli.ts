@@ -47,7 +47,14 @@ import {
   setMixtureUpdate,
 } from '../schemas/mixing.js';
 import { fnv1a64, stableJson, trainingIdentity } from '../schemas/training.js';
-import { computeActivities, currentRun, enterStage, ioActivities, parseInput, surfaceFailures } from './common.js';
+import {
+  computeActivities,
+  currentRun,
+  enterStage,
+  ioActivities,
+  parseInput,
+  surfaceFailures,
+} from './common.js';
 
 const invalid = (message: string) => ApplicationFailure.nonRetryable(message, 'InvalidPipelineInput');
 
@@ -69,7 +76,11 @@ function aioliConfigOf(input: MixAioliConfig, eta: number) {
 
 /** The method as a provider (pure; rebuilt from config + the current η every round). */
 function buildProvider(input: MixAioliConfig, eta: number): MixtureProvider {
-  const schedule = { groups: input.groups, totalSteps: input.training.totalSteps, roundSteps: input.aioli.roundSteps };
+  const schedule = {
+    groups: input.groups,
+    totalSteps: input.training.totalSteps,
+    roundSteps: input.aioli.roundSteps,
+  };
   if (input.method === 'stratified') return stratifiedProvider(schedule);
   if (input.method === 'static') {
     const checked = validateMixture(input.staticMixture!, input.groups);
@@ -81,7 +92,11 @@ function buildProvider(input: MixAioliConfig, eta: number): MixtureProvider {
 
 /** Every problem of the mixing config, as one InvalidPipelineInput naming the field. */
 function checkConfig(input: MixAioliConfig): void {
-  const schedule = { groups: input.groups, totalSteps: input.training.totalSteps, roundSteps: input.aioli.roundSteps };
+  const schedule = {
+    groups: input.groups,
+    totalSteps: input.training.totalSteps,
+    roundSteps: input.aioli.roundSteps,
+  };
   const errors =
     input.method === 'aioli'
       ? validateAioliConfig(aioliConfigOf(input, input.aioli.eta))
@@ -153,10 +168,20 @@ export async function mixAioli(rawInput: MixAioliInput): Promise<MixAioliResult>
   const io = ioActivities(spec.profile);
 
   // Checkpoint namespace: the input's hash (a repeat reuses its checkpoints), fresh when cache is off.
-  const identity = { training: trainingIdentity(spec), method: config.method, aioli: config.aioli, groups, staticMixture: config.staticMixture ?? null, val: spec.data.eval!.sha256, valRows: config.valRowsPerGroup };
+  const identity = {
+    training: trainingIdentity(spec),
+    method: config.method,
+    aioli: config.aioli,
+    groups,
+    staticMixture: config.staticMixture ?? null,
+    val: spec.data.eval!.sha256,
+    valRows: config.valRowsPerGroup,
+  };
   const baseKey = (
     spec.runKey ??
-    (spec.cache ? `aioli-${fnv1a64(stableJson(identity))}` : `aioli-${fnv1a64(stableJson(identity))}-${uuid4().slice(0, 8)}`)
+    (spec.cache
+      ? `aioli-${fnv1a64(stableJson(identity))}`
+      : `aioli-${fnv1a64(stableJson(identity))}-${uuid4().slice(0, 8)}`)
   ).slice(0, 100);
 
   let eta = rawCarry?.eta ?? config.aioli.eta;
@@ -221,11 +246,17 @@ export async function mixAioli(rawInput: MixAioliInput): Promise<MixAioliResult>
     },
     {
       validator: (request) => {
-        if (!request || typeof request !== 'object' || typeof request.mixture !== 'object' || request.mixture === null)
+        if (
+          !request ||
+          typeof request !== 'object' ||
+          typeof request.mixture !== 'object' ||
+          request.mixture === null
+        )
           throw new Error('setMixture expects { mixture: { <group>: proportion, … } }');
         const checked = validateMixture(request.mixture, groups);
         if (!checked.ok) throw new Error(checked.message);
-        if (noRoundLeft()) throw new Error(`no round left to apply a mixture to (all ${totalRounds} rounds planned)`);
+        if (noRoundLeft())
+          throw new Error(`no round left to apply a mixture to (all ${totalRounds} rounds planned)`);
       },
       description: 'Override the next round’s mixture (every group, each ≥ 0, summing to 1)',
     },
@@ -250,7 +281,10 @@ export async function mixAioli(rawInput: MixAioliInput): Promise<MixAioliResult>
 
   const commitHistory = async () => {
     if (rows.length === 0 && history) return history;
-    history = await io.appendMixingHistory({ ...(history ? { previous: history } : {}), rows: rows.splice(0) });
+    history = await io.appendMixingHistory({
+      ...(history ? { previous: history } : {}),
+      rows: rows.splice(0),
+    });
     return history;
   };
 

@@ -3,20 +3,25 @@
 // activity checkpoints θ after every epoch (a killed worker costs at most one epoch) and ends in one
 // `trajectories` table; expert k's seed derives from (seed, k), so the run is deterministic per seed.
 import { setCurrentDetails, setHandler, uuid4 } from '@temporalio/workflow';
-import {
-  TrainExpertsInput,
-  type TrainExpertsProgress,
-  type TrainExpertsResult,
-} from '../schemas/distill.js';
+import { TrainExpertsInput, type TrainExpertsProgress, type TrainExpertsResult } from '../schemas/distill.js';
 import { progressQuery } from '../schemas/messages.js';
 import { fnv1a64, stableJson } from '../schemas/training.js';
-import { computeActivities, currentRun, enterStage, ioActivities, parseInput, surfaceFailures } from './common.js';
+import {
+  computeActivities,
+  currentRun,
+  enterStage,
+  ioActivities,
+  parseInput,
+  surfaceFailures,
+} from './common.js';
 
 export async function trainExperts(rawInput: TrainExpertsInput): Promise<TrainExpertsResult> {
   const progress: TrainExpertsProgress = { stage: 'validate', done: 0, total: 0 };
   setHandler(progressQuery, () => ({ ...progress }), { description: 'Experts finished of total' });
   const input = parseInput(TrainExpertsInput, rawInput, 'trainExperts');
-  const key = fnv1a64(stableJson({ train: input.train.sha256, net: input.net, experts: input.experts, seed: input.seed }));
+  const key = fnv1a64(
+    stableJson({ train: input.train.sha256, net: input.net, experts: input.experts, seed: input.seed }),
+  );
   // Same inputs → same checkpoints (a repeat reuses them); cache off → a fresh namespace.
   const runKey = input.runKey ?? (input.cache ? `experts-${key}` : `experts-${key}-${uuid4().slice(0, 8)}`);
   const compute = computeActivities(input.profile);

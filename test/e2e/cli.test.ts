@@ -29,9 +29,23 @@ describe('retort CLI', () => {
     const taskQueue = uniqueQueue('cli');
     const { runUntil } = await startWorkers(store, taskQueue);
     const { stdout } = await runUntil(() =>
-      retort(['run', 'examples/ingest-corpus.json', '--wait', '--json', '--task-queue', taskQueue, '--id', `cli-${taskQueue}`]),
+      retort([
+        'run',
+        'examples/ingest-corpus.json',
+        '--wait',
+        '--json',
+        '--task-queue',
+        taskQueue,
+        '--id',
+        `cli-${taskQueue}`,
+      ]),
     );
-    const out = JSON.parse(stdout) as { workflowId: string; runId: string; status: string; result: { groups: { group: string }[] } };
+    const out = JSON.parse(stdout) as {
+      workflowId: string;
+      runId: string;
+      status: string;
+      result: { groups: { group: string }[] };
+    };
     expect(Object.keys(out).sort()).toEqual(['result', 'runId', 'status', 'workflowId']);
     expect(out.status).toBe('COMPLETED');
     expect(out.workflowId).toBe(`cli-${taskQueue}`);

@@ -1,4 +1,4 @@
-// CV-DD driven entirely through the CLI (issue 5): `retort run examples/distill-cvdd.json --wait --json`
+// CV-DD driven entirely through the CLI: `retort run examples/distill-cvdd.json --wait --json`
 // on the real dev server, with in-process workers on a fresh queue and a fresh file store. The example
 // is the §7.3-style smoke profile (7×7 MNIST, three BatchNorm members, IPC 2, 40 recovery iterations in
 // chunks of 20 with a 1-px roll, two evaluation seeds), so the whole pipeline — parallel members, chunked slot recovery,
@@ -89,9 +89,15 @@ describe('retort run examples/distill-cvdd.json', () => {
     const workflowId = `cvdd-${taskQueue}`;
     expect(r.committeeManifest.uri).toContain(manifestKey(`${workflowId}/committee`));
     expect(r.manifest.uri).toContain(manifestKey(workflowId));
-    const manifest = JSON.parse(new TextDecoder().decode(await new ArtifactStore(store).read(r.manifest))) as {
+    const manifest = JSON.parse(
+      new TextDecoder().decode(await new ArtifactStore(store).read(r.manifest)),
+    ) as {
       input: { method: string };
-      outputs: { distilled: { sha256: string }; images: { train: { sha256: string } }; committeeManifest: { uri: string } };
+      outputs: {
+        distilled: { sha256: string };
+        images: { train: { sha256: string } };
+        committeeManifest: { uri: string };
+      };
     };
     expect(manifest.input.method).toBe('cvdd');
     expect(manifest.outputs.distilled.sha256).toBe(r.distilled.sha256);

@@ -23,14 +23,26 @@ let init: ArtifactRef;
 const model = { kind: 'lm' as const, config: { layers: 1, dModel: 16, heads: 2, ctx: 16 } };
 
 beforeAll(async () => {
-  server = await startDevServer({ uiPort: false, dynamicConfig: { 'limit.historyCount.suggestContinueAsNew': 30 } });
+  server = await startDevServer({
+    uiPort: false,
+    dynamicConfig: { 'limit.historyCount.suggestContinueAsNew': 30 },
+  });
   store = tempFileStore('continual-can');
   upstream = await writeTokenTable(store, { up: { rows: 32, alphabet: 'abcd ' } }, 16, 1);
   downstream = await writeTokenTable(store, { down: { rows: 32, alphabet: 'wxyz.' } }, 16, 2);
   // The "pre-trained" checkpoint: a few steps on the upstream windows (no Temporal needed).
   const act = createTrainingActivities({ artifacts: new ArtifactStore(store) });
   const base = await act.trainChunk({
-    spec: { model, data: { train: upstream }, totalSteps: 4, batchSize: 8, schedule: { kind: 'constant', lr: 0.01 }, optimizer: { kind: 'adamw' }, runKey: 'base', profile: 'test' },
+    spec: {
+      model,
+      data: { train: upstream },
+      totalSteps: 4,
+      batchSize: 8,
+      schedule: { kind: 'constant', lr: 0.01 },
+      optimizer: { kind: 'adamw' },
+      runKey: 'base',
+      profile: 'test',
+    },
     fromStep: 0,
     steps: 4,
   });
@@ -38,7 +50,12 @@ beforeAll(async () => {
 });
 afterAll(async () => server?.stop());
 
-const input = (runKey: string, chunkSteps: number, evalEvery: number, denseEvalUntil: number): ContinualPretrainInput => ({
+const input = (
+  runKey: string,
+  chunkSteps: number,
+  evalEvery: number,
+  denseEvalUntil: number,
+): ContinualPretrainInput => ({
   init,
   data: { train: downstream },
   upstreamVal: upstream,
@@ -58,13 +75,23 @@ describe('continualPretrain', () => {
   it('continues as new with its curve and ends where an uninterrupted run ends', async () => {
     const taskQueue = uniqueQueue('cpt');
     const native = await NativeConnection.connect({ address: server.address });
-    const workers = await createWorkers({ connection: native, store, taskQueue, queues: 'all', workflowBundle: { codePath: inject('workflowBundlePath') } });
+    const workers = await createWorkers({
+      connection: native,
+      store,
+      taskQueue,
+      queues: 'all',
+      workflowBundle: { codePath: inject('workflowBundlePath') },
+    });
     const connection = await Connection.connect({ address: server.address });
     const client = new Client({ connection });
     try {
       const work = (async () => {
         const id = `cpt-${randomUUID()}`;
-        const handle = await client.workflow.start('continualPretrain', { taskQueue, workflowId: id, args: [input(`cpt-a-${randomUUID().slice(0, 8)}`, 4, 4, 3)] });
+        const handle = await client.workflow.start('continualPretrain', {
+          taskQueue,
+          workflowId: id,
+          args: [input(`cpt-a-${randomUUID().slice(0, 8)}`, 4, 4, 3)],
+        });
         const chunked = (await handle.result()) as ContinualPretrainResult;
         const lastRunId = (await client.workflow.getHandle(id).describe()).runId;
         const first = await client.workflow.getHandle(id, handle.firstExecutionRunId).describe();
@@ -73,7 +100,12 @@ describe('continualPretrain', () => {
           workflowId: `cpt-whole-${randomUUID()}`,
           args: [input(`cpt-b-${randomUUID().slice(0, 8)}`, 8, 8, 0)],
         })) as ContinualPretrainResult;
-        return { chunked, whole, firstStatus: first.status.name, handedOver: lastRunId !== handle.firstExecutionRunId };
+        return {
+          chunked,
+          whole,
+          firstStatus: first.status.name,
+          handedOver: lastRunId !== handle.firstExecutionRunId,
+        };
       })();
       await Promise.all(workers.map((w) => w.runUntil(work)));
       const { chunked, whole, firstStatus, handedOver } = await work;
@@ -84,7 +116,10 @@ describe('continualPretrain', () => {
       expect(whole.curve.map((p) => p.step)).toEqual([0, 8]);
       // Where chunks end changes nothing: same weights, same losses at the shared points.
       expect(chunked.checkpoint.sha256).toBe(whole.checkpoint.sha256);
-      expect([chunked.curve[0], chunked.curve.at(-1)]).toEqual([whole.curve[0], { ...whole.curve[1]!, train: chunked.curve.at(-1)!.train }]);
+      expect([chunked.curve[0], chunked.curve.at(-1)]).toEqual([
+        whole.curve[0],
+        { ...whole.curve[1]!, train: chunked.curve.at(-1)!.train },
+      ]);
       expect(chunked.curve[1]!.tokens).toBe(8 * 16);
       // Training on the downstream windows lowers their loss from the inherited checkpoint's.
       expect(chunked.curve.at(-1)!.downstream).toBeLessThan(chunked.curve[0]!.downstream);

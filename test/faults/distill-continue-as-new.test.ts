@@ -8,7 +8,12 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createDistillActivities } from '../../activities/distill.js';
 import { createImageActivities } from '../../activities/images.js';
 import type { ArtifactRef } from '../../schemas/artifact.js';
-import type { DistillationPlan, DistillTrajectoryInput, DistillTrajectoryResult, IngestImagesResult } from '../../schemas/distill.js';
+import type {
+  DistillationPlan,
+  DistillTrajectoryInput,
+  DistillTrajectoryResult,
+  IngestImagesResult,
+} from '../../schemas/distill.js';
 import { ArtifactStore } from '../../storage/artifacts.js';
 import type { FileStore } from '../../storage/file-store.js';
 import { type DevServer, startDevServer } from '../../workers/dev-server.js';
@@ -24,11 +29,17 @@ let trajectories: ArtifactRef[];
 
 beforeAll(async () => {
   // Its own server: the suggestion threshold is server-wide dynamic config.
-  server = await startDevServer({ uiPort: false, dynamicConfig: { 'limit.historyCount.suggestContinueAsNew': 30 } });
+  server = await startDevServer({
+    uiPort: false,
+    dynamicConfig: { 'limit.historyCount.suggestContinueAsNew': 30 },
+  });
   store = tempFileStore('distill-can');
   const artifacts = new ArtifactStore(store);
   const io = createImageActivities({ artifacts });
-  images = await io.ingestImages({ source: { builtin: 'mnist', trainPerClass: 20, testCount: 50, downsample: 2 }, seed: 2 });
+  images = await io.ingestImages({
+    source: { builtin: 'mnist', trainPerClass: 20, testCount: 50, downsample: 2 },
+    seed: 2,
+  });
   plan = await io.planDistillation({
     method: 'datm',
     ipc: 1,
@@ -43,7 +54,15 @@ beforeAll(async () => {
   const compute = createDistillActivities({ artifacts });
   trajectories = [];
   for (let k = 0; k < plan.experts.count; k++) {
-    const r = await compute.trainExpert({ train: images.train, net: plan.net, experts: plan.experts, expert: k, seed: 2, runKey: 'can-experts', cache: true });
+    const r = await compute.trainExpert({
+      train: images.train,
+      net: plan.net,
+      experts: plan.experts,
+      expert: k,
+      seed: 2,
+      runKey: 'can-experts',
+      cache: true,
+    });
     trajectories.push(r.trajectory);
   }
 });
@@ -65,7 +84,13 @@ describe('distillTrajectory continue-as-new', () => {
 
     const taskQueue = uniqueQueue('distill-can');
     const nativeConnection = await NativeConnection.connect({ address: server.address });
-    const workers = await createWorkers({ connection: nativeConnection, store, taskQueue, queues: 'all', workflowBundle: { codePath: inject('workflowBundlePath') } });
+    const workers = await createWorkers({
+      connection: nativeConnection,
+      store,
+      taskQueue,
+      queues: 'all',
+      workflowBundle: { codePath: inject('workflowBundlePath') },
+    });
     const connection = await Connection.connect({ address: server.address });
     const client = new Client({ connection });
     try {
@@ -81,10 +106,17 @@ describe('distillTrajectory continue-as-new', () => {
         profile: 'test',
       };
       const run = async () => {
-        const handle = await client.workflow.start('distillTrajectory', { taskQueue, workflowId, args: [input] });
+        const handle = await client.workflow.start('distillTrajectory', {
+          taskQueue,
+          workflowId,
+          args: [input],
+        });
         const result = (await handle.result()) as DistillTrajectoryResult;
         const latest = await client.workflow.getHandle(workflowId).describe();
-        const progress = (await client.workflow.getHandle(workflowId).query('progress')) as { iteration: number; chunks: number };
+        const progress = (await client.workflow.getHandle(workflowId).query('progress')) as {
+          iteration: number;
+          chunks: number;
+        };
         return { result, progress, firstRunId: handle.firstExecutionRunId, lastRunId: latest.runId };
       };
       const work = run();

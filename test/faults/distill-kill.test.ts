@@ -6,7 +6,15 @@ import type { Client, Connection } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createImageActivities } from '../../activities/images.js';
-import type { DistillChunkResult, DistillProgress, DistillTrajectoryInput, DistillTrajectoryResult, DistillationPlan, IngestImagesResult, TrainExpertsResult } from '../../schemas/distill.js';
+import type {
+  DistillChunkResult,
+  DistillProgress,
+  DistillTrajectoryInput,
+  DistillTrajectoryResult,
+  DistillationPlan,
+  IngestImagesResult,
+  TrainExpertsResult,
+} from '../../schemas/distill.js';
 import { ArtifactStore, manifestKey } from '../../storage/artifacts.js';
 import { CheckpointStore } from '../../storage/checkpoints.js';
 import type { FileStore } from '../../storage/file-store.js';
@@ -29,7 +37,10 @@ beforeAll(async () => {
   ({ client, connection } = await connectClient());
   store = tempFileStore('distill-kill');
   const io = createImageActivities({ artifacts: new ArtifactStore(store) });
-  images = await io.ingestImages({ source: { builtin: 'mnist', trainPerClass: 30, testCount: 100, downsample: 2 }, seed: 5 });
+  images = await io.ingestImages({
+    source: { builtin: 'mnist', trainPerClass: 30, testCount: 100, downsample: 2 },
+    seed: 5,
+  });
   plan = await io.planDistillation({
     method: 'mtt',
     ipc: 10,
@@ -61,7 +72,16 @@ describe('kill a compute worker mid-distillChunk (SIGKILL)', () => {
       const experts = (await client.workflow.execute('trainExperts', {
         taskQueue,
         workflowId: `experts-${randomUUID()}`,
-        args: [{ train: images.train, test: images.test, net: plan.net, experts: plan.experts, seed: 5, profile: 'test' }],
+        args: [
+          {
+            train: images.train,
+            test: images.test,
+            net: plan.net,
+            experts: plan.experts,
+            seed: 5,
+            profile: 'test',
+          },
+        ],
       })) as TrainExpertsResult;
       expect(experts.trajectories).toHaveLength(2);
 
@@ -89,11 +109,16 @@ describe('kill a compute worker mid-distillChunk (SIGKILL)', () => {
       // 2. The victim: wait for a checkpoint inside the second chunk, then SIGKILL the worker.
       const victimKey = `victim-${randomUUID().slice(0, 8)}`;
       const workflowId = `distill-victim-${randomUUID()}`;
-      const handle = await client.workflow.start('distillTrajectory', { taskQueue, workflowId, args: [input(victimKey)] });
+      const handle = await client.workflow.start('distillTrajectory', {
+        taskQueue,
+        workflowId,
+        args: [input(victimKey)],
+      });
       for (const deadline = Date.now() + 120_000; ;) {
         const step = (await checkpoints.readLatest(victimKey))?.step ?? 0;
         if (step > CHUNK && step % CHUNK !== 0) break;
-        if (Date.now() > deadline) throw new Error(`victim never reached a mid-chunk checkpoint (LATEST ${step})\n${worker.output()}`);
+        if (Date.now() > deadline)
+          throw new Error(`victim never reached a mid-chunk checkpoint (LATEST ${step})\n${worker.output()}`);
         await sleep(20);
       }
       await worker.kill('SIGKILL');
@@ -127,7 +152,9 @@ describe('kill a compute worker mid-distillChunk (SIGKILL)', () => {
       expect(retried).toHaveLength(1);
       expect(retried[0]!.activityTaskStartedEventAttributes!.identity).toBe('compute-B');
       const completed = (history.events ?? []).find(
-        (e) => Number(e.activityTaskCompletedEventAttributes?.startedEventId ?? -1) === Number(retried[0]!.eventId),
+        (e) =>
+          Number(e.activityTaskCompletedEventAttributes?.startedEventId ?? -1) ===
+          Number(retried[0]!.eventId),
       );
       const chunk = defaultPayloadConverter.fromPayload<DistillChunkResult>(
         completed!.activityTaskCompletedEventAttributes!.result!.payloads![0]!,
@@ -136,7 +163,10 @@ describe('kill a compute worker mid-distillChunk (SIGKILL)', () => {
       expect(chunk.iteration).toBe(2 * CHUNK);
       expect(chunk.trainedIterations).toBe(2 * CHUNK - killedAt.step);
       expect(chunk.log.map((r) => r.iteration)).toEqual(Array.from({ length: CHUNK }, (_x, i) => CHUNK + i));
-      expect(await checkpoints.readLatest(victimKey)).toEqual({ step: ITERATIONS, checkpoint: victim.checkpoint });
+      expect(await checkpoints.readLatest(victimKey)).toEqual({
+        step: ITERATIONS,
+        checkpoint: victim.checkpoint,
+      });
       expect(await store.head(manifestKey(workflowId))).toBeDefined();
       expect(await store.pendingTempFiles()).toEqual([]);
       await worker.stop();

@@ -23,7 +23,10 @@ const file = (name: string, bytes: Uint8Array | string) => {
 };
 
 /** Runs ingestCorpus on `uri` and returns the workflow's failure. */
-async function ingestFailure(uri: string, extra: Partial<IngestCorpusInput> = {}): Promise<ApplicationFailure> {
+async function ingestFailure(
+  uri: string,
+  extra: Partial<IngestCorpusInput> = {},
+): Promise<ApplicationFailure> {
   const taskQueue = uniqueQueue('bad');
   const { runUntil } = await startWorkers(store, taskQueue);
   const err = await runUntil(() =>
@@ -55,7 +58,10 @@ describe('ingestCorpus rejects bad input', () => {
   });
 
   it('corrupt Parquet → CorruptDataset naming the file', async () => {
-    const uri = file('corrupt.parquet', new Uint8Array(Array.from({ length: 4096 }, (_x, i) => (i * 7919) % 251)));
+    const uri = file(
+      'corrupt.parquet',
+      new Uint8Array(Array.from({ length: 4096 }, (_x, i) => (i * 7919) % 251)),
+    );
     const f = await ingestFailure(uri);
     expect(f.nonRetryable).toBe(true);
     expect(f.type).toBe('CorruptDataset');
@@ -68,7 +74,10 @@ describe('ingestCorpus rejects bad input', () => {
       name: 'wrong',
       columns: [TEXT_CORPUS.columns[0]!, TEXT_CORPUS.columns[1]!, { name: 'text', type: { kind: 'int32' } }],
     };
-    const uri = file('wrong-type.parquet', encodeParquet(buildTable(wrong, { id: ['a'], group: ['g'], text: new Int32Array([1]) })));
+    const uri = file(
+      'wrong-type.parquet',
+      encodeParquet(buildTable(wrong, { id: ['a'], group: ['g'], text: new Int32Array([1]) })),
+    );
     const f = await ingestFailure(uri);
     expect(f.nonRetryable).toBe(true);
     expect(f.type).toBe('DatasetSchemaMismatch');
@@ -79,7 +88,10 @@ describe('ingestCorpus rejects bad input', () => {
   });
 
   it('empty table → EmptyDataset naming the file', async () => {
-    const uri = file('empty.parquet', encodeParquet(buildTable(TEXT_CORPUS, { id: [], group: [], text: [], source: [] })));
+    const uri = file(
+      'empty.parquet',
+      encodeParquet(buildTable(TEXT_CORPUS, { id: [], group: [], text: [], source: [] })),
+    );
     const f = await ingestFailure(uri);
     expect(f.nonRetryable).toBe(true);
     expect(f.type).toBe('EmptyDataset');
@@ -113,7 +125,10 @@ describe('ingestCorpus rejects bad input', () => {
   });
 
   it('JSONL with a non-string field → DatasetSchemaMismatch naming field, file and line', async () => {
-    const uri = file('bad.jsonl', '{"id":"a","group":"g","text":"hello"}\n{"id":"b","group":"g","text":42}\n');
+    const uri = file(
+      'bad.jsonl',
+      '{"id":"a","group":"g","text":"hello"}\n{"id":"b","group":"g","text":42}\n',
+    );
     const f = await ingestFailure(uri);
     expect(f.type).toBe('DatasetSchemaMismatch');
     expect(f.message).toMatch(/"text".*bad\.jsonl, line 2/);
@@ -128,7 +143,9 @@ describe('ingestCorpus rejects bad input', () => {
   });
 
   it('a good user corpus (JSONL) is accepted, so the failures above are about the data', async () => {
-    const lines = Array.from({ length: 60 }, (_x, i) => JSON.stringify({ id: `d${i}`, group: i % 2 ? 'odd' : 'even', text: `document ${i} `.repeat(40) }));
+    const lines = Array.from({ length: 60 }, (_x, i) =>
+      JSON.stringify({ id: `d${i}`, group: i % 2 ? 'odd' : 'even', text: `document ${i} `.repeat(40) }),
+    );
     const uri = file('good.jsonl', lines.join('\n'));
     const taskQueue = uniqueQueue('good');
     const { runUntil } = await startWorkers(store, taskQueue);

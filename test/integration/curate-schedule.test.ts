@@ -84,12 +84,16 @@ describe('retort schedule → curateCorpus', () => {
       const first = await trigger();
       writePartition(corpus, '2026-11-02', 20, 3); // new data arrives
       const second = await trigger();
-      const listed = JSON.parse((await retort(['schedule', 'list', '--json'])).stdout) as { scheduleId: string }[];
+      const listed = JSON.parse((await retort(['schedule', 'list', '--json'])).stdout) as {
+        scheduleId: string;
+      }[];
       await retort(['schedule', 'delete', scheduleId]);
       // Visibility is eventually consistent: give the list a few seconds to drop the schedule.
       let afterDelete: { scheduleId: string }[] = [];
       for (let i = 0; i < 20; i++) {
-        afterDelete = JSON.parse((await retort(['schedule', 'list', '--json'])).stdout) as { scheduleId: string }[];
+        afterDelete = JSON.parse((await retort(['schedule', 'list', '--json'])).stdout) as {
+          scheduleId: string;
+        }[];
         if (!afterDelete.some((s) => s.scheduleId === scheduleId)) break;
         await new Promise((r) => setTimeout(r, 500));
       }
@@ -101,12 +105,19 @@ describe('retort schedule → curateCorpus', () => {
     expect(first.workflowId).toMatch(new RegExp(`^schedule-${scheduleId}-`));
     expect(second.workflowId).not.toBe(first.workflowId);
     const manifest = async (id: string) =>
-      JSON.parse(new TextDecoder().decode(await store.get(manifestKey(id)))) as RunManifest & { outputs: Outputs };
+      JSON.parse(new TextDecoder().decode(await store.get(manifestKey(id)))) as RunManifest & {
+        outputs: Outputs;
+      };
     const m1 = await manifest(first.workflowId);
     const m2 = await manifest(second.workflowId);
 
     // Run 1: the only partition, no previous checkpoint: trained from scratch.
-    expect(m1.outputs).toMatchObject({ generation: 1, partition: '2026-11-01', previousRun: null, startedFrom: null });
+    expect(m1.outputs).toMatchObject({
+      generation: 1,
+      partition: '2026-11-01',
+      previousRun: null,
+      startedFrom: null,
+    });
     expect(m1.outputs.training.workflow).toBe('trainModel');
     // Run 2: the newer partition, continued from run 1's checkpoint by continualPretrain.
     expect(m2.outputs).toMatchObject({
@@ -141,7 +152,11 @@ describe('retort schedule → curateCorpus', () => {
       source: { partitions: `${store.root}/corpus` },
       ingest: { maxBytesPerGroup: 20_000, passageBytes: 512, split: { val: 0.2, test: 0.1 }, ctx: 32 },
       init: lastCheckpoint!,
-      mixing: { kind: 'aioli', aioli: { roundSteps: 4, sweeps: 1, stepsPerInterval: 1, eta: 1 }, valRowsPerGroup: 4 },
+      mixing: {
+        kind: 'aioli',
+        aioli: { roundSteps: 4, sweeps: 1, stepsPerInterval: 1, eta: 1 },
+        valRowsPerGroup: 4,
+      },
       schedule: { kind: 'rewarmedCosine', maxLr: 3e-3, warmupFraction: 0.25 },
       totalSteps: 8,
       chunkSteps: 4,
@@ -158,7 +173,9 @@ describe('retort schedule → curateCorpus', () => {
     });
     await connection.close();
     expect(childType).toBe('mixAioli');
-    const m = JSON.parse(new TextDecoder().decode(await store.get(manifestKey(workflowId)))) as RunManifest & {
+    const m = JSON.parse(
+      new TextDecoder().decode(await store.get(manifestKey(workflowId))),
+    ) as RunManifest & {
       outputs: Outputs & { training: { workflow: string; proportions: Record<string, number> } };
     };
     expect(result).toMatchObject({ generation: 1, partition: '2026-11-02' });
@@ -177,7 +194,10 @@ describe('retort schedule → curateCorpus', () => {
       lineage: `select-${taskQueue}`,
       source: { partitions: `${store.root}/corpus` },
       ingest: { maxBytesPerGroup: 20_000, passageBytes: 512, split: { val: 0.2, test: 0.1 }, ctx: 32 },
-      selection: { target: { builtin: ['novel'], split: 'val', maxBytesPerGroup: 8000, passageBytes: 512 }, budget: { fraction: 0.5 } },
+      selection: {
+        target: { builtin: ['novel'], split: 'val', maxBytesPerGroup: 8000, passageBytes: 512 },
+        budget: { fraction: 0.5 },
+      },
       init: lastCheckpoint!,
       schedule: { kind: 'rewarmedCosine', maxLr: 3e-3, warmupFraction: 0.25 },
       totalSteps: 2,
@@ -195,7 +215,9 @@ describe('retort schedule → curateCorpus', () => {
     });
     await connection.close();
     expect(childType).toBe('selectWarmup');
-    const m = JSON.parse(new TextDecoder().decode(await store.get(manifestKey(workflowId)))) as RunManifest & {
+    const m = JSON.parse(
+      new TextDecoder().decode(await store.get(manifestKey(workflowId))),
+    ) as RunManifest & {
       outputs: Outputs & { selection: ArtifactRef | null };
     };
     expect(m.outputs.selection).not.toBeNull();

@@ -6,7 +6,12 @@ import { randomUUID } from 'node:crypto';
 import type { Client, Connection } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ArtifactRef } from '../../schemas/artifact.js';
-import { DISTILL_LOG, EVAL_RESULTS, type DistillDatasetInput, type TrajectoryDistillResult } from '../../schemas/distill.js';
+import {
+  DISTILL_LOG,
+  EVAL_RESULTS,
+  type DistillDatasetInput,
+  type TrajectoryDistillResult,
+} from '../../schemas/distill.js';
 import { DISTILLED_IMAGES, IMAGES, TRAJECTORIES } from '../../schemas/tables.js';
 import { fixedSizeListValues } from '../../storage/arrow-tables.js';
 import { ArtifactStore, manifestKey } from '../../storage/artifacts.js';
@@ -38,7 +43,9 @@ const input: DistillDatasetInput = {
   profile: 'test',
 };
 
-async function run(store: FileStore): Promise<{ result: TrajectoryDistillResult; progress: Record<string, unknown>; workflowId: string }> {
+async function run(
+  store: FileStore,
+): Promise<{ result: TrajectoryDistillResult; progress: Record<string, unknown>; workflowId: string }> {
   const taskQueue = uniqueQueue('distill');
   const { runUntil } = await startWorkers(store, taskQueue, 'all');
   return runUntil(async () => {
@@ -87,8 +94,11 @@ describe('distillDataset (tiny MNIST, DATM, IPC 1)', () => {
   it('writes readable artifacts that satisfy their contracts', async () => {
     const { result: r } = first;
     const art = new ArtifactStore(storeA);
-    const table = async (ref: ArtifactRef, contract: Parameters<typeof decodeValidated>[2], sizes?: Record<string, number>) =>
-      decodeValidated(await art.read(ref), ref.uri, contract, sizes ? { sizes } : {});
+    const table = async (
+      ref: ArtifactRef,
+      contract: Parameters<typeof decodeValidated>[2],
+      sizes?: Record<string, number>,
+    ) => decodeValidated(await art.read(ref), ref.uri, contract, sizes ? { sizes } : {});
 
     const train = await table(r.images.train, IMAGES, { pixels: 196 });
     expect(train.numRows).toBe(240);
@@ -105,7 +115,9 @@ describe('distillDataset (tiny MNIST, DATM, IPC 1)', () => {
 
     const distilled = await table(r.distilled, DISTILLED_IMAGES, { pixels: 196, soft_label: 10 });
     expect(distilled.numRows).toBe(10);
-    expect(Array.from(distilled.getChild('label')!.toArray() as Int32Array)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    expect(Array.from(distilled.getChild('label')!.toArray() as Int32Array)).toEqual([
+      0, 1, 2, 3, 4, 5, 6, 7, 8, 9,
+    ]);
     expect(distilled.schema.metadata.get('label_kind')).toBe('soft');
     expect(distilled.schema.metadata.get('retort.method')).toBe('datm');
     expect(Number(distilled.schema.metadata.get('retort.syn_lr'))).toBeCloseTo(r.synLr, 6);
@@ -122,7 +134,10 @@ describe('distillDataset (tiny MNIST, DATM, IPC 1)', () => {
     expect(Array.from(png.subarray(0, 8))).toEqual([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
     const svg = new TextDecoder().decode(await art.read(r.report.lossCurve));
     expect(svg).toMatch(/^<svg[\s\S]*<polyline[\s\S]*<\/svg>$/);
-    const accuracy = JSON.parse(new TextDecoder().decode(await art.read(r.report.accuracy))) as { rows: unknown[]; markdown: string };
+    const accuracy = JSON.parse(new TextDecoder().decode(await art.read(r.report.accuracy))) as {
+      rows: unknown[];
+      markdown: string;
+    };
     expect(accuracy.rows).toEqual(r.accuracy);
     expect(accuracy.markdown).toContain('| random_real | 1 |');
   });

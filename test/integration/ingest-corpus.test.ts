@@ -8,7 +8,14 @@ import { decodeValidated } from '../../storage/parquet.js';
 import { stringValues } from '../../storage/arrow-tables.js';
 import { TOKEN_WINDOWS } from '../../schemas/tables.js';
 import type { ObjectStore } from '../../storage/object-store.js';
-import { connectClient, countingStore, startWorkers, tempFileStore, testS3Store, uniqueQueue } from '../support/temporal.js';
+import {
+  connectClient,
+  countingStore,
+  startWorkers,
+  tempFileStore,
+  testS3Store,
+  uniqueQueue,
+} from '../support/temporal.js';
 
 const input: IngestCorpusInput = {
   dataset: 'it-small',
@@ -24,18 +31,33 @@ let connection: Connection;
 beforeAll(async () => ({ client, connection } = await connectClient()));
 afterAll(async () => connection?.close());
 
-async function runIngest(store: ObjectStore, name: string, body: IngestCorpusInput = input): Promise<IngestCorpusResult> {
+async function runIngest(
+  store: ObjectStore,
+  name: string,
+  body: IngestCorpusInput = input,
+): Promise<IngestCorpusResult> {
   const taskQueue = uniqueQueue(name);
   const { runUntil } = await startWorkers(store, taskQueue);
   return runUntil(() =>
-    client.workflow.execute('ingestCorpus', { taskQueue, workflowId: `ingest-${name}-${randomUUID()}`, args: [body] }),
+    client.workflow.execute('ingestCorpus', {
+      taskQueue,
+      workflowId: `ingest-${name}-${randomUUID()}`,
+      args: [body],
+    }),
   );
 }
 
 /** Windows per group, counted from the Parquet file itself. */
-async function countWindowsByGroup(store: ObjectStore, result: IngestCorpusResult, split: 'train' | 'val' | 'test') {
+async function countWindowsByGroup(
+  store: ObjectStore,
+  result: IngestCorpusResult,
+  split: 'train' | 'val' | 'test',
+) {
   const ref = result.windows[split];
-  const table = decodeValidated(await new ArtifactStore(store).read(ref), ref.uri, TOKEN_WINDOWS, { allowEmpty: true, sizes: { input_ids: 64 } });
+  const table = decodeValidated(await new ArtifactStore(store).read(ref), ref.uri, TOKEN_WINDOWS, {
+    allowEmpty: true,
+    sizes: { input_ids: 64 },
+  });
   const counts: Record<string, number> = {};
   for (const g of stringValues(table, 'group')) counts[g] = (counts[g] ?? 0) + 1;
   return { counts, rows: table.numRows };
@@ -59,7 +81,9 @@ describe('ingestCorpus', () => {
       // ~60 kB per group at 64 bytes per window: hundreds of windows, most in train.
       expect(g.windows!.train).toBeGreaterThan(300);
       expect(g.windows!.train).toBeGreaterThan(g.windows!.val + g.windows!.test);
-      expect(g.bytes.train + g.bytes.val + g.bytes.test).toBeLessThanOrEqual(60_000 + 70_000 /* one document may overshoot */);
+      expect(g.bytes.train + g.bytes.val + g.bytes.test).toBeLessThanOrEqual(
+        60_000 + 70_000 /* one document may overshoot */,
+      );
     }
     expect(fileResult.manifest.uri).toMatch(/^file:\/\/.*\/runs\/.*\/manifest\.json$/);
   });

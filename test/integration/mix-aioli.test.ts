@@ -30,7 +30,11 @@ beforeAll(async () => ({ client, connection } = await connectClient()));
 afterAll(async () => connection?.close());
 
 const GROUPS = ['abc', 'pq', 'xyz'];
-const tables = { abc: { rows: 12, alphabet: 'abc' }, pq: { rows: 12, alphabet: 'pq' }, xyz: { rows: 12, alphabet: 'xyzwv' } };
+const tables = {
+  abc: { rows: 12, alphabet: 'abc' },
+  pq: { rows: 12, alphabet: 'pq' },
+  xyz: { rows: 12, alphabet: 'xyzwv' },
+};
 
 const input = (train: ArtifactRef, val: ArtifactRef, extra: Partial<MixAioliInput> = {}): MixAioliInput => ({
   training: {
@@ -83,7 +87,11 @@ describe('mixAioli', () => {
     const { runUntil } = await startWorkers(store, taskQueue, 'all');
     const workflowId = `mix-aioli-${randomUUID()}`;
     const result = await runUntil(async () => {
-      const handle = await client.workflow.start('mixAioli', { taskQueue, workflowId, args: [input(train, val)] });
+      const handle = await client.workflow.start('mixAioli', {
+        taskQueue,
+        workflowId,
+        args: [input(train, val)],
+      });
       // Steer during round 0 (its LearnParams probes take a while): the override applies to round 1.
       const first = await waitFor('round 0 to start', async () => {
         const p = await progressOf(handle).catch(() => undefined);
@@ -153,7 +161,8 @@ describe('mixAioli', () => {
       expect(aNorm.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 9);
       expect(at(step, 'override')).toBe(t === appliesTo ? 1 : 0);
       expect(at(step, 'eta')).toBe(t >= appliesTo ? 0.25 : 1);
-      if (t === appliesTo) GROUPS.forEach((g, i) => expect(p[i]).toBeCloseTo(wanted[g as keyof typeof wanted], 12));
+      if (t === appliesTo)
+        GROUPS.forEach((g, i) => expect(p[i]).toBeCloseTo(wanted[g as keyof typeof wanted], 12));
     }
     // Losses went down from the untrained model (ln 256 ≈ 5.55) over the run.
     for (const g of GROUPS) expect(done.val[g]).toBeLessThan(at(0, `val_loss/${g}`)! - 0.5);
@@ -180,8 +189,14 @@ describe('mixAioli', () => {
           })(),
           /mixAioli input field "training.data.mixture": must be absent/,
         ],
-        [input(train, train, { aioli: { roundSteps: 10, sweeps: 1, stepsPerInterval: 2 } }), /totalSteps \(S = 48\) must be divisible by roundSteps \(U = 10\)/],
-        [input(train, train, { aioli: { roundSteps: 12, sweeps: 2, stepsPerInterval: 2 } }), /k·m·s = 2·3·2 = 12 steps per round, which must be < roundSteps/],
+        [
+          input(train, train, { aioli: { roundSteps: 10, sweeps: 1, stepsPerInterval: 2 } }),
+          /totalSteps \(S = 48\) must be divisible by roundSteps \(U = 10\)/,
+        ],
+        [
+          input(train, train, { aioli: { roundSteps: 12, sweeps: 2, stepsPerInterval: 2 } }),
+          /k·m·s = 2·3·2 = 12 steps per round, which must be < roundSteps/,
+        ],
       ];
       for (const [bad, message] of cases) {
         const err = await client.workflow

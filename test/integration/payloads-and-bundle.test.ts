@@ -45,7 +45,15 @@ describe('payload size and workflow bundle', () => {
   it('the workflow bundle contains no Arrow, Parquet, AWS SDK or tfjs module', () => {
     const code = readFileSync(inject('workflowBundlePath'), 'utf8');
     expect(code).toContain('ingestCorpus'); // it is the real bundle
-    for (const banned of ['apache-arrow', 'parquet-wasm', 'hyparquet', 'parquetjs', '@aws-sdk', '@tensorflow', 'node:fs']) {
+    for (const banned of [
+      'apache-arrow',
+      'parquet-wasm',
+      'hyparquet',
+      'parquetjs',
+      '@aws-sdk',
+      '@tensorflow',
+      'node:fs',
+    ]) {
       expect(code, `bundle includes ${banned}`).not.toContain(banned);
     }
   });

@@ -30,7 +30,9 @@ describe('S3Store on versitygw', () => {
   });
 
   it('a wrong checksum is rejected by the server and leaves nothing', async () => {
-    await expect(store.put('k/bad.txt', enc('payload'), { sha256Base64: Buffer.alloc(32).toString('base64') })).rejects.toThrow();
+    await expect(
+      store.put('k/bad.txt', enc('payload'), { sha256Base64: Buffer.alloc(32).toString('base64') }),
+    ).rejects.toThrow();
     expect(await store.head('k/bad.txt')).toBeUndefined();
   });
 
@@ -43,10 +45,18 @@ describe('S3Store on versitygw', () => {
       text: Array.from({ length: n }, (_x, i) => `row ${i}`),
       source: Array.from({ length: n }, () => 'test'),
     });
-    const ref = await artifacts.commit('artifacts/table/t.parquet', encodeParquet(t), { kind: 'table', format: 'parquet', rows: n });
+    const ref = await artifacts.commit('artifacts/table/t.parquet', encodeParquet(t), {
+      kind: 'table',
+      format: 'parquet',
+      rows: n,
+    });
     expect(ref.uri).toBe(`${store.root}/artifacts/table/t.parquet`);
     expect(await artifacts.lookup('artifacts/table/t.parquet')).toEqual(ref);
-    const rows = await readRowsRanged(store, 'artifacts/table/t.parquet', { columns: ['id', 'text'], rowStart: 2998, rowEnd: 3000 });
+    const rows = await readRowsRanged(store, 'artifacts/table/t.parquet', {
+      columns: ['id', 'text'],
+      rowStart: 2998,
+      rowEnd: 3000,
+    });
     expect(rows).toEqual([
       { id: 'r2998', text: 'row 2998' },
       { id: 'r2999', text: 'row 2999' },

@@ -15,7 +15,11 @@ describe('replay', () => {
   it('has histories to replay', () => expect(files.length).toBeGreaterThanOrEqual(2));
 
   it.each(files)('%s replays against the current workflow code', async (file) => {
-    await Worker.runReplayHistory({ workflowBundle: { codePath: inject('workflowBundlePath') } }, load(file), `replay-${file}`);
+    await Worker.runReplayHistory(
+      { workflowBundle: { codePath: inject('workflowBundlePath') } },
+      load(file),
+      `replay-${file}`,
+    );
   });
 
   it('a variant with two activities swapped is caught as non-deterministic (negative control)', async () => {
@@ -23,8 +27,8 @@ describe('replay', () => {
       workflowsPath: fileURLToPath(new URL('./variant/workflows.ts', import.meta.url)),
       logger: { trace() {}, debug() {}, info() {}, warn() {}, error() {}, log() {} },
     });
-    await expect(Worker.runReplayHistory({ workflowBundle: bundle }, load('ingest-corpus.json'), 'variant')).rejects.toBeInstanceOf(
-      DeterminismViolationError,
-    );
+    await expect(
+      Worker.runReplayHistory({ workflowBundle: bundle }, load('ingest-corpus.json'), 'variant'),
+    ).rejects.toBeInstanceOf(DeterminismViolationError);
   });
 });

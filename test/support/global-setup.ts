@@ -21,7 +21,11 @@ declare module 'vitest' {
 export default async function setup(project: TestProject) {
   const scratch = mkdtempSync(join(tmpdir(), 'retort-test-'));
   const [server, s3, bundle] = await Promise.all([
-    startDevServer({ uiPort: false, logFile: join(scratch, 'temporal.log'), dynamicConfig: { 'limit.blobSize.error': 65536 } }),
+    startDevServer({
+      uiPort: false,
+      logFile: join(scratch, 'temporal.log'),
+      dynamicConfig: { 'limit.blobSize.error': 65536 },
+    }),
     startS3Server(),
     workflowBundle(),
   ]);

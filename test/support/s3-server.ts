@@ -12,7 +12,12 @@ export const S3_CREDENTIALS = { accessKeyId: 'retort-test', secretAccessKey: 're
 export function findVersitygw(): string | undefined {
   const explicit = process.env.RETORT_VERSITYGW;
   if (explicit) return existsSync(explicit) ? explicit : undefined;
-  const p = join(process.env.RETORT_CACHE ?? join(homedir(), '.cache', 'retort'), 'versitygw', 'v1.7.0', 'versitygw');
+  const p = join(
+    process.env.RETORT_CACHE ?? join(homedir(), '.cache', 'retort'),
+    'versitygw',
+    'v1.7.0',
+    'versitygw',
+  );
   return existsSync(p) ? p : undefined;
 }
 
@@ -25,18 +30,34 @@ export interface S3Server {
 
 export async function startS3Server(bucket = 'retort-test'): Promise<S3Server> {
   const bin = findVersitygw();
-  if (!bin) throw new Error('versitygw not found: run `npm run provision` (builds it with Go) or set RETORT_VERSITYGW');
+  if (!bin)
+    throw new Error(
+      'versitygw not found: run `npm run provision` (builds it with Go) or set RETORT_VERSITYGW',
+    );
   const dir = mkdtempSync(join(tmpdir(), 'retort-s3-'));
   const port = await freePort();
   mkdirSync(join(dir, 'data'));
   mkdirSync(join(dir, '.meta'));
   const log = openSync(join(dir, 'versitygw.log'), 'a');
-  const child = spawn(bin, ['--port', `127.0.0.1:${port}`, 'posix', '--sidecar', join(dir, '.meta'), join(dir, 'data')], {
-    env: { ...process.env, ROOT_ACCESS_KEY: S3_CREDENTIALS.accessKeyId, ROOT_SECRET_KEY: S3_CREDENTIALS.secretAccessKey },
-    stdio: ['ignore', log, log],
-  });
+  const child = spawn(
+    bin,
+    ['--port', `127.0.0.1:${port}`, 'posix', '--sidecar', join(dir, '.meta'), join(dir, 'data')],
+    {
+      env: {
+        ...process.env,
+        ROOT_ACCESS_KEY: S3_CREDENTIALS.accessKeyId,
+        ROOT_SECRET_KEY: S3_CREDENTIALS.secretAccessKey,
+      },
+      stdio: ['ignore', log, log],
+    },
+  );
   const endpoint = `http://127.0.0.1:${port}`;
-  const client = new S3Client({ endpoint, region: 'us-east-1', forcePathStyle: true, credentials: S3_CREDENTIALS });
+  const client = new S3Client({
+    endpoint,
+    region: 'us-east-1',
+    forcePathStyle: true,
+    credentials: S3_CREDENTIALS,
+  });
   const deadline = Date.now() + 30_000;
   for (;;) {
     try {

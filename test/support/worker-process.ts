@@ -116,7 +116,13 @@ export function computeWorkerPool(address: string, taskQueue: string, storeRoot:
   const spawned: WorkerProcess[] = [];
   return {
     async spawn(identity: string): Promise<WorkerProcess> {
-      const w = await spawnWorkerProcess({ address, taskQueue, store: storeRoot(), queues: 'retort-compute', identity });
+      const w = await spawnWorkerProcess({
+        address,
+        taskQueue,
+        store: storeRoot(),
+        queues: 'retort-compute',
+        identity,
+      });
       spawned.push(w);
       return w;
     },

@@ -26,7 +26,11 @@ const config = (eta: number) =>
     batchSize: 8,
   });
 
-async function drive(provider: MixtureProvider, law: LinearMixingLaw, options: (round: number) => MixtureRoundOptions = () => ({})) {
+async function drive(
+  provider: MixtureProvider,
+  law: LinearMixingLaw,
+  options: (round: number) => MixtureRoundOptions = () => ({}),
+) {
   let state = provider.initialState();
   const records: MixtureRoundRecord[] = [];
   const calls: { steps: number; exact: boolean; phase: string }[] = [];
@@ -51,7 +55,10 @@ describe('runMixtureRound', () => {
       [0.2, 0.5071, 0.6391],
       [1, 0.5357, 0.9457],
     ] as const) {
-      const { records, calls, law } = await drive(aioliProvider(config(eta)), new LinearMixingLaw({ aStep: ORACLE4_A }));
+      const { records, calls, law } = await drive(
+        aioliProvider(config(eta)),
+        new LinearMixingLaw({ aStep: ORACLE4_A }),
+      );
       expect(records).toHaveLength(20);
       expect(Math.abs(records[0]!.proportions[0]! - p1)).toBeLessThan(5e-5);
       expect(Math.abs(records[19]!.proportions[0]! - p20)).toBeLessThan(5e-5);
@@ -64,11 +71,15 @@ describe('runMixtureRound', () => {
 
   it('an override trains that round on the given mixture and Aioli continues from it', async () => {
     const override = [0.2, 0.8];
-    const { records } = await drive(aioliProvider(config(1)), new LinearMixingLaw({ aStep: ORACLE4_A }), (round) =>
-      round === 3 ? { override } : {},
+    const { records } = await drive(
+      aioliProvider(config(1)),
+      new LinearMixingLaw({ aStep: ORACLE4_A }),
+      (round) => (round === 3 ? { override } : {}),
     );
     expect(records[3]!.proportions).toEqual(override);
-    expect(records[3]!.note).toMatch(/operator override \(setMixture\); the method proposed \[0\.6391, 0\.3609\]/);
+    expect(records[3]!.note).toMatch(
+      /operator override \(setMixture\); the method proposed \[0\.6391, 0\.3609\]/,
+    );
     // Round 4 = one EGD step from the override: p ∝ (0.2, 0.8) ⊙ exp(η colsum Ā), toward group 0.
     expect(records[4]!.proportions[0]).toBeGreaterThan(0.2);
     expect(records[4]!.proportions[0]).toBeLessThan(0.35);

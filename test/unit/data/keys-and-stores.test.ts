@@ -19,7 +19,8 @@ const errType = (fn: () => unknown) => {
 
 describe('object keys', () => {
   it('accepts ordinary relative keys', () => {
-    for (const k of ['a', 'artifacts/table/abc.parquet', 'runs/x_y/manifest.json', 'a.b/c-d_e']) expect(validateKey(k)).toBe(k);
+    for (const k of ['a', 'artifacts/table/abc.parquet', 'runs/x_y/manifest.json', 'a.b/c-d_e'])
+      expect(validateKey(k)).toBe(k);
   });
   it.each(['', '/etc/passwd', '../x', 'a/../../b', 'a/./b', 'a//b', 'a\\b', 'a\0b'])('rejects %j', (k) => {
     expect(errType(() => validateKey(k))).toBe('InvalidStoreKey');
@@ -38,7 +39,9 @@ describe('FileStore', () => {
 
   it('puts atomically, create-if-absent, and reads ranges', async () => {
     expect(await store.put('a/b.txt', bytes, { ifNoneMatch: true })).toBe('written');
-    expect(await store.put('a/b.txt', new TextEncoder().encode('other'), { ifNoneMatch: true })).toBe('exists');
+    expect(await store.put('a/b.txt', new TextEncoder().encode('other'), { ifNoneMatch: true })).toBe(
+      'exists',
+    );
     expect(new TextDecoder().decode(await store.get('a/b.txt'))).toBe('hello world');
     expect(new TextDecoder().decode(await store.getRange('a/b.txt', 6, 11))).toBe('world');
     expect(await store.head('a/b.txt')).toEqual({ key: 'a/b.txt', size: 11 });
@@ -47,7 +50,10 @@ describe('FileStore', () => {
   });
 
   it('a missing object is DatasetNotFound naming its URI', async () => {
-    await expect(store.get('nope.parquet')).rejects.toMatchObject({ type: 'DatasetNotFound', message: expect.stringContaining('nope.parquet') });
+    await expect(store.get('nope.parquet')).rejects.toMatchObject({
+      type: 'DatasetNotFound',
+      message: expect.stringContaining('nope.parquet'),
+    });
     expect(await store.head('nope.parquet')).toBeUndefined();
   });
 
@@ -61,9 +67,13 @@ describe('FileStore', () => {
 describe('artifacts', () => {
   it('keys depend on every part of the identity, not on key order', () => {
     const id = { activity: 'x@1', inputs: ['a'], config: { b: 1, a: 2 }, seed: 1, output: 'o' };
-    expect(artifactKey('table', 'parquet', id)).toBe(artifactKey('table', 'parquet', { ...id, config: { a: 2, b: 1 } }));
+    expect(artifactKey('table', 'parquet', id)).toBe(
+      artifactKey('table', 'parquet', { ...id, config: { a: 2, b: 1 } }),
+    );
     expect(artifactKey('table', 'parquet', id)).not.toBe(artifactKey('table', 'parquet', { ...id, seed: 2 }));
-    expect(artifactKey('table', 'parquet', id)).not.toBe(artifactKey('table', 'parquet', { ...id, inputs: ['b'] }));
+    expect(artifactKey('table', 'parquet', id)).not.toBe(
+      artifactKey('table', 'parquet', { ...id, inputs: ['b'] }),
+    );
     expect(canonicalJson({ b: [1, { d: 1, c: 2 }], a: 1 })).toBe('{"a":1,"b":[1,{"c":2,"d":1}]}');
   });
 
@@ -72,10 +82,18 @@ describe('artifacts', () => {
     const artifacts = new ArtifactStore(store);
     const key = 'artifacts/table/x.parquet';
     expect(await artifacts.lookup(key)).toBeUndefined();
-    const ref = await artifacts.commit(key, new TextEncoder().encode('one'), { kind: 'table', format: 'parquet', rows: 1 });
+    const ref = await artifacts.commit(key, new TextEncoder().encode('one'), {
+      kind: 'table',
+      format: 'parquet',
+      rows: 1,
+    });
     expect(await artifacts.lookup(key)).toEqual(ref);
     // A second commit of different bytes keeps the first (exactly-once effect) and reports it.
-    const again = await artifacts.commit(key, new TextEncoder().encode('two'), { kind: 'table', format: 'parquet', rows: 1 });
+    const again = await artifacts.commit(key, new TextEncoder().encode('two'), {
+      kind: 'table',
+      format: 'parquet',
+      rows: 1,
+    });
     expect(again.sha256).toBe(ref.sha256);
     expect(new TextDecoder().decode(await artifacts.read(ref))).toBe('one');
     await store.put(key, new TextEncoder().encode('tampered'));

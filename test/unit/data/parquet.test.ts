@@ -7,7 +7,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { IMAGES, TEXT_CORPUS, TOKEN_WINDOWS } from '../../../schemas/tables.js';
-import { buildTable, fixedSizeListValues, stringValues, validateTable } from '../../../storage/arrow-tables.js';
+import {
+  buildTable,
+  fixedSizeListValues,
+  stringValues,
+  validateTable,
+} from '../../../storage/arrow-tables.js';
 import { decodeParquet, decodeValidated, encodeParquet } from '../../../storage/parquet.js';
 import { FileStore } from '../../../storage/file-store.js';
 import type { ObjectStore } from '../../../storage/object-store.js';
@@ -15,8 +20,18 @@ import { parquetRowCount, readRowsRanged } from '../../../storage/ranged.js';
 
 const require = createRequire(import.meta.url);
 const parquetjs = require('parquetjs-lite') as {
-  ParquetReader: { openBuffer(b: Buffer): Promise<{ getCursor(): { next(): Promise<Record<string, unknown> | null> }; close(): Promise<void> }> };
-  ParquetWriter: { openFile(schema: unknown, path: string, opts?: unknown): Promise<{ appendRow(r: unknown): Promise<void>; close(): Promise<void> }> };
+  ParquetReader: {
+    openBuffer(
+      b: Buffer,
+    ): Promise<{ getCursor(): { next(): Promise<Record<string, unknown> | null> }; close(): Promise<void> }>;
+  };
+  ParquetWriter: {
+    openFile(
+      schema: unknown,
+      path: string,
+      opts?: unknown,
+    ): Promise<{ appendRow(r: unknown): Promise<void>; close(): Promise<void> }>;
+  };
   ParquetSchema: new (s: unknown) => unknown;
 };
 
@@ -40,7 +55,11 @@ async function readAllParquetjs(bytes: Uint8Array) {
 describe('Parquet codec', () => {
   it('round-trips a FixedSizeList<float32> image table with its h,w,c metadata (ZSTD)', () => {
     const pixels = Float32Array.from({ length: 3 * 4 }, (_x, i) => i / 7);
-    const t = buildTable(IMAGES, { id: ['x', 'y', 'z'], label: new Int32Array([0, 9, 3]), pixels: { flat: pixels, size: 4 } }, { h: '2', w: '2', c: '1' });
+    const t = buildTable(
+      IMAGES,
+      { id: ['x', 'y', 'z'], label: new Int32Array([0, 9, 3]), pixels: { flat: pixels, size: 4 } },
+      { h: '2', w: '2', c: '1' },
+    );
     const back = decodeValidated(encodeParquet(t), 'mem.parquet', IMAGES, { sizes: { pixels: 4 } });
     expect(fixedSizeListValues(back, 'pixels').flat).toEqual(pixels);
     expect(back.schema.metadata.get('h')).toBe('2');
@@ -52,13 +71,21 @@ describe('Parquet codec', () => {
   });
 
   it('names the first mismatching column and the file', () => {
-    const t = buildTable(TOKEN_WINDOWS, { id: ['w'], group: ['g'], input_ids: { flat: new Int32Array(8), size: 8 } }, { ctx: '8' });
-    expect(() => validateTable(t, IMAGES, 's3://b/k.parquet')).toThrow('Parquet column "label" in s3://b/k.parquet: missing');
+    const t = buildTable(
+      TOKEN_WINDOWS,
+      { id: ['w'], group: ['g'], input_ids: { flat: new Int32Array(8), size: 8 } },
+      { ctx: '8' },
+    );
+    expect(() => validateTable(t, IMAGES, 's3://b/k.parquet')).toThrow(
+      'Parquet column "label" in s3://b/k.parquet: missing',
+    );
     expect(() => validateTable(t, TOKEN_WINDOWS, 's3://b/k.parquet', { sizes: { input_ids: 16 } })).toThrow(
       'Parquet column "input_ids" in s3://b/k.parquet: expected FixedSizeList<int32>[16], got FixedSizeList<int32>[8]',
     );
     const empty = buildTable(TEXT_CORPUS, { id: [], group: [], text: [], source: [] });
-    expect(() => validateTable(empty, TEXT_CORPUS, 'e.parquet')).toThrow('Parquet file e.parquet has no rows');
+    expect(() => validateTable(empty, TEXT_CORPUS, 'e.parquet')).toThrow(
+      'Parquet file e.parquet has no rows',
+    );
   });
 
   it('compat profile (SNAPPY, V1, no dictionary) is read by parquetjs-lite with equal values', async () => {
@@ -99,7 +126,8 @@ describe('ranged reads', () => {
   it('HEAD first, then explicit byte ranges only; reads a row range of selected columns', async () => {
     const store = new FileStore(mkdtempSync(join(tmpdir(), 'retort-rr-')));
     const n = 20000;
-    const noise = (_x: unknown, i: number) => [1, 2, 3].map((k) => createHash('sha256').update(`${i}:${k}`).digest('hex')).join('');
+    const noise = (_x: unknown, i: number) =>
+      [1, 2, 3].map((k) => createHash('sha256').update(`${i}:${k}`).digest('hex')).join('');
     const t = buildTable(TEXT_CORPUS, {
       id: Array.from({ length: n }, (_x, i) => `id${i}`),
       group: Array.from({ length: n }, (_x, i) => (i % 2 ? 'a' : 'b')),
@@ -128,13 +156,20 @@ describe('ranged reads', () => {
     });
     expect(await parquetRowCount(spy, 'big.parquet')).toBe(n);
     expect(calls[0]).toBe('head');
-    const rows = await readRowsRanged(spy, 'big.parquet', { columns: ['id', 'group'], rowStart: 100, rowEnd: 103 });
+    const rows = await readRowsRanged(spy, 'big.parquet', {
+      columns: ['id', 'group'],
+      rowStart: 100,
+      rowEnd: 103,
+    });
     expect(rows).toEqual([
       { id: 'id100', group: 'b' },
       { id: 'id101', group: 'a' },
       { id: 'id102', group: 'b' },
     ]);
-    const fetched = calls.filter((c) => c.startsWith('range')).map((c) => c.split(' ')[1]!.split('-').map(Number)).reduce((s, [a, b]) => s + (b! - a!), 0);
+    const fetched = calls
+      .filter((c) => c.startsWith('range'))
+      .map((c) => c.split(' ')[1]!.split('-').map(Number))
+      .reduce((s, [a, b]) => s + (b! - a!), 0);
     expect(bytes.byteLength).toBeGreaterThan(1_000_000);
     expect(fetched).toBeLessThan(bytes.byteLength / 2); // the big text column was not downloaded
   });

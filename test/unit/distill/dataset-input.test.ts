@@ -6,7 +6,10 @@ import { DistillCvddInput, DistillDatasetInput } from '../../../schemas/distill.
 import { WORKFLOW_INPUTS, workflowTypeFromFile } from '../../../client/workflow-types.js';
 import example from '../../../examples/distill-cvdd.json' with { type: 'json' };
 
-const firstIssue = (r: { success: boolean; error?: { issues: { path: PropertyKey[]; message: string }[] } }) => {
+const firstIssue = (r: {
+  success: boolean;
+  error?: { issues: { path: PropertyKey[]; message: string }[] };
+}) => {
   expect(r.success).toBe(false);
   const i = r.error!.issues[0]!;
   return { path: i.path.join('.'), message: i.message };
@@ -25,7 +28,10 @@ describe('DistillDatasetInput', () => {
   it('method cvdd takes the committee settings, with the §7.2 CPU defaults', () => {
     const c = DistillDatasetInput.parse({
       method: 'cvdd',
-      committee: [{ family: 'convnet', width: 8, depth: 1 }, { family: 'mlp', hidden: [16] }],
+      committee: [
+        { family: 'convnet', width: 8, depth: 1 },
+        { family: 'mlp', hidden: [16] },
+      ],
       settings: { iterations: 40 },
       seeds: 2,
     });
@@ -46,11 +52,16 @@ describe('DistillDatasetInput', () => {
   });
 
   it('names the bad field inside the chosen member', () => {
-    expect(firstIssue(DistillDatasetInput.safeParse({ method: 'cvdd', settings: { lr: -1 } })).path).toBe('settings.lr');
-    expect(firstIssue(DistillDatasetInput.safeParse({ method: 'cvdd', settings: { nope: 1 } })).message).toContain('nope');
-    expect(firstIssue(DistillDatasetInput.safeParse({ method: 'cvdd', student: { family: 'mlp', hidden: [8] } })).path).toBe(
-      'student',
+    expect(firstIssue(DistillDatasetInput.safeParse({ method: 'cvdd', settings: { lr: -1 } })).path).toBe(
+      'settings.lr',
     );
+    expect(
+      firstIssue(DistillDatasetInput.safeParse({ method: 'cvdd', settings: { nope: 1 } })).message,
+    ).toContain('nope');
+    expect(
+      firstIssue(DistillDatasetInput.safeParse({ method: 'cvdd', student: { family: 'mlp', hidden: [8] } }))
+        .path,
+    ).toBe('student');
     expect(firstIssue(DistillDatasetInput.safeParse({ method: 'mtt', ipc: 0 })).path).toBe('ipc');
     expect(firstIssue(DistillDatasetInput.safeParse({ method: 'sre2l' })).path).toBe('method');
   });

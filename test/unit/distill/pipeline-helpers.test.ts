@@ -6,7 +6,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
 import { describe, expect, it } from 'vitest';
-import { accuracyMarkdown, encodeGrayPng, imageGridPng, lossCurveSvg } from '../../../activities/distill-report.js';
+import {
+  accuracyMarkdown,
+  encodeGrayPng,
+  imageGridPng,
+  lossCurveSvg,
+} from '../../../activities/distill-report.js';
 import { createImageActivities } from '../../../activities/images.js';
 import { ArtifactStore } from '../../../storage/artifacts.js';
 import { FileStore } from '../../../storage/file-store.js';
@@ -14,9 +19,12 @@ import { FileStore } from '../../../storage/file-store.js';
 function pngChunks(png: Uint8Array) {
   const view = new DataView(png.buffer, png.byteOffset, png.byteLength);
   const chunks: { type: string; data: Uint8Array }[] = [];
-  for (let o = 8; o < png.length; ) {
+  for (let o = 8; o < png.length;) {
     const n = view.getUint32(o);
-    chunks.push({ type: new TextDecoder().decode(png.subarray(o + 4, o + 8)), data: png.subarray(o + 8, o + 8 + n) });
+    chunks.push({
+      type: new TextDecoder().decode(png.subarray(o + 4, o + 8)),
+      data: png.subarray(o + 8, o + 8 + n),
+    });
     o += 12 + n;
   }
   return chunks;
@@ -53,28 +61,61 @@ describe('report artifacts', () => {
     expect(svg.match(/<polyline[^>]*points="([^"]*)"/)![1]!.split(' ')).toHaveLength(3);
     expect(svg.match(/<circle/g)).toHaveLength(1);
     expect(svg).toContain('a &#60;b&#62;');
-    const md = accuracyMarkdown([{ method: 'datm', ipc: 1, mean: 0.5, std: 0.0125, values: [0.4875, 0.5125], lr: 0.05, steps: 150 }]);
+    const md = accuracyMarkdown([
+      { method: 'datm', ipc: 1, mean: 0.5, std: 0.0125, values: [0.4875, 0.5125], lr: 0.05, steps: 150 },
+    ]);
     expect(md).toContain('| datm | 1 | 50.0 ± 1.3 | 2 | 0.0500 | 150 |');
   });
 });
 
 describe('planDistillation', () => {
-  const plan = createImageActivities({ artifacts: new ArtifactStore(new FileStore(mkdtempSync(join(tmpdir(), 'plan-')))) }).planDistillation;
+  const plan = createImageActivities({
+    artifacts: new ArtifactStore(new FileStore(mkdtempSync(join(tmpdir(), 'plan-')))),
+  }).planDistillation;
 
   it('takes the image shape from the data and the rest from the §10.2 profile plus overrides', async () => {
-    const p = await plan({ method: 'mtt', ipc: 10, data: { h: 14, w: 14, c: 1, classes: 10 }, preset: 'cpu-14', distill: { syntheticSteps: 4 }, seed: 9 });
+    const p = await plan({
+      method: 'mtt',
+      ipc: 10,
+      data: { h: 14, w: 14, c: 1, classes: 10 },
+      preset: 'cpu-14',
+      distill: { syntheticSteps: 4 },
+      seed: 9,
+    });
     expect(p.net).toMatchObject({ h: 14, w: 14, c: 1, classes: 10, width: 8, depth: 2 });
-    expect(p.distill).toMatchObject({ ipc: 10, seed: 9, syntheticSteps: 4, softLabels: false, init: 'real', batchSyn: 50 });
+    expect(p.distill).toMatchObject({
+      ipc: 10,
+      seed: 9,
+      syntheticSteps: 4,
+      softLabels: false,
+      init: 'real',
+      batchSyn: 50,
+    });
     expect(p.methodTag).toBe('mtt');
     expect(p.experts).toMatchObject({ count: 3, epochs: 8, imagesPerClass: 200 });
     expect(p.iterations).toBe(60);
-    const d = await plan({ method: 'datm', ipc: 10, data: { h: 28, w: 28, c: 1, classes: 10 }, iterations: 40 });
-    expect(d.distill).toMatchObject({ softLabels: true, sequentialGeneration: true, expansionEndIteration: 20 });
+    const d = await plan({
+      method: 'datm',
+      ipc: 10,
+      data: { h: 28, w: 28, c: 1, classes: 10 },
+      iterations: 40,
+    });
+    expect(d.distill).toMatchObject({
+      softLabels: true,
+      sequentialGeneration: true,
+      expansionEndIteration: 20,
+    });
     expect(d.methodTag).toBe('datm');
   });
 
   it('rejects trajectories too short for the sampling window with a ConfigError naming the field', async () => {
-    const err = await plan({ method: 'mtt', ipc: 1, data: { h: 14, w: 14, c: 1, classes: 10 }, experts: { epochs: 3 }, distill: { maxStartEpoch: 4 } }).catch((e: unknown) => e);
+    const err = await plan({
+      method: 'mtt',
+      ipc: 1,
+      data: { h: 14, w: 14, c: 1, classes: 10 },
+      experts: { epochs: 3 },
+      distill: { maxStartEpoch: 4 },
+    }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ApplicationFailure);
     expect((err as ApplicationFailure).type).toBe('ConfigError');
     expect((err as ApplicationFailure).message).toContain('"experts.epochs" = 3');

@@ -16,7 +16,10 @@ describe('trainExpert', () => {
     const store = new FileStore(mkdtempSync(join(tmpdir(), 'expert-resume-')));
     const artifacts = new ArtifactStore(store);
     const io = createImageActivities({ artifacts });
-    const images = await io.ingestImages({ source: { builtin: 'mnist', trainPerClass: 10, testCount: 50, downsample: 4 }, seed: 1 });
+    const images = await io.ingestImages({
+      source: { builtin: 'mnist', trainPerClass: 10, testCount: 50, downsample: 4 },
+      seed: 1,
+    });
     const plan = await io.planDistillation({
       method: 'mtt',
       ipc: 1,
@@ -27,7 +30,15 @@ describe('trainExpert', () => {
       distill: { maxStartEpoch: 2, expertEpochs: 1 },
     });
     const compute = createDistillActivities({ artifacts });
-    const input = { train: images.train, net: plan.net, experts: plan.experts, expert: 0, seed: 4, runKey: 'resume', cache: false };
+    const input = {
+      train: images.train,
+      net: plan.net,
+      experts: plan.experts,
+      expert: 0,
+      seed: 4,
+      runKey: 'resume',
+      cache: false,
+    };
     const full = await compute.trainExpert(input);
     expect(full.resumedFromEpoch).toBeNull();
     expect(full.trajectory.rows).toBe(4);

@@ -29,7 +29,11 @@ let windows: ArtifactRef;
 beforeAll(async () => {
   windows = await writeTokenTable(
     store,
-    { abc: { rows: 16, alphabet: 'abc' }, pq: { rows: 16, alphabet: 'pq' }, xyz: { rows: 16, alphabet: 'xyzw' } },
+    {
+      abc: { rows: 16, alphabet: 'abc' },
+      pq: { rows: 16, alphabet: 'pq' },
+      xyz: { rows: 16, alphabet: 'xyzw' },
+    },
     16,
     9,
   );
@@ -87,7 +91,10 @@ describe('trainChunk with per-chunk mixtures', () => {
     const split = await run('mix-b', [1, 2, 5, 8]);
     expect(tf.memory().numTensors).toBe(before);
     expect(split.checkpoint.sha256).toBe(whole.checkpoint.sha256);
-    const meta = checkpointMeta(await new CheckpointStore(store).load(whole.checkpoint), whole.checkpoint.uri);
+    const meta = checkpointMeta(
+      await new CheckpointStore(store).load(whole.checkpoint),
+      whole.checkpoint.uri,
+    );
     expect(meta.step).toBe(10);
     expect(meta.mixtures).toEqual(layout);
     // Global step: the optimizer counted all 10 updates (its state carried across mixtures).
@@ -95,10 +102,14 @@ describe('trainChunk with per-chunk mixtures', () => {
   });
 
   it('the mixture changes the weights but not the training identity (same runKey namespace rules)', async () => {
-    const other = await run('mix-c', [], [
-      { from: 0, to: 4, mixture: PROBE, exact: true },
-      { from: 4, to: 10, mixture: MAIN, exact: false },
-    ]);
+    const other = await run(
+      'mix-c',
+      [],
+      [
+        { from: 0, to: 4, mixture: PROBE, exact: true },
+        { from: 4, to: 10, mixture: MAIN, exact: false },
+      ],
+    );
     expect(other.checkpoint.sha256).not.toBe(whole.checkpoint.sha256);
     const a = checkpointMeta(await new CheckpointStore(store).load(whole.checkpoint), 'a');
     const b = checkpointMeta(await new CheckpointStore(store).load(other.checkpoint), 'b');
@@ -132,27 +143,37 @@ describe('trainChunk with per-chunk mixtures', () => {
       input,
     )) as TrainChunkResult;
     expect(retry.resumedFrom).toBeGreaterThanOrEqual(6);
-    const uninterrupted = await act.trainChunk({ ...input, spec: spec('mix-crash-ref'), from: undefined }).catch(
-      (e: unknown) => e,
-    );
+    const uninterrupted = await act
+      .trainChunk({ ...input, spec: spec('mix-crash-ref'), from: undefined })
+      .catch((e: unknown) => e);
     // (No step-4 checkpoint under mix-crash-ref: a chunk past step 0 needs one.)
     expect((uninterrupted as ApplicationFailure).type).toBe('ConfigError');
-    const ref = await run('mix-crash-ref', [], [
-      { from: 0, to: 4, mixture: PROBE, exact: true },
-      { from: 4, to: 10, mixture: MAIN, exact: false },
-    ]);
+    const ref = await run(
+      'mix-crash-ref',
+      [],
+      [
+        { from: 0, to: 4, mixture: PROBE, exact: true },
+        { from: 4, to: 10, mixture: MAIN, exact: false },
+      ],
+    );
     expect(retry.checkpoint.sha256).toBe(ref.checkpoint.sha256);
   });
 
   it('a committed checkpoint trained on other mixtures is not reused: CheckpointIncompatible names both', async () => {
-    const err = await run('mix-a', [], [
-      { from: 0, to: 4, mixture: PROBE, exact: true },
-      { from: 4, to: 7, mixture: MAIN, exact: false },
-      { from: 7, to: 10, mixture: MAIN, exact: false },
-    ]).catch((e: unknown) => e);
+    const err = await run(
+      'mix-a',
+      [],
+      [
+        { from: 0, to: 4, mixture: PROBE, exact: true },
+        { from: 4, to: 7, mixture: MAIN, exact: false },
+        { from: 7, to: 10, mixture: MAIN, exact: false },
+      ],
+    ).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ApplicationFailure);
     expect((err as ApplicationFailure).type).toBe('CheckpointIncompatible');
-    expect((err as Error).message).toMatch(/trained on other mixtures .*\[7, 10\) .*"abc":0.6.* than this chunk asks for .*\[4, 10\)/);
+    expect((err as Error).message).toMatch(
+      /trained on other mixtures .*\[7, 10\) .*"abc":0.6.* than this chunk asks for .*\[4, 10\)/,
+    );
     // The same mixtures again: reused, nothing trained.
     const again = await run('mix-a');
     expect(again).toMatchObject({ reused: true, trainedSteps: 0, checkpoint: whole.checkpoint });
@@ -166,7 +187,9 @@ describe('trainChunk with per-chunk mixtures', () => {
       const idx = Array.from(p(step));
       expect([idx.filter((i) => i < 10).length, idx.filter((i) => i >= 10 && i < 20).length]).toEqual([4, 2]);
     }
-    expect(Array.from(p(5))).toEqual(Array.from(exactMixturePlan(groups, { a: 0.5, b: 0.25, c: 0.25 }, 8, 3, 't')(5)));
+    expect(Array.from(p(5))).toEqual(
+      Array.from(exactMixturePlan(groups, { a: 0.5, b: 0.25, c: 0.25 }, 8, 3, 't')(5)),
+    );
     expect(() => exactMixturePlan(groups, { a: 0.3, b: 0.7 }, 8, 3, 'file:///w.parquet')).toThrow(
       /group "a" would need 2.4000 of the batch's 8 rows/,
     );
