@@ -11,7 +11,7 @@ import {
   selectWarmupData,
   type EmbeddingTable,
   type RowId,
-} from '../../../ml/methods/gotd.js';
+} from '../../../ml/methods/gotd/index.js';
 import {
   gaussianCloud,
   nearestNeighbourMatching,

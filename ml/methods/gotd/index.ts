@@ -19,8 +19,13 @@
 //   `mergeShardScores` is the reduce step.
 // Rows are identified by id throughout: nothing here returns a position for the caller to index
 // texts with (the notebook's misaligned text/embedding slicing, spec §9–10).
-import type { SolveStatsJson } from '../../schemas/select-warmup.js';
-import { meanSquaredEuclideanCost, sinkhorn, SINKHORN_DEFAULTS, type PointCloud } from '../ops/sinkhorn.js';
+import type { SolveStatsJson } from '../../../schemas/gotd.js';
+import {
+  meanSquaredEuclideanCost,
+  sinkhorn,
+  SINKHORN_DEFAULTS,
+  type PointCloud,
+} from '../../ops/sinkhorn.js';
 
 export type RowId = string | number | bigint;
 

@@ -11,8 +11,8 @@
 // - the Aioli outer loop (paper Algorithm 1) as a round-by-round state machine a Temporal workflow
 //   drives: cumulative EGD p^{t+1}_j ∝ p^t_j · exp(η Σ_i Ā^t_ij) or the repo's EMA variant, the
 //   diagonal ablation, restricted ("transfer") mode with a static prior phase       (§5.1, §5.4, §5.5)
-// The EGD step itself, the MixtureProvider interface shared with the baselines (`aioli-baselines.ts`)
-// and mixture validation live in `aioli-lmo.ts` (the LMO framework, paper Sec. 3).
+// The EGD step itself, the MixtureProvider interface shared with the baselines (`baselines.ts`)
+// and mixture validation live in `lmo.ts` (the LMO framework, paper Sec. 3).
 //
 // Orientation everywhere: A[i][j] = loss decrease of evaluated group i per unit of training on group j;
 // updates use column sums (§2, §11). Group order is the order of `config.groups`, everywhere.
@@ -25,7 +25,7 @@ import {
   seededUniform,
   solveLinearSystem,
   transpose,
-} from './aioli-numerics.js';
+} from './numerics.js';
 
 import {
   type MixingScheduleConfig,
@@ -41,9 +41,9 @@ import {
   normalise,
   proportionsErrors,
   validateMixingSchedule,
-} from './aioli-lmo.js';
+} from './lmo.js';
 
-export type { Matrix } from './aioli-numerics.js';
+export type { Matrix } from './numerics.js';
 
 // ---- configuration ---------------------------------------------------------------------------------
 
