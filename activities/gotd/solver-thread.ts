@@ -6,7 +6,8 @@
 // backend the compute worker selected.
 import { parentPort, workerData } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs-core';
-import { type EmbeddingTable, otCostWithSelection, scoreShard } from '../../ml/methods/gotd/index.js';
+import { otCostWithSelection } from '../../ml/methods/gotd/diagnostics.js';
+import { type EmbeddingTable, scoreShard } from '../../ml/methods/gotd/index.js';
 import type { SolverJob, SolverThreadData } from './solver.js';
 
 async function initThreadBackend(name: SolverThreadData['backend']): Promise<void> {

@@ -7,7 +7,8 @@ import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { Context } from '@temporalio/activity';
-import type { GotdSolverConfig, OtCostChange, RowId, SolveStats } from '../../ml/methods/gotd/index.js';
+import type { OtCostChange } from '../../ml/methods/gotd/diagnostics.js';
+import type { GotdSolverConfig, RowId, SolveStats } from '../../ml/methods/gotd/index.js';
 
 /** A solve's side of an embedding table; `embeddings` is transferred to the thread (detached here). */
 export interface TransferableTable {
