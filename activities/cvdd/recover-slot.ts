@@ -15,6 +15,7 @@ import { deserializeOptimizerState } from '../../ml/train/optimizers.js';
 import type { ArtifactRef } from '../../schemas/artifact.js';
 import type { RecoverSlotChunkInput, RecoverSlotChunkResult } from '../../schemas/cvdd.js';
 import { configError, incompatible, ipcExceedsClassSize, lossDiverged } from '../failures.js';
+import { findChunkStart, saveCheckpoint } from '../resumable-chunk.js';
 import { activityContext, pacer } from '../heartbeat.js';
 import { type CvddDeps } from './deps.js';
 import { asImageSet, resolveCvddConfig } from './config.js';
@@ -92,23 +93,26 @@ export async function recoverSlotChunk(
       reused,
     });
 
-    const done = await checkpoints.find(runKey, target);
-    if (done) {
-      const { state, meta } = await loadState(done);
-      disposeRecoveryState(state);
-      return chunkResult(done, meta.last, null, true);
+    const start = await findChunkStart({
+      checkpoints,
+      runKey,
+      from: input.fromIteration,
+      target,
+      load: loadState,
+    });
+    if (start.kind === 'done') {
+      disposeRecoveryState(start.value.state);
+      return chunkResult(start.ref, start.value.meta.last, null, true);
     }
     let state: RecoveryState | undefined;
     let last: SlotMeta['last'] = null;
     let resumedFrom: number | null = null;
-    const latest = await checkpoints.readLatest(runKey);
-    const start =
-      latest && latest.step > input.fromIteration && latest.step < target ? latest.checkpoint : input.from;
-    if (start) {
-      const loaded = await loadState(start);
+    const loaded =
+      start.kind === 'resume' ? start.value : input.from ? await loadState(input.from) : undefined;
+    if (loaded) {
       state = loaded.state;
       last = loaded.meta.last;
-      if (start !== input.from) resumedFrom = state.iteration;
+      if (start.kind === 'resume') resumedFrom = state.iteration;
     } else if (input.fromIteration > 0) {
       throw configError(
         `recoverSlotChunk: no checkpoint of slot ${input.slot} at iteration ${input.fromIteration} and no "from" ref`,
@@ -142,7 +146,8 @@ export async function recoverSlotChunk(
         last,
         identity,
       };
-      const ref = await checkpoints.save(
+      return saveCheckpoint(
+        checkpoints,
         runKey,
         s.iteration,
         await encodeCheckpoint(
@@ -150,8 +155,6 @@ export async function recoverSlotChunk(
           meta,
         ),
       );
-      await checkpoints.advanceLatest(runKey, s.iteration, ref);
-      return ref;
     };
     try {
       while (state.iteration < target) {

@@ -18,6 +18,7 @@ import { deriveSeed } from '../../ml/train/rng.js';
 import type { ArtifactRef } from '../../schemas/artifact.js';
 import type { TrainCommitteeMemberInput, TrainCommitteeMemberResult } from '../../schemas/cvdd.js';
 import { configError, incompatible } from '../failures.js';
+import { findChunkStart, saveCheckpoint } from '../resumable-chunk.js';
 import { activityContext, pacer } from '../heartbeat.js';
 import { type CvddDeps } from './deps.js';
 import { committeeArch, resolveCvddConfig, splitValidation } from './config.js';
@@ -70,29 +71,25 @@ export async function trainCommitteeMember(
     reused,
   });
 
-  const done = await checkpoints.find(runKey, epochs);
-  if (done) {
-    const { tensors, meta } = decodeCheckpoint<MemberMeta>(await checkpoints.load(done), done.uri, 'member');
-    tf.dispose(Object.values(tensors));
-    if (meta.identity !== identity)
-      throw incompatible(`checkpoint ${done.uri} belongs to another committee run; choose another runKey`);
-    return result(done, meta.valAcc ?? 0, null, true);
+  const load = async (ref: ArtifactRef) => {
+    const decoded = decodeCheckpoint<MemberMeta>(await checkpoints.load(ref), ref.uri, 'member');
+    if (decoded.meta.identity !== identity) {
+      tf.dispose(Object.values(decoded.tensors));
+      throw incompatible(`checkpoint ${ref.uri} belongs to another committee run; choose another runKey`);
+    }
+    return decoded;
+  };
+  const start = await findChunkStart({ checkpoints, runKey, from: 0, target: epochs, load });
+  if (start.kind === 'done') {
+    tf.dispose(Object.values(start.value.tensors));
+    return result(start.ref, start.value.meta.valAcc ?? 0, null, true);
   }
 
   const optimizer = memberOptimizer();
   let state: MemberTrainingState | undefined;
   let resumedFromEpoch: number | null = null;
-  const latest = await checkpoints.readLatest(runKey);
-  if (latest && latest.step > 0 && latest.step < epochs) {
-    const { tensors, meta } = decodeCheckpoint<MemberMeta>(
-      await checkpoints.load(latest.checkpoint),
-      latest.checkpoint.uri,
-      'member',
-    );
-    if (meta.identity !== identity)
-      throw incompatible(
-        `checkpoint ${latest.checkpoint.uri} belongs to another committee run; choose another runKey`,
-      );
+  if (start.kind === 'resume') {
+    const { tensors, meta } = start.value;
     const params = tensors.params as tf.Tensor1D;
     const optTensors = Object.fromEntries(
       Object.entries(tensors)
@@ -108,8 +105,8 @@ export async function trainCommitteeMember(
       runningStats: buffersToStats(tensors, meta.layers),
       step: meta.step,
     };
-    resumedFromEpoch = latest.step;
-    ctx?.log.info(`trainCommitteeMember ${id}: resumes from epoch ${latest.step}`);
+    resumedFromEpoch = start.step;
+    ctx?.log.info(`trainCommitteeMember ${id}: resumes from epoch ${start.step}`);
   }
   state ??= initMemberTraining(arch, seed);
   const beat = pacer(ctx);
@@ -129,9 +126,7 @@ export async function trainCommitteeMember(
       valAcc,
       identity,
     };
-    const ref = await checkpoints.save(runKey, epoch, await encodeCheckpoint(tensors, meta));
-    await checkpoints.advanceLatest(runKey, epoch, ref);
-    return ref;
+    return saveCheckpoint(checkpoints, runKey, epoch, await encodeCheckpoint(tensors, meta));
   };
   try {
     const chunk = 20;

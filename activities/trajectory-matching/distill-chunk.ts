@@ -22,6 +22,7 @@ import {
 } from '../../schemas/trajectory-matching.js';
 import { checkImagesPerClass, countClasses } from '../images.js';
 import { asConfigError, configError, incompatible, lossDiverged } from '../failures.js';
+import { findChunkStart, saveCheckpoint } from '../resumable-chunk.js';
 import { activityContext, yieldToEventLoop } from '../heartbeat.js';
 import { type TrajectoryMatchingDeps } from './deps.js';
 import { checkShape, resolveTm } from './config.js';
@@ -62,13 +63,20 @@ export async function distillChunk(
   const chunkLog = (log: DistillLogRow[]) =>
     log.filter((r) => r.iteration >= fromIteration && r.iteration < target);
 
-  // 1. Already committed (a retry after the commit, or a repeat of the same run).
-  const done = await checkpoints.find(runKey, target);
-  if (done) {
-    const { state, log } = await load(done);
-    await checkpoints.advanceLatest(runKey, target, done);
+  // Already committed (a retry after the commit, or a repeat of the same run), or a crash retry.
+  const found = await findChunkStart({
+    checkpoints,
+    runKey,
+    from: fromIteration,
+    target,
+    load,
+    tolerateBadLatest: true,
+  });
+  if (found.kind === 'done') {
+    const { state, log } = found.value;
+    await checkpoints.advanceLatest(runKey, target, found.ref);
     return {
-      checkpoint: done,
+      checkpoint: found.ref,
       iteration: target,
       log: chunkLog(log),
       synLr: config.synLrParametrisation === 'log' ? Math.exp(state.synLr) : state.synLr,
@@ -83,17 +91,16 @@ export async function distillChunk(
     input.trajectories,
     convNetLayout(config.net).reduce((n, s) => n + s.size, 0),
   );
-  // 2. Start: LATEST past fromIteration (a crash retry), else the chunk's input, else a fresh init.
+  // Start: LATEST past fromIteration (a crash retry), else the chunk's input, else a fresh init.
   let start: { state: DistillStateArrays; log: DistillLogRow[] } | undefined;
   let resumedFrom: number | null = null;
   let startRef: ArtifactRef | undefined;
-  const latest = await checkpoints.readLatest(runKey).catch(() => undefined);
-  if (latest && latest.step > fromIteration && latest.step < target) {
-    start = await load(latest.checkpoint);
-    resumedFrom = latest.step;
-    startRef = latest.checkpoint;
+  if (found.kind === 'resume') {
+    start = found.value;
+    resumedFrom = found.step;
+    startRef = found.ref;
     ctx?.log.info(
-      `distillChunk ${runKey}: attempt ${attempt} resumes from LATEST iteration ${latest.step} (chunk [${fromIteration}, ${target}))`,
+      `distillChunk ${runKey}: attempt ${attempt} resumes from LATEST iteration ${found.step} (chunk [${fromIteration}, ${target}))`,
     );
   } else if (input.from) {
     start = await load(input.from);
@@ -141,12 +148,12 @@ export async function distillChunk(
       iteration: state.iteration,
       log,
     };
-    const ref = await checkpoints.save(
+    const ref = await saveCheckpoint(
+      checkpoints,
       runKey,
       state.iteration,
       await encodeArrays(stateArrays(distillStateToArrays(state)), meta),
     );
-    await checkpoints.advanceLatest(runKey, state.iteration, ref);
     saved = { iteration: state.iteration, ref };
     return ref;
   };

@@ -15,6 +15,7 @@ import { encodeParquet } from '../../storage/parquet.js';
 import { countClasses } from '../images.js';
 import { memoized } from '../memo.js';
 import { asConfigError, incompatible, lossDiverged } from '../failures.js';
+import { saveCheckpoint } from '../resumable-chunk.js';
 import { activityContext, yieldToEventLoop } from '../heartbeat.js';
 import { type TrajectoryMatchingDeps } from './deps.js';
 import { checkShape, resolveNet } from './config.js';
@@ -80,8 +81,7 @@ export async function trainExpert(
           { params: theta, ...(v ? { velocity: v } : {}) },
           { version: CHECKPOINT_VERSION, kind: 'expert', identity, epoch, loss },
         );
-        const ref = await checkpoints.save(runKey, epoch, art);
-        await checkpoints.advanceLatest(runKey, epoch, ref);
+        await saveCheckpoint(checkpoints, runKey, epoch, art);
       };
       if (params.length === 0) {
         const init = asConfigError('trainExpert', () =>
