@@ -3,8 +3,8 @@ import { ArtifactStore } from '../storage/artifacts.js';
 import type { ObjectStore } from '../storage/object-store.js';
 import { withFailureMapping } from './failures.js';
 import { createTrainingActivities } from './training.js';
-import { createCommitteeActivities } from './committee.js';
-import { createDistillActivities } from './distill.js';
+import { createCvddActivities } from './cvdd/index.js';
+import { createTrajectoryMatchingActivities } from './trajectory-matching/index.js';
 import { createGotdComputeActivities } from './gotd/compute.js';
 import { createRewarmComputeActivities } from './rewarm-compute.js';
 
@@ -25,8 +25,8 @@ export function createComputeActivities({ store, backend }: ComputeDeps) {
       };
     },
     ...createTrainingActivities({ artifacts }),
-    ...createCommitteeActivities({ artifacts }),
-    ...createDistillActivities({ artifacts }),
+    ...createCvddActivities({ artifacts }),
+    ...createTrajectoryMatchingActivities({ artifacts }),
     ...createGotdComputeActivities({ artifacts, backend }),
     ...createRewarmComputeActivities({ artifacts }),
   });

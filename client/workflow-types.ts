@@ -3,15 +3,11 @@ import { IngestCorpusInput } from '../schemas/ingest.js';
 import { TrainingSpec } from '../schemas/training.js';
 import { MixAioliInput } from '../schemas/aioli.js';
 import { SelectWarmupInput } from '../schemas/gotd.js';
-import {
-  DistillCvddInput,
-  DistillDatasetInput,
-  DistillTrajectoryInput,
-  TrainExpertsInput,
-} from '../schemas/distill.js';
+import { DistillCvddInput, DistillDatasetInput } from '../schemas/distill.js';
+import { DistillTrajectoryInput, TrainExpertsInput } from '../schemas/trajectory-matching.js';
 import { ContinualPretrainInput } from '../schemas/rewarm.js';
 import { CurateCorpusInput } from '../schemas/curate.js';
-import { DistillCommitteeInput } from '../schemas/committee.js';
+import { DistillCommitteeInput } from '../schemas/cvdd.js';
 import type { z } from 'zod';
 
 export const WORKFLOW_INPUTS = {
