@@ -7,7 +7,8 @@
 // Spec → ml/ objects (model config, optimizer, LR schedule) is resolved here too.
 import { ApplicationFailure } from '@temporalio/common';
 import * as tf from '@tensorflow/tfjs-core';
-import { constantSchedule, rewarmedCosineSchedule, type LrSchedule } from '../ml/methods/rewarm.js';
+import { constantSchedule, rewarmedCosineSchedule } from '../ml/methods/rewarm.js';
+import type { LrSchedule } from '../ml/train/schedule.js';
 import {
   type ConvNetConfig,
   convNetConfig,
