@@ -131,6 +131,33 @@ export default tseslint.config(
     },
   },
   {
+    // Aioli's math runs inside the mixAioli workflow: plain deterministic JS that imports only its own
+    // folder and the dependency-free ml/train/rng.ts (which imports nothing).
+    files: ['ml/methods/aioli/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              regex: '^(?!\\./[\\w-]+\\.js$|\\.\\./\\.\\./train/rng\\.js$)',
+              message: 'ml/methods/aioli/ runs in a workflow: only ./*.js and ../../train/rng.js.',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    files: ['ml/train/rng.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        { patterns: [{ regex: '.', message: 'rng.ts runs in a workflow (via Aioli): no imports.' }] },
+      ],
+    },
+  },
+  {
     files: ['storage/**/*.ts'],
     rules: {
       'no-restricted-imports': [

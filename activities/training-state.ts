@@ -6,7 +6,8 @@
 // and whose `userDefinedMetadata.retort` records the model, the step and the run identity.
 // Spec → ml/ objects (model config, optimizer, LR schedule) is resolved here too.
 import * as tf from '@tensorflow/tfjs-core';
-import { constantSchedule, rewarmedCosineSchedule, type LrSchedule } from '../ml/methods/rewarm.js';
+import { constantSchedule, rewarmedCosineSchedule } from '../ml/methods/rewarm.js';
+import type { LrSchedule } from '../ml/train/schedule.js';
 import {
   type ConvNetConfig,
   convNetConfig,

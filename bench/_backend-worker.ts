@@ -7,7 +7,8 @@
 // The ConvNet step is the product's own: `trainConvNetSteps` (flat parameters, tf.valueAndGrads, sgd())
 // on the MTT ConvNet (W128, depth 3, instance norm, 28×28×1 padded to 32×32), seeded random data.
 import * as tf from '@tensorflow/tfjs-core';
-import { classificationLoss, constantSchedule, sgd, trainConvNetSteps } from '../ml/train/index.js';
+import { constantSchedule } from '../ml/methods/rewarm.js';
+import { classificationLoss, sgd, trainConvNetSteps } from '../ml/train/index.js';
 import { Rng } from '../ml/train/rng.js';
 import {
   type ConvNetConfig,

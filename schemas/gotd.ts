@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { ArtifactRef } from './artifact.js';
 import { BUILTIN_TEXT_GROUPS, SPLITS } from './ingest.js';
 import { Profile } from './temporal.js';
+import type { LmModelConfig } from './training.js';
 
 const positiveInt = z.number().int().positive();
 
@@ -305,17 +306,8 @@ export interface LmFineTuneDataInput {
 export interface LmFineTuneData {
   /** Target texts as byte-level token windows of the checkpoint's context length. */
   windows: ArtifactRef;
-  /** The checkpoint's LM config as `trainModel` takes it (schemas/training.ts LmModelConfig). */
-  model: {
-    layers: number;
-    dModel: number;
-    heads: number;
-    ctx: number;
-    mlpRatio: number;
-    tieEmbeddings: boolean;
-    initStd: number;
-    layerNormEps: number;
-  };
+  /** The checkpoint's LM config as `trainModel` takes it, every field set. */
+  model: Required<LmModelConfig>;
 }
 
 export interface MeanCostInput {

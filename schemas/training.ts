@@ -23,17 +23,24 @@ export const ConvNetModelConfig = z.strictObject({
   normEps: z.number().positive().optional(),
 });
 
-/** ml/models/lm.ts `LmConfig`; `ctx` defaults to the token windows' length. */
+/**
+ * The byte-level LM's hyperparameters (ml/models/lm.ts `LmConfig` is this with every field resolved,
+ * plus the vocabulary); unset fields take `DEFAULT_LM`, `ctx` the token windows' length.
+ */
 export const LmModelConfig = z.strictObject({
   layers: positiveInt.optional(),
   dModel: positiveInt.optional(),
   heads: positiveInt.optional(),
+  /** Maximum sequence length (size of the position embedding). */
   ctx: positiveInt.optional(),
+  /** MLP hidden width = mlpRatio · dModel. */
   mlpRatio: positiveInt.optional(),
   tieEmbeddings: z.boolean().optional(),
+  /** Std of the N(0, σ²) init of weights and embeddings (GPT-2: 0.02). */
   initStd: z.number().positive().optional(),
   layerNormEps: z.number().positive().optional(),
 });
+export type LmModelConfig = z.infer<typeof LmModelConfig>;
 
 export const ModelSpec = z.discriminatedUnion('kind', [
   z.strictObject({ kind: z.literal('convnet'), config: ConvNetModelConfig.default({}) }),

@@ -14,6 +14,9 @@
 // Steering: updates `setMixture` (validated: simplex, known groups; the next round's main phase
 // trains on it and Aioli continues from it) and `setEta`; `progress` query; continueAsNew with the
 // provider state when Temporal suggests it (or every `roundsPerRun` rounds).
+//
+// `mixAioli` reads as the loop; its stages are functions below over one `MixingRun` (the state a run
+// carries). The order of their activity calls is what recorded histories replay, so it does not change.
 import {
   ApplicationFailure,
   allHandlersFinished,
@@ -34,7 +37,7 @@ import {
   validateMixingSchedule,
   validateMixture,
 } from '../ml/methods/aioli/lmo.js';
-import { runMixtureRound } from '../ml/methods/aioli/rounds.js';
+import { type MixtureRoundOps, runMixtureRound } from '../ml/methods/aioli/rounds.js';
 import type { ArtifactRef } from '../schemas/artifact.js';
 import { progressQuery } from '../schemas/messages.js';
 import {
@@ -160,89 +163,206 @@ export async function mixAioli(rawInput: MixAioliInput): Promise<MixAioliResult>
   });
 
   const input = parseInput(MixAioliInput, rawInput, 'mixAioli');
-  const { carry: rawCarry, ...config } = input;
+  const { carry, ...config } = input;
   checkConfig(config);
-  const groups = config.groups;
-  const spec = config.training;
-  const compute = computeActivities(spec.profile);
-  const io = ioActivities(spec.profile);
+  const run = new MixingRun(config, carry, progress);
+  acceptSteering(run);
 
-  // Checkpoint namespace: the input's hash (a repeat reuses its checkpoints), fresh when cache is off.
-  const identity = {
-    training: trainingIdentity(spec),
-    method: config.method,
-    aioli: config.aioli,
-    groups,
-    staticMixture: config.staticMixture ?? null,
-    val: spec.data.eval!.sha256,
-    valRows: config.valRowsPerGroup,
-  };
-  const baseKey = (
-    spec.runKey ??
-    (spec.cache
-      ? `aioli-${fnv1a64(stableJson(identity))}`
-      : `aioli-${fnv1a64(stableJson(identity))}-${uuid4().slice(0, 8)}`)
-  ).slice(0, 100);
-
-  let eta = rawCarry?.eta ?? config.aioli.eta;
-  let provider = buildProvider(config, eta);
-  const carry: MixAioliCarry = rawCarry ?? {
-    step: 0,
-    state: provider.initialState() as unknown as Record<string, unknown>,
-    eta,
-    interventions: [],
-    pendingMixture: null,
-    pendingEta: null,
-    lastLosses: null,
-    lastA: null,
-    runs: 0,
-  };
-  let state = carry.state as unknown as MixtureProviderState;
-  let step = carry.step;
-  let checkpoint: ArtifactRef | undefined = carry.checkpoint;
-  let history: ArtifactRef | undefined = carry.history;
-  const interventions = [...carry.interventions];
-  let pendingMixture = carry.pendingMixture;
-  let pendingEta = carry.pendingEta;
-  const rows: HistoryRow[] = [];
-  const totalRounds = spec.totalSteps / config.aioli.roundSteps;
-  /** The next round to plan: what an update accepted now applies to. */
-  let nextRound = state.round;
-  const runKey = () =>
-    interventions.length === 0 ? baseKey : `${baseKey}-x${fnv1a64(stableJson(interventions))}`;
-
-  Object.assign(progress, {
-    method: config.method,
-    runKey: runKey(),
-    round: state.round,
-    rounds: totalRounds,
-    step,
-    total: spec.totalSteps,
-    proportions: byGroup(groups, state.proportions),
-    losses: carry.lastLosses && byGroup(groups, carry.lastLosses),
-    a: carry.lastA,
-    eta,
-    pendingMixture: pendingMixture && byGroup(groups, pendingMixture),
-    lastCheckpointUri: checkpoint?.uri ?? null,
+  return surfaceFailures(async () => {
+    run.stage('train');
+    let roundsThisRun = 0;
+    while (!run.provider.isComplete(run.state)) {
+      if (
+        workflowInfo().continueAsNewSuggested ||
+        (config.roundsPerRun !== undefined && roundsThisRun >= config.roundsPerRun)
+      ) {
+        await continueWithCarry(run, rawInput);
+      }
+      await playRound(run);
+      roundsThisRun += 1;
+      run.stage('train');
+    }
+    return finish(run);
   });
-  const stage = (s: MixAioliProgress['stage']) => {
+}
+
+/**
+ * One mixAioli run's state: what continue-as-new carries (step, checkpoint, provider state, η,
+ * interventions, pending updates, history so far) and the activities that advance it.
+ */
+class MixingRun {
+  readonly groups: string[];
+  readonly spec: MixAioliConfig['training'];
+  readonly compute: ReturnType<typeof computeActivities>;
+  readonly io: ReturnType<typeof ioActivities>;
+  /** Checkpoint namespace before interventions: the input's hash, fresh when cache is off. */
+  readonly baseKey: string;
+  readonly totalRounds: number;
+  eta: number;
+  provider: MixtureProvider;
+  state: MixtureProviderState;
+  step: number;
+  checkpoint: ArtifactRef | undefined;
+  history: ArtifactRef | undefined;
+  readonly interventions: MixAioliCarry['interventions'];
+  pendingMixture: number[] | null;
+  pendingEta: number | null;
+  /** History rows not yet appended to the table. */
+  readonly rows: HistoryRow[] = [];
+  /** The next round to plan: what an update accepted now applies to. */
+  nextRound: number;
+  /** Activities through the shared round driver (ml/methods/aioli/rounds.ts). */
+  readonly ops: MixtureRoundOps;
+
+  constructor(
+    readonly config: MixAioliConfig,
+    rawCarry: MixAioliCarry | undefined,
+    readonly progress: MixAioliProgress,
+  ) {
+    const groups = (this.groups = config.groups);
+    const spec = (this.spec = config.training);
+    this.compute = computeActivities(spec.profile);
+    this.io = ioActivities(spec.profile);
+    const identity = {
+      training: trainingIdentity(spec),
+      method: config.method,
+      aioli: config.aioli,
+      groups,
+      staticMixture: config.staticMixture ?? null,
+      val: spec.data.eval!.sha256,
+      valRows: config.valRowsPerGroup,
+    };
+    this.baseKey = (
+      spec.runKey ??
+      (spec.cache
+        ? `aioli-${fnv1a64(stableJson(identity))}`
+        : `aioli-${fnv1a64(stableJson(identity))}-${uuid4().slice(0, 8)}`)
+    ).slice(0, 100);
+
+    this.eta = rawCarry?.eta ?? config.aioli.eta;
+    this.provider = buildProvider(config, this.eta);
+    const carry: MixAioliCarry = rawCarry ?? {
+      step: 0,
+      state: this.provider.initialState() as unknown as Record<string, unknown>,
+      eta: this.eta,
+      interventions: [],
+      pendingMixture: null,
+      pendingEta: null,
+      lastLosses: null,
+      lastA: null,
+      runs: 0,
+    };
+    this.carriedRuns = carry.runs;
+    this.state = carry.state as unknown as MixtureProviderState;
+    this.step = carry.step;
+    this.checkpoint = carry.checkpoint;
+    this.history = carry.history;
+    this.interventions = [...carry.interventions];
+    this.pendingMixture = carry.pendingMixture;
+    this.pendingEta = carry.pendingEta;
+    this.totalRounds = spec.totalSteps / config.aioli.roundSteps;
+    this.nextRound = this.state.round;
+    this.ops = {
+      train: (p: number[], steps: number, exact: boolean) => this.train(p, steps, exact),
+      evaluate: () => this.evaluateOn(spec.data.eval!, config.valRowsPerGroup),
+    };
+
+    Object.assign(progress, {
+      method: config.method,
+      runKey: this.runKey(),
+      round: this.state.round,
+      rounds: this.totalRounds,
+      step: this.step,
+      total: spec.totalSteps,
+      proportions: byGroup(groups, this.state.proportions),
+      losses: carry.lastLosses && byGroup(groups, carry.lastLosses),
+      a: carry.lastA,
+      eta: this.eta,
+      pendingMixture: this.pendingMixture && byGroup(groups, this.pendingMixture),
+      lastCheckpointUri: this.checkpoint?.uri ?? null,
+    });
+  }
+
+  /** Runs before this one (continue-as-new count). */
+  readonly carriedRuns: number;
+
+  runKey(): string {
+    return this.interventions.length === 0
+      ? this.baseKey
+      : `${this.baseKey}-x${fnv1a64(stableJson(this.interventions))}`;
+  }
+
+  stage(s: MixAioliProgress['stage']): void {
+    const { progress, groups, config } = this;
     progress.stage = s;
-    enterStage('mixAioli', runKey(), s);
+    enterStage('mixAioli', this.runKey(), s);
     const p = groups.map((g) => `${g} ${(progress.proportions[g] ?? 0).toFixed(3)}`).join(', ');
     setCurrentDetails(
-      `**mixAioli** (${config.method}) \`${runKey()}\`: ${s}, round ${progress.round}/${totalRounds}, step ${progress.step}/${spec.totalSteps}; mixture ${p}; η ${eta}`,
+      `**mixAioli** (${config.method}) \`${this.runKey()}\`: ${s}, round ${progress.round}/${this.totalRounds}, step ${progress.step}/${this.spec.totalSteps}; mixture ${p}; η ${this.eta}`,
     );
-  };
+  }
 
-  const noRoundLeft = () => nextRound >= totalRounds;
+  noRoundLeft(): boolean {
+    return this.nextRound >= this.totalRounds;
+  }
+
+  /** Appends the pending rows to the history table (a new content-addressed artifact). */
+  async commitHistory(): Promise<ArtifactRef> {
+    if (this.rows.length === 0 && this.history) return this.history;
+    this.history = await this.io.appendMixingHistory({
+      ...(this.history ? { previous: this.history } : {}),
+      rows: this.rows.splice(0),
+    });
+    return this.history;
+  }
+
+  /** Trains `steps` steps on `proportions` (probes: one chunk; main phases: cut at chunkSteps). */
+  async train(proportions: number[], steps: number, exact: boolean): Promise<void> {
+    const target = this.step + steps;
+    do {
+      const n = exact ? target - this.step : Math.min(this.spec.chunkSteps, target - this.step);
+      const r = await this.compute.trainChunk({
+        spec: { ...this.spec, runKey: this.runKey() },
+        fromStep: this.step,
+        steps: n,
+        ...(steps > 0 ? { mixture: byGroup(this.groups, proportions), exactMixture: exact } : {}),
+        ...(this.checkpoint ? { from: this.checkpoint } : {}),
+      });
+      this.step = r.step;
+      this.checkpoint = r.checkpoint;
+      this.progress.step = this.step;
+      this.progress.lastCheckpointUri = this.checkpoint.uri;
+    } while (this.step < target);
+  }
+
+  /** Per-group losses of the current checkpoint on `data` (the untrained state before round 0's L0). */
+  async evaluateOn(data: ArtifactRef, perGroup?: number): Promise<number[]> {
+    const { groups } = this;
+    if (!this.checkpoint) await this.train(this.state.proportions, 0, false);
+    const ev = await this.compute.evaluate({
+      checkpoint: this.checkpoint!,
+      data,
+      groups,
+      ...(perGroup ? { maxRowsPerGroup: perGroup } : {}),
+    });
+    const missing = groups.filter((g) => !ev.groups[g]);
+    if (missing.length > 0)
+      throw invalid(`mixAioli: group(s) ${missing.join(', ')} have no rows in ${data.uri} (groups field)`);
+    return groups.map((g) => ev.groups[g]!.loss);
+  }
+}
+
+/** Updates `setMixture` and `setEta`: validated, then pending until the next round is planned. */
+function acceptSteering(run: MixingRun): void {
+  const { groups, config, progress } = run;
   setHandler(
     setMixtureUpdate,
     ({ mixture }) => {
       const checked = validateMixture(mixture, groups);
       if (!checked.ok) throw new Error(checked.message);
-      pendingMixture = checked.proportions;
+      run.pendingMixture = checked.proportions;
       progress.pendingMixture = byGroup(groups, checked.proportions);
-      return { appliesToRound: nextRound };
+      return { appliesToRound: run.nextRound };
     },
     {
       validator: (request) => {
@@ -255,8 +375,8 @@ export async function mixAioli(rawInput: MixAioliInput): Promise<MixAioliResult>
           throw new Error('setMixture expects { mixture: { <group>: proportion, … } }');
         const checked = validateMixture(request.mixture, groups);
         if (!checked.ok) throw new Error(checked.message);
-        if (noRoundLeft())
-          throw new Error(`no round left to apply a mixture to (all ${totalRounds} rounds planned)`);
+        if (run.noRoundLeft())
+          throw new Error(`no round left to apply a mixture to (all ${run.totalRounds} rounds planned)`);
       },
       description: 'Override the next round’s mixture (every group, each ≥ 0, summing to 1)',
     },
@@ -264,8 +384,8 @@ export async function mixAioli(rawInput: MixAioliInput): Promise<MixAioliResult>
   setHandler(
     setEtaUpdate,
     ({ eta: next }) => {
-      pendingEta = next;
-      return { appliesToRound: nextRound };
+      run.pendingEta = next;
+      return { appliesToRound: run.nextRound };
     },
     {
       validator: (request) => {
@@ -273,135 +393,89 @@ export async function mixAioli(rawInput: MixAioliInput): Promise<MixAioliResult>
         if (typeof next !== 'number' || !Number.isFinite(next) || next < 0)
           throw new Error(`setEta: eta must be a finite number ≥ 0, got ${JSON.stringify(next)}`);
         if (config.method !== 'aioli') throw new Error(`setEta: method "${config.method}" has no η`);
-        if (noRoundLeft()) throw new Error(`no round left to apply η to (all ${totalRounds} rounds planned)`);
+        if (run.noRoundLeft())
+          throw new Error(`no round left to apply η to (all ${run.totalRounds} rounds planned)`);
       },
       description: 'Change the EGD step size η from the next round on',
     },
   );
+}
 
-  const commitHistory = async () => {
-    if (rows.length === 0 && history) return history;
-    history = await io.appendMixingHistory({
-      ...(history ? { previous: history } : {}),
-      rows: rows.splice(0),
-    });
-    return history;
+/** Hands the round state to a new run once every update handler has finished. */
+async function continueWithCarry(run: MixingRun, rawInput: MixAioliInput): Promise<never> {
+  const { groups, progress } = run;
+  await condition(allHandlersFinished);
+  const next: MixAioliCarry = {
+    step: run.step,
+    ...(run.checkpoint ? { checkpoint: run.checkpoint } : {}),
+    state: run.state as unknown as Record<string, unknown>,
+    eta: run.eta,
+    interventions: run.interventions,
+    pendingMixture: run.pendingMixture,
+    pendingEta: run.pendingEta,
+    history: await run.commitHistory(),
+    lastLosses: progress.losses && groups.map((g) => progress.losses![g]!),
+    lastA: progress.a,
+    runs: run.carriedRuns + 1,
   };
+  return continueAsNew<typeof mixAioli>({ ...rawInput, carry: next });
+}
 
-  // Activities through the shared round driver.
-  const chunkSpec = () => ({ ...spec, runKey: runKey() });
-  const train = async (proportions: number[], steps: number, exact: boolean) => {
-    const target = step + steps;
-    do {
-      // Probes are one chunk each (s steps); long main phases are cut at chunkSteps.
-      const n = exact ? target - step : Math.min(spec.chunkSteps, target - step);
-      const r = await compute.trainChunk({
-        spec: chunkSpec(),
-        fromStep: step,
-        steps: n,
-        ...(steps > 0 ? { mixture: byGroup(groups, proportions), exactMixture: exact } : {}),
-        ...(checkpoint ? { from: checkpoint } : {}),
-      });
-      step = r.step;
-      checkpoint = r.checkpoint;
-      progress.step = step;
-      progress.lastCheckpointUri = checkpoint.uri;
-    } while (step < target);
-  };
-  const evaluateOn = async (data: ArtifactRef, perGroup?: number) => {
-    if (!checkpoint) await train(state.proportions, 0, false); // the untrained state, for L0 of round 0
-    const ev = await compute.evaluate({
-      checkpoint: checkpoint!,
-      data,
-      groups,
-      ...(perGroup ? { maxRowsPerGroup: perGroup } : {}),
-    });
-    const missing = groups.filter((g) => !ev.groups[g]);
-    if (missing.length > 0)
-      throw invalid(`mixAioli: group(s) ${missing.join(', ')} have no rows in ${data.uri} (groups field)`);
-    return groups.map((g) => ev.groups[g]!.loss);
-  };
-  const ops = {
-    train: (p: number[], steps: number, exact: boolean) => train(p, steps, exact),
-    evaluate: () => evaluateOn(spec.data.eval!, config.valRowsPerGroup),
-  };
-
-  return surfaceFailures(async () => {
-    stage('train');
-    let roundsThisRun = 0;
-    while (!provider.isComplete(state)) {
-      if (
-        workflowInfo().continueAsNewSuggested ||
-        (config.roundsPerRun !== undefined && roundsThisRun >= config.roundsPerRun)
-      ) {
-        await condition(allHandlersFinished);
-        const next: MixAioliCarry = {
-          step,
-          ...(checkpoint ? { checkpoint } : {}),
-          state: state as unknown as Record<string, unknown>,
-          eta,
-          interventions,
-          pendingMixture,
-          pendingEta,
-          history: await commitHistory(),
-          lastLosses: progress.losses && groups.map((g) => progress.losses![g]!),
-          lastA: progress.a,
-          runs: carry.runs + 1,
-        };
-        await continueAsNew<typeof mixAioli>({ ...rawInput, carry: next });
-      }
-      // Apply what the operator sent during the previous round.
-      const round = state.round;
-      const override = pendingMixture;
-      pendingMixture = null;
-      progress.pendingMixture = null;
-      if (override) interventions.push({ round, kind: 'setMixture', value: byGroup(groups, override) });
-      if (pendingEta !== null) {
-        eta = pendingEta;
-        pendingEta = null;
-        interventions.push({ round, kind: 'setEta', value: eta });
-        provider = buildProvider(config, eta);
-        progress.eta = eta;
-      }
-      nextRound = round + 1;
-      progress.runKey = runKey();
-      const r = await runMixtureRound(provider, state, ops, { evaluateAtStart: true, override });
-      state = r.state;
-      roundsThisRun += 1;
-      rows.push(...historyRows(groups, r.record, r.initialLosses, eta, override !== null));
-      Object.assign(progress, {
-        round: state.round,
-        proportions: byGroup(groups, r.proportions),
-        losses: r.initialLosses && byGroup(groups, r.initialLosses),
-        a: r.record.aNormalized,
-      });
-      stage('train');
-    }
-    if (!checkpoint) throw invalid(`mixAioli ${runKey()}: no checkpoint after ${step} steps`);
-
-    stage('evaluate');
-    const val = await ops.evaluate();
-    const test = config.test ? await evaluateOn(config.test) : null;
-    progress.losses = byGroup(groups, val);
-    rows.push(...groups.map((g, i) => ({ step, key: `final_val_loss/${g}`, value: val[i]! })));
-    if (test) rows.push(...groups.map((g, i) => ({ step, key: `final_test_loss/${g}`, value: test[i]! })));
-    const historyRef = await commitHistory();
-
-    stage('manifest');
-    const result = {
-      runKey: runKey(),
-      method: config.method,
-      checkpoint,
-      step,
-      rounds: state.round,
-      proportions: byGroup(groups, state.proportions),
-      history: historyRef,
-      val: byGroup(groups, val),
-      test: test && byGroup(groups, test),
-      interventions,
-    };
-    const manifest = await io.commitManifest({ ...currentRun(), input: config, outputs: result });
-    stage('done');
-    return { ...result, manifest };
+/** Applies what the operator sent during the previous round, then plays one round of the method. */
+async function playRound(run: MixingRun): Promise<void> {
+  const { groups, progress } = run;
+  const round = run.state.round;
+  const override = run.pendingMixture;
+  run.pendingMixture = null;
+  progress.pendingMixture = null;
+  if (override) run.interventions.push({ round, kind: 'setMixture', value: byGroup(groups, override) });
+  if (run.pendingEta !== null) {
+    run.eta = run.pendingEta;
+    run.pendingEta = null;
+    run.interventions.push({ round, kind: 'setEta', value: run.eta });
+    run.provider = buildProvider(run.config, run.eta);
+    progress.eta = run.eta;
+  }
+  run.nextRound = round + 1;
+  progress.runKey = run.runKey();
+  const r = await runMixtureRound(run.provider, run.state, run.ops, { evaluateAtStart: true, override });
+  run.state = r.state;
+  run.rows.push(...historyRows(groups, r.record, r.initialLosses, run.eta, override !== null));
+  Object.assign(progress, {
+    round: run.state.round,
+    proportions: byGroup(groups, r.proportions),
+    losses: r.initialLosses && byGroup(groups, r.initialLosses),
+    a: r.record.aNormalized,
   });
+}
+
+/** Final validation (and test) losses, the history table, the run manifest. */
+async function finish(run: MixingRun): Promise<MixAioliResult> {
+  const { groups, config, progress, checkpoint, step } = run;
+  if (!checkpoint) throw invalid(`mixAioli ${run.runKey()}: no checkpoint after ${step} steps`);
+
+  run.stage('evaluate');
+  const val = await run.ops.evaluate();
+  const test = config.test ? await run.evaluateOn(config.test) : null;
+  progress.losses = byGroup(groups, val);
+  run.rows.push(...groups.map((g, i) => ({ step, key: `final_val_loss/${g}`, value: val[i]! })));
+  if (test) run.rows.push(...groups.map((g, i) => ({ step, key: `final_test_loss/${g}`, value: test[i]! })));
+  const historyRef = await run.commitHistory();
+
+  run.stage('manifest');
+  const result = {
+    runKey: run.runKey(),
+    method: config.method,
+    checkpoint,
+    step,
+    rounds: run.state.round,
+    proportions: byGroup(groups, run.state.proportions),
+    history: historyRef,
+    val: byGroup(groups, val),
+    test: test && byGroup(groups, test),
+    interventions: run.interventions,
+  };
+  const manifest = await run.io.commitManifest({ ...currentRun(), input: config, outputs: result });
+  run.stage('done');
+  return { ...result, manifest };
 }

@@ -13,9 +13,10 @@
 // η_min = r · η_max with r = 0.1. W = 0 means the first update already uses η_max. The (s+1)/W start
 // is a retort choice (spec §3) so the first update is not wasted at LR 0.
 // Baselines share the same function type: `constantSchedule` (no re-warm: keep the upstream final LR).
+import type { LrSchedule } from '../train/schedule.js';
 
-/** Learning rate as a function of the 0-based global step. */
-export type LrSchedule = (step: number) => number;
+// What the schedules here return, for callers that import a schedule and its type together.
+export type { LrSchedule };
 
 /** The paper's decay end: the cosine reaches η_min at 240B of 297B tokens (spec §2, §3). */
 export const PAPER_DECAY_END_FRACTION = 240 / 297;

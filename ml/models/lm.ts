@@ -11,23 +11,14 @@
 // Parameters are a named map of tensors; `lmParamSpecs` fixes the order (= insertion order of
 // `initLmParams`), so checkpoints serialise deterministically.
 import * as tf from '@tensorflow/tfjs-core';
+import type { LmModelConfig } from '../../schemas/training.js';
 import { logSoftmax, softmaxCrossEntropy } from '../ops/index.js';
 import { Rng, deriveSeed } from '../train/rng.js';
 
-export interface LmConfig {
+/** The contract's `LmModelConfig` (schemas/training.ts) with every field resolved. */
+export interface LmConfig extends Required<LmModelConfig> {
   /** Byte-level: always 256. */
   vocabSize: number;
-  layers: number;
-  dModel: number;
-  heads: number;
-  /** Maximum sequence length (size of the position embedding). */
-  ctx: number;
-  /** MLP hidden width = mlpRatio · dModel. */
-  mlpRatio: number;
-  tieEmbeddings: boolean;
-  /** Std of the N(0, σ²) init of weights and embeddings (GPT-2: 0.02). */
-  initStd: number;
-  layerNormEps: number;
 }
 
 export const DEFAULT_LM: LmConfig = {

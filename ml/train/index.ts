@@ -4,7 +4,7 @@
 //   param-tree.ts  params as one flat tensor or a named map; leaf-wise helpers
 //   optimizers.ts  functional SGD (momentum, weight decay) and AdamW; global-norm clipping; checkpoint form
 //   loops.ts       trainSteps (the loop), trainConvNetSteps, trainLmSteps
-//   schedules      re-exported from ../methods/rewarm.ts (re-warmed cosine, constant)
+//   schedule.ts    the LrSchedule type (the schedules live with their methods, e.g. ../methods/rewarm.ts)
 export {
   Rng,
   deriveSeed,
@@ -72,17 +72,4 @@ export {
   trainLmSteps,
   trainSteps,
 } from './loops.js';
-export {
-  DEFAULT_MIN_LR_RATIO,
-  type LrSchedule,
-  type LrScheduleRow,
-  PAPER_DECAY_END_FRACTION,
-  type RewarmedCosineConfig,
-  type RewarmedCosineResolved,
-  constantSchedule,
-  resolveRewarmedCosine,
-  rewarmPhase,
-  rewarmedCosineSchedule,
-  rewarmedCosineTable,
-  stepsForTokens,
-} from '../methods/rewarm.js';
+export type { LrSchedule } from './schedule.js';

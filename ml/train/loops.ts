@@ -9,7 +9,7 @@
 // tf.tidy, so batch tensors, activations and gradients are freed before the next one.
 import * as tf from '@tensorflow/tfjs-core';
 import { softmaxCrossEntropy } from '../ops/index.js';
-import type { LrSchedule } from '../methods/rewarm.js';
+import type { LrSchedule } from './schedule.js';
 import {
   type BatchNormStats,
   type ConvNetConfig,
@@ -26,8 +26,6 @@ import {
   disposeOptimizerState,
 } from './optimizers.js';
 import { type NamedTensors, type ParamTree, disposeTree, fromLeaves, leaves } from './param-tree.js';
-
-export type { LrSchedule };
 
 export interface StepInfo {
   step: number;

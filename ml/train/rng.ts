@@ -4,6 +4,11 @@
 //
 // Generator: mulberry32 (Tommy Ettinger's 32-bit mixer); seeds for sub-streams and for tfjs ops that
 // take a `seed` argument come from splitmix32 hashing, so neighbouring seeds give unrelated streams.
+// `fmix32` (murmur3's finaliser) is the hash for everything that is not a stream: n-gram buckets,
+// Aioli's (seed, round) keys.
+//
+// No imports, no Node, no tfjs: the mixAioli workflow draws Aioli's LearnParams order from this
+// module (through ml/methods/aioli/), so it must stay deterministic plain JS.
 
 /** splitmix32 finaliser: a well-mixed uint32 from any uint32. */
 function splitmix32(x: number): number {
@@ -11,6 +16,16 @@ function splitmix32(x: number): number {
   z = Math.imul(z ^ (z >>> 16), 0x21f0aaad);
   z = Math.imul(z ^ (z >>> 15), 0x735a2d97);
   return (z ^ (z >>> 15)) >>> 0;
+}
+
+/** murmur3's 32-bit finaliser: spreads every input bit over the output (e.g. FNV's weak low bits). */
+export function fmix32(h: number): number {
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
 }
 
 function hashString(s: string): number {

@@ -53,7 +53,8 @@ async function expectNothingWritten() {
 }
 
 describe('ingestCorpus rejects bad input', () => {
-  it('prepares the inputs folder', async () => {
+  // The inputs folder beside the store (an allowed input root) must exist before files are written to it.
+  beforeAll(async () => {
     await store.put('inputs/.keep', new Uint8Array());
   });
 

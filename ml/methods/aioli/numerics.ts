@@ -1,7 +1,9 @@
 // Small dense linear algebra and seeded randomness for the Aioli mixing methods
 // (specs/mixing-aioli.md §5.2 and §4). Plain numbers, no tfjs: every value here ends up in Temporal
 // workflow state (JSON), the systems are m×m with m the number of data groups (2–10), and a workflow
-// must be able to call these functions deterministically. Nothing here imports anything.
+// must be able to call these functions deterministically. The only import is the dependency-free
+// ml/train/rng.ts.
+import { Rng, fmix32 } from '../../train/rng.js';
 
 /** Dense row-major matrix of plain numbers (JSON-serialisable). */
 export type Matrix = number[][];
@@ -96,17 +98,9 @@ export function combineMatrices(a: number, x: ReadonlyMatrix, b: number, y: Read
 }
 
 // ---- seeded randomness -------------------------------------------------------------------------
-// A local stand-in until ml/train/rng.ts lands: mulberry32 over a murmur3-finalised (seed, stream)
-// pair, so "seeded by (seed, round)" (spec §4) is one call and replays bit-identically.
-
-function fmix32(h: number): number {
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
-}
+// Spec §4: the LearnParams order of round t is "seeded by (seed, t)". The stream is ml/train/rng.ts's
+// mulberry32 started from a murmur3-finalised (seed, stream) pair; recorded runs depend on its values
+// (test/unit/train/rng-streams.test.ts pins them).
 
 /**
  * A uniform [0, 1) generator determined by (seed, stream). Seeds and streams are integers
@@ -117,14 +111,8 @@ export function seededUniform(seed: number, stream = 0): () => number {
     throw new Error(`seededUniform: seed and stream must be safe integers, got ${seed}, ${stream}`);
   }
   const fold = (v: number) => fmix32((v >>> 0) ^ fmix32(Math.floor(v / 2 ** 32) >>> 0));
-  let state = fmix32(fold(seed) ^ Math.imul(fold(stream) + 0x9e3779b9, 0x2545f491));
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const rng = Rng.fromState(fmix32(fold(seed) ^ Math.imul(fold(stream) + 0x9e3779b9, 0x2545f491)));
+  return () => rng.next();
 }
 
 /** A uniformly random permutation of 0..n−1 (Fisher–Yates). */

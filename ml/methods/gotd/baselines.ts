@@ -1,7 +1,8 @@
 // Distribution-matching baseline for GOT-D (specs/warmup-selection-gotd.md §7.3, §8): nearest
 // neighbours of the target embeddings, the "looks like the target" selection GOT-D is compared with
 // (the paper's TAPT/c kNN baseline, DV4LLM `TAPT/selection_new.py`, in its simplest form).
-import { type EmbeddingTable, type RowId, mulberry32, validateEmbeddingTable } from './index.js';
+import { Rng } from '../../train/rng.js';
+import { type EmbeddingTable, type RowId, validateEmbeddingTable } from './index.js';
 
 /**
  * Reference matching baseline of spec §7.3: visit the target rows in a seeded random order, round
@@ -23,9 +24,9 @@ export function nearestNeighbourMatching(
   if (!Number.isInteger(budget) || budget < 1 || budget > N)
     throw new Error(`budget must be an integer in [1, ${N}], got ${budget}`);
   const order = Array.from({ length: n }, (_, k) => k);
-  const rand = mulberry32(seed);
+  const rng = Rng.fromState(seed);
   for (let k = n - 1; k > 0; k--) {
-    const r = Math.floor(rand() * (k + 1));
+    const r = Math.floor(rng.next() * (k + 1));
     [order[k], order[r]] = [order[r]!, order[k]!];
   }
   // Each target row's pool rows by (cost, position), computed when the row is first visited; a later

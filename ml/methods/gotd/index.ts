@@ -22,6 +22,7 @@
 // Rows are identified by id throughout: nothing here returns a position for the caller to index
 // texts with (the notebook's misaligned text/embedding slicing, spec §9–10).
 import type { SolveStatsJson } from '../../../schemas/gotd.js';
+import { Rng } from '../../train/rng.js';
 import {
   meanSquaredEuclideanCost,
   sinkhorn,
@@ -271,18 +272,6 @@ export function resolveEpsilon(
   return solver.epsilon * meanSquaredEuclideanCost(asCloud(target), asCloud(pool));
 }
 
-/** Small seeded PRNG (mulberry32): uniform in [0, 1). */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /**
  * Random, balanced partition of `count` rows into `shards` lists of row positions (each sorted), by
  * a seeded shuffle. Chunks must be random, never domain-sorted (spec §4.6).
@@ -292,9 +281,9 @@ export function randomShardAssignment(count: number, shards: number, seed: numbe
     throw new Error(`shards must be an integer in [1, ${count}], got ${shards}`);
   }
   const perm = Int32Array.from({ length: count }, (_, k) => k);
-  const rand = mulberry32(seed);
+  const rng = Rng.fromState(seed);
   for (let k = count - 1; k > 0; k--) {
-    const r = Math.floor(rand() * (k + 1));
+    const r = Math.floor(rng.next() * (k + 1));
     const tmp = perm[k]!;
     perm[k] = perm[r]!;
     perm[r] = tmp;

@@ -6,6 +6,7 @@
 // Pool and target must go through the same function with the same config and the same document
 // frequencies (spec §4.1, §10: formatting must not leak into distances). Document frequencies are
 // counted per shard and merged, so embedding can fan out over shards like the OT scoring does.
+import { fmix32 } from '../../train/rng.js';
 
 export interface NgramEmbedderConfig {
   /** Shortest and longest character n-gram (code points, after normalisation). */
@@ -55,16 +56,6 @@ function resolve(config: Partial<NgramEmbedderConfig>): NgramEmbedderConfig {
 /** Unicode NFKC, lower case, whitespace runs → one space, trimmed, then padded with one space each side. */
 export function normaliseForNgrams(text: string): string {
   return ` ${text.normalize('NFKC').toLowerCase().replace(/\s+/gu, ' ').trim()} `;
-}
-
-/** murmur3's 32-bit finaliser: spreads FNV's weak low bits before the modulo. */
-function fmix32(h: number): number {
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
 }
 
 /** Bucket of every n-gram of `text` (with multiplicity): seeded FNV-1a over code points, finalised. */

@@ -1,16 +1,11 @@
 // Seeded synthetic data and small reference computations shared by the GOT-D tests.
 import type { EmbeddingTable, RowId } from '../../../ml/methods/gotd/index.js';
+import { Rng } from '../../../ml/train/rng.js';
 
-/** mulberry32 uniform [0, 1). */
+/** Uniform [0, 1) draws of ml/train/rng.ts's generator, started at `seed` as its raw state. */
 export function uniformRng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const rng = Rng.fromState(seed);
+  return () => rng.next();
 }
 
 /** Standard normal draws by Box–Muller. */
