@@ -24,8 +24,8 @@ export type CommitteeArchSpec = z.infer<typeof CommitteeArchSpec>;
 /**
  * Four BatchNorm ConvNets of comparable strength: W16 D2 (the default student's architecture), W32 D2,
  * W16 D3, W8 D2 (ml/ `mnistConvCommitteeArchs`). Spec §7.2's committee (W16 D2, W8 D2, W16 D1, MLP 64)
- * did not beat the single model on MNIST IPC 10 (86.7 vs 87.3 %); this one does (89.6 vs 87.3 %,
- * bench/README.md distill-cvdd) — its W16 D1 and MLP members are weak generators here.
+ * has weak generators (W16 D1, MLP) on MNIST and does not beat the single model there; this one does
+ * (figures: bench/README.md, distill-cvdd).
  */
 export const DEFAULT_COMMITTEE: CommitteeArchSpec[] = [
   { family: 'convnet', width: 16, depth: 2 },

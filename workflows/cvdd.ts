@@ -1,4 +1,4 @@
-// CV-DD(specs/distill-committee-voting.md) as durable workflows:
+// CV-DD (specs/distill-committee-voting.md) as a durable workflow:
 //
 //   distillCommittee  committee members trained in parallel (trainCommitteeMember, one activity each on
 //                     the compute queue) → (settings.priorSource 'single_model') each member's §4.2 prior
@@ -91,10 +91,10 @@ export async function distillCommittee(raw: DistillCommitteeRaw): Promise<Distil
     );
   };
 
-  return surfaceFailures(async () => {
-    // §3 committee, in parallel.
+  /** §3 the committee: members trained in parallel; validation top-1 = voting prior. */
+  async function trainCommittee(): Promise<CommitteeMemberRef[]> {
     stage('committee');
-    let committee: CommitteeMemberRef[] = await Promise.all(
+    return Promise.all(
       input.committee.map(async (arch, index) => {
         const r = await compute.trainCommitteeMember({
           train: input.train,
@@ -118,32 +118,34 @@ export async function distillCommittee(raw: DistillCommitteeRaw): Promise<Distil
         };
       }),
     );
+  }
 
-    // §4.2 the paper's priors: each member's own single-model pipeline, scored on the validation split.
-    if (input.settings.priorSource === 'single_model') {
-      stage('prior');
-      progress.priors.total = committee.length;
-      committee = await Promise.all(
-        committee.map(async (member) => {
-          const r = await compute.estimateCommitteePrior({
-            train: input.train,
-            member,
-            run,
-            valPerClass: input.valPerClass,
-            student,
-            seed: input.seed,
-            cache: input.cache,
-          });
-          progress.priors.done += 1;
-          stage('prior');
-          return { ...member, prior: r.prior, priorSource: 'single_model_post_eval' as const };
-        }),
-      );
-    }
+  /** §4.2 the paper's priors: each member's own single-model pipeline, scored on the validation split. */
+  async function singleModelPriors(committee: CommitteeMemberRef[]): Promise<CommitteeMemberRef[]> {
+    stage('prior');
+    progress.priors.total = committee.length;
+    return Promise.all(
+      committee.map(async (member) => {
+        const r = await compute.estimateCommitteePrior({
+          train: input.train,
+          member,
+          run,
+          valPerClass: input.valPerClass,
+          student,
+          seed: input.seed,
+          cache: input.cache,
+        });
+        progress.priors.done += 1;
+        stage('prior');
+        return { ...member, prior: r.prior, priorSource: 'single_model_post_eval' as const };
+      }),
+    );
+  }
 
-    // §5.2 recovery: slots in parallel, each a chain of checkpointed chunks.
+  /** §5.2 recovery: slots in parallel, each a chain of checkpointed chunks; the final checkpoints. */
+  async function recoverSlots(committee: CommitteeMemberRef[]): Promise<ArtifactRef[]> {
     stage('recover');
-    const slots: ArtifactRef[] = await Promise.all(
+    return Promise.all(
       Array.from({ length: input.ipc }, async (_x, slot) => {
         let iteration = 0;
         let checkpoint: ArtifactRef | undefined;
@@ -173,24 +175,16 @@ export async function distillCommittee(raw: DistillCommitteeRaw): Promise<Distil
         return checkpoint!;
       }),
     );
+  }
 
-    stage('export');
-    const exported = await compute.exportRecovered({
-      train: input.train,
-      committee,
-      run,
-      slots,
-      seed: input.seed,
-      cache: input.cache,
-    });
-
-    // §5.4 post-evaluation, fanned out over seeds.
+  /** §5.4 post-evaluation fanned out over seeds: committee soft labels, and optionally random real. */
+  async function postEvaluate(committee: CommitteeMemberRef[], distilled: ArtifactRef) {
     stage('evaluate');
     const seeds = Array.from({ length: input.seeds }, (_x, i) => input.seed * 1000 + i);
     progress.evaluations.total = seeds.length * (input.randomReal ? 2 : 1);
     const evaluate = async (method: 'committee' | 'random_real', seed: number) => {
       const r = await compute.postEvalCommittee({
-        train: method === 'committee' ? exported.distilled : input.train,
+        train: method === 'committee' ? distilled : input.train,
         test: input.test,
         committee: method === 'committee' ? committee : [],
         student,
@@ -209,9 +203,27 @@ export async function distillCommittee(raw: DistillCommitteeRaw): Promise<Distil
     ]);
     const accuracy = [accuracyOf('committee', distilledEvals)];
     if (realEvals.length) accuracy.push(accuracyOf('random_real', realEvals));
+    return { accuracy, evaluations: [...distilledEvals, ...realEvals] };
+  }
+
+  return surfaceFailures(async () => {
+    let committee = await trainCommittee();
+    if (input.settings.priorSource === 'single_model') committee = await singleModelPriors(committee);
+    const slots = await recoverSlots(committee);
+
+    stage('export');
+    const exported = await compute.exportRecovered({
+      train: input.train,
+      committee,
+      run,
+      slots,
+      seed: input.seed,
+      cache: input.cache,
+    });
+
+    const { accuracy, evaluations } = await postEvaluate(committee, exported.distilled);
 
     stage('manifest');
-    const evaluations = [...distilledEvals, ...realEvals];
     const manifest = await io.commitManifest({
       ...currentRun(),
       input,

@@ -1,19 +1,6 @@
-// Trajectory-matching distillation on the compute queue (`retort-compute`; specs/
-// distill-trajectory-matching.md). Thin adapters: read refs → ml/ → commit refs.
-//
-//   trainExpert       one expert (spec §4): an epoch at a time, θ_e checkpointed after every epoch
-//                     (checkpoints/<runKey>/expert-<k>/step-<e>, LATEST), so a retry resumes at the last
-//                     finished epoch; the end is its `trajectories` table (epochs 0..E, memoized).
-//   distillChunk      outer iterations [from, from + n) of MTT/DATM; heartbeats {iteration, loss} every
-//                     iteration, checkpoints the synthetic set + α + optimiser velocities + iteration +
-//                     the distill log every `checkpointEvery` iterations and at the chunk end; a retry
-//                     resumes from LATEST. Iteration `it` depends only on (state, config, it), so where a
-//                     chunk boundary or a crash fell never changes the bytes.
-//   exportDistilled   the final checkpoint → `distilled_images` + `distill_log` tables (memoized).
-//   evaluateDistilled one fresh student ConvNet on a distilled set, a random real subset or the full
-//                     split (spec §8) → test accuracy; the workflow fans it out over students.
-// Each activity is a file here; this one wires them to the worker's store. The property names are the
-// activity types registered with Temporal.
+// Trajectory-matching activities on the compute queue (specs/distill-trajectory-matching.md): one file
+// per activity, wired here to the worker's store. The property names are the activity types registered
+// with Temporal; the math lives in ml/methods/trajectory-matching/.
 import { type ExpertTrajectories } from '../../ml/methods/trajectory-matching/index.js';
 import type { ArtifactRef } from '../../schemas/artifact.js';
 import {

@@ -43,8 +43,8 @@ export interface CommitteeVotingConfig {
    * Member families whose BN term enters the recovery objective (omitted: all, as the code). The MLP's
    * single BN layer sees 64 features of a 10-image batch (× κ_0), so its term is 10–100× the ConvNets'
    * and dominates the slots it votes on; leaving it out ( ['convnet'] ) lowers every recovery loss but
-   * gave WORSE students on MNIST IPC 10 (bench/distill-cvdd.ts quick: 74.0 vs 76.5 %, lower on each of
-   * 3 paired seeds), so the profile keeps the spec-literal objective. The knob stays for other committees.
+   * gave worse students on MNIST IPC 10 on every paired seed (bench/README.md, distill-cvdd), so the
+   * profile keeps the spec-literal objective. The knob stays for other committees.
    */
   bnTermFamilies?: readonly CommitteeArch['family'][];
   /** ‖d‖ is computed as √(Σd² + ε) − √ε: finite gradient at d = 0 (§6), exactly 0 there. */

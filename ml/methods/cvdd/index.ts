@@ -4,7 +4,7 @@
 // equation numbers (not yet cross-checked against the PDF), so the comments here cite spec sections
 // and the code file each rule comes from.
 //
-// Implemented here (pure functions over tensors and plain config; seeds passed in):
+// Implemented in this folder (pure functions over tensors and plain config; seeds passed in):
 // - §4.1 voting weights  w_i = exp(p_i/τ) / Σ_{j∈V} exp(p_j/τ), priors p in percent, τ = 5 for
 //   recovery, τ = 10 for relabelling; plus the code's "equal" and "random" voter types.
 // - §5.1 voters per IPC slot: top-N priors (IPC 1), the C(m, N) subsets cycled, or a seeded random subset.

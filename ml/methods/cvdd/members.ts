@@ -72,8 +72,8 @@ export function mnistCommitteeArchs(side = 14, classes = 10): CommitteeArch[] {
  * A committee of four BatchNorm ConvNets of comparable strength on 14×14×1 — W16 D2 (the student's
  * architecture), W32 D2, W16 D3, W8 D2 — as the paper's committees are (ResNet-18/50, ShuffleNetV2,
  * MobileNetV2, DenseNet-121, all strong). §7.2's W16 D1 and MLP members are weak generators here: alone
- * they give students of 73 / 72 % validation top-1 against W16 D2's 86 % (bench/README.md, distill-cvdd),
- * and the §7.2 committee does not beat the single model; this one does.
+ * they give clearly worse students than W16 D2, and the §7.2 committee does not beat the single model;
+ * this one does (figures: bench/README.md, distill-cvdd).
  */
 export function mnistConvCommitteeArchs(side = 14, classes = 10): CommitteeArch[] {
   const widthDepth: [number, number][] = [
