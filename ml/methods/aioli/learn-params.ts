@@ -41,7 +41,8 @@ export interface ProbeInterval {
 
 export interface DetrendedEstimate {
   /**
-   * A_c per s steps, rows = evaluated group i, columns = trained group j, each row summing to 0:
+   * A_c per s steps, rows = evaluated group i (the order of the losses), columns = trained group j
+   * (the order of the mixtures), each row summing to 0:
    * the mixture-dependent part of the linear law (A up to a constant per row).
    */
   aRaw: Matrix;
@@ -68,10 +69,14 @@ export function estimateInteractionsDetrended(
   intervals: readonly ProbeInterval[],
   options: { stepsPerInterval: number; maxTrendDegree?: number },
 ): DetrendedEstimate {
-  const m = initialLosses.length;
+  // r evaluated groups (rows) need not be the m trained groups (columns): an objective may leave out
+  // a group that is only trained on, and its row is then simply not measured.
+  const r = initialLosses.length;
+  const m = intervals[0]?.mixture.length ?? 0;
   const s = options.stepsPerInterval;
+  if (m < 2) throw new Error(`LearnParams needs intervals over at least 2 trained groups, got ${m}`);
   if (!isPositiveInteger(s)) throw new Error(`stepsPerInterval must be a positive integer, got ${s}`);
-  assertFiniteVector(initialLosses, m, 'LearnParams initialLosses');
+  assertFiniteVector(initialLosses, r, 'LearnParams initialLosses');
   const drops: Matrix = [];
   const times: number[] = [];
   let previous = initialLosses;
@@ -84,7 +89,7 @@ export function estimateInteractionsDetrended(
     if (!isPositiveInteger(iv.steps))
       throw new Error(`${where}: steps must be a positive integer, got ${iv.steps}`);
     assertFiniteVector(iv.mixture, m, `${where} mixture`);
-    assertFiniteVector(iv.losses, m, `${where} losses`);
+    assertFiniteVector(iv.losses, r, `${where} losses`);
     // Drops per s steps, so intervals of other lengths enter on the same scale.
     drops.push(previous.map((v, i) => ((v - iv.losses[i]!) * s) / iv.steps));
     times.push(clock + iv.steps / 2);
@@ -116,14 +121,14 @@ export function estimateInteractionsDetrended(
       continue; // the trend polynomial is confounded with the probe order: try a lower degree
     }
     if (!coef.flat().every(Number.isFinite) || illConditioned(design)) continue;
-    const aRaw = Array.from({ length: m }, (_, i) => {
+    const aRaw = Array.from({ length: r }, (_, i) => {
       const head = Array.from({ length: m - 1 }, (_, l) => coef[l]![i]!);
       return [...head, -head.reduce((a, b) => a + b, 0)];
     });
-    const trend = Array.from({ length: m }, (_, i) =>
+    const trend = Array.from({ length: r }, (_, i) =>
       design.map((row) => row.slice(m - 1).reduce((a, x, d) => a + x * coef[m - 1 + d]![i]!, 0)),
     );
-    const beta = Array.from({ length: m }, (_, i) =>
+    const beta = Array.from({ length: r }, (_, i) =>
       Array.from({ length: m }, (_, j) => {
         const ns = intervals.flatMap((iv, n) => (iv.trainedGroup === j ? [n] : []));
         return ns.reduce((a, n) => a + drops[n]![i]! - trend[i]![n]!, 0) / ns.length;

@@ -110,6 +110,23 @@ describe('LearnParams: interactions, not the loss trend', () => {
     }
   });
 
+  it('measures only the objective’s groups when asked: rows follow the losses, columns the mixtures', () => {
+    const o = observe(1, 2, null, 0);
+    const rows = [0, 2];
+    const pick = (l: number[]) => rows.map((i) => l[i]!);
+    const got = estimateInteractionsDetrended(
+      pick(o.initialLosses),
+      o.intervals.map((iv) => ({ ...iv, losses: pick(iv.losses) })),
+      { stepsPerInterval: S },
+    );
+    expect(got.aRaw).toHaveLength(2);
+    rows.forEach((i, r) => {
+      const row = A_STEP[i]!;
+      const mean = row.reduce((a, b) => a + b, 0) / M;
+      got.aRaw[r]!.forEach((v, j) => expect(v).toBeCloseTo(S * (row[j]! - mean), 12));
+    });
+  });
+
   it('under the trend (k = 4): column sums track the truth and EGD moves to the best group', () => {
     const got = score(detrended, 4);
     expect(got.correlated).toBeGreaterThanOrEqual(0.9);
