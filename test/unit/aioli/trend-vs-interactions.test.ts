@@ -9,7 +9,7 @@ import {
   learnParamsOrder,
   normalizeInteractionMatrix,
 } from '../../../ml/methods/aioli.js';
-import { estimateInteractionsDetrended } from '../../../ml/methods/aioli/learn-params.js';
+import { estimateInteractionsDetrended } from '../../../ml/methods/aioli/detrended.js';
 import { exponentiatedGradientUpdate } from '../../../ml/methods/aioli-lmo.js';
 import { columnSums, seededUniform, standardNormal } from '../../../ml/methods/aioli-numerics.js';
 
