@@ -5,8 +5,8 @@ import { withFailureMapping } from './failures.js';
 import { createTrainingActivities } from './training.js';
 import { createCommitteeActivities } from './committee.js';
 import { createDistillActivities } from './distill.js';
-import { createSelectWarmupComputeActivities } from './select-warmup.js';
-import { createContinualComputeActivities } from './continual-compute.js';
+import { createGotdComputeActivities } from './gotd/compute.js';
+import { createRewarmComputeActivities } from './rewarm-compute.js';
 
 export interface ComputeDeps {
   store: ObjectStore;
@@ -27,8 +27,8 @@ export function createComputeActivities({ store, backend }: ComputeDeps) {
     ...createTrainingActivities({ artifacts }),
     ...createCommitteeActivities({ artifacts }),
     ...createDistillActivities({ artifacts }),
-    ...createSelectWarmupComputeActivities({ artifacts, backend }),
-    ...createContinualComputeActivities({ artifacts }),
+    ...createGotdComputeActivities({ artifacts, backend }),
+    ...createRewarmComputeActivities({ artifacts }),
   });
 }
 export type ComputeActivities = ReturnType<typeof createComputeActivities>;

@@ -1,10 +1,10 @@
 // Continual pre-training activities (specs/continual-pretraining-rewarm.md §6):
 //   writeContinualMetrics (I/O queue): the loss curves and the LR of every step as a `history` table.
-// (describeCheckpoint, on the compute queue, is in continual-compute.ts: it needs tfjs types.)
+// (describeCheckpoint, on the compute queue, is in rewarm-compute.ts: it needs tfjs types.)
 import { ApplicationFailure } from '@temporalio/common';
 import { resolveRewarmedCosine, rewarmedCosineSchedule } from '../ml/methods/rewarm.js';
 import type { ArtifactRef } from '../schemas/artifact.js';
-import type { CurvePoint } from '../schemas/continual-pretrain.js';
+import type { CurvePoint } from '../schemas/rewarm.js';
 import { HISTORY, contractFingerprint } from '../schemas/tables.js';
 import type { ScheduleSpec } from '../schemas/training.js';
 import { buildTable } from '../storage/arrow-tables.js';
@@ -39,7 +39,7 @@ export function scheduleLrs(schedule: ScheduleSpec, n: number): number[] {
   return Array.from({ length: n }, (_x, s) => lr(s));
 }
 
-export function createContinualIoActivities({ artifacts }: { artifacts: ArtifactStore }) {
+export function createRewarmIoActivities({ artifacts }: { artifacts: ArtifactStore }) {
   return {
     /** Long-format history (DESIGN.md §2): keys upstream_val, downstream_val, train at each evaluation, lr per step. */
     async writeContinualMetrics(input: WriteContinualMetricsInput): Promise<ArtifactRef> {

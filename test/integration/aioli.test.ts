@@ -10,7 +10,7 @@ import {
   WorkflowFailedError,
   WorkflowUpdateFailedError,
 } from '@temporalio/client';
-import { readHistoryRows } from '../../activities/mixing-history.js';
+import { readHistoryRows } from '../../activities/aioli-history.js';
 import type { ArtifactRef } from '../../schemas/artifact.js';
 import { progressQuery } from '../../schemas/messages.js';
 import {
@@ -19,7 +19,7 @@ import {
   type MixAioliResult,
   setEtaUpdate,
   setMixtureUpdate,
-} from '../../schemas/mixing.js';
+} from '../../schemas/aioli.js';
 import { ArtifactStore } from '../../storage/artifacts.js';
 import { connectClient, startWorkers, tempFileStore, uniqueQueue } from '../support/temporal.js';
 import { writeTokenTable } from '../support/training-fixtures.js';

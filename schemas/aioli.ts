@@ -31,7 +31,7 @@ export type AioliSettings = z.infer<typeof AioliSettings>;
 export const MixAioliCarry = z.strictObject({
   step: z.number().int().nonnegative(),
   checkpoint: ArtifactRef.optional(),
-  /** The provider's JSON state (ml/methods/aioli-lmo.ts MixtureProviderState and its extensions). */
+  /** The provider's JSON state (ml/methods/aioli/lmo.ts MixtureProviderState and its extensions). */
   state: z.record(z.string(), z.unknown()),
   eta: z.number().nonnegative(),
   /** Operator interventions so far; part of the checkpoint namespace (runKey) of the rounds after them. */

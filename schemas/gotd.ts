@@ -41,7 +41,7 @@ export type TextTableInput = z.input<typeof TextTableInput>;
 /** An embeddings table (`id utf8, embedding FixedSizeList<float32>[d]`): a ref or a URI. */
 export const EmbeddingTableInput = z.union([ArtifactRef, ObjectUri]);
 
-/** ml/methods/gotd-ngram-embedder.ts: hashed character n-gram TF-IDF, L2-normalised (model-free). */
+/** ml/methods/gotd/ngram-embedder.ts: hashed character n-gram TF-IDF, L2-normalised (model-free). */
 export const NgramEmbedderSpec = z.strictObject({
   kind: z.literal('ngram'),
   dim: positiveInt.max(65_536).default(1024),
@@ -273,7 +273,7 @@ export interface ScoreShardInput {
   cache: boolean;
 }
 
-/** One OT solve's facts (spec §3 `solver_report`); ml/methods/gotd.ts uses this type. */
+/** One OT solve's facts (spec §3 `solver_report`); ml/methods/gotd/ uses this type. */
 export interface SolveStatsJson {
   nTarget: number;
   nCandidates: number;

@@ -6,11 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApplicationFailure, type Client, type Connection, WorkflowFailedError } from '@temporalio/client';
 import { loadBuiltin } from '../../activities/text-corpus.js';
 import { progressQuery } from '../../schemas/messages.js';
-import type {
-  SelectWarmupInput,
-  SelectWarmupProgress,
-  SelectWarmupResult,
-} from '../../schemas/select-warmup.js';
+import type { SelectWarmupInput, SelectWarmupProgress, SelectWarmupResult } from '../../schemas/gotd.js';
 import { EMBEDDINGS, SELECTED_SUBSET, TEXT_CORPUS } from '../../schemas/tables.js';
 import { buildTable, stringValues } from '../../storage/arrow-tables.js';
 import { ArtifactStore } from '../../storage/artifacts.js';
@@ -55,7 +51,7 @@ function passages(group: 'novel' | 'code', n: number, len = 1000): Row[] {
 // Spec §8 in miniature: the pool (stand-in for pre-training data) is 90 % prose, 10 % code; the
 // target is half prose, half code. GOT-D should spend the budget on the under-covered code.
 // Passages of 1,000 characters (spec §4.1). The model-free n-gram embedder spreads its costs over a
-// narrow band, so its default ε is 0.01 (schemas/select-warmup.ts DEFAULT_EPSILON) rather than the
+// narrow band, so its default ε is 0.01 (schemas/gotd.ts DEFAULT_EPSILON) rather than the
 // 0.1 the spec sets for sentence-encoder embeddings; at 0.1 the solve smooths towards "closest to the
 // target" (§10). The input below relies on that default.
 const prose = passages('novel', 200);

@@ -1,7 +1,7 @@
 // Distribution-matching baseline for GOT-D (specs/warmup-selection-gotd.md §7.3, §8): nearest
 // neighbours of the target embeddings, the "looks like the target" selection GOT-D is compared with
 // (the paper's TAPT/c kNN baseline, DV4LLM `TAPT/selection_new.py`, in its simplest form).
-import { type EmbeddingTable, type RowId, mulberry32, validateEmbeddingTable } from './gotd.js';
+import { type EmbeddingTable, type RowId, mulberry32, validateEmbeddingTable } from './index.js';
 
 /**
  * Reference matching baseline of spec §7.3: visit the target rows in a seeded random order, round

@@ -1,9 +1,9 @@
 // selectWarmup's I/O activities (queue `retort`): prepare (validate everything, preprocess pool and
 // target alike, shard the pool at random) and merge (shard scores by id → top-K → the selected subset
-// joined by id with the pool text). The compute activities are in select-warmup.ts.
-import { dropDuplicateTexts, packToFixedLength } from '../ml/methods/gotd-preprocess.js';
-import { type ShardScores, mergeShardScores, randomShardAssignment } from '../ml/methods/gotd.js';
-import { Rng, deriveSeed, sampleWithoutReplacement } from '../ml/train/rng.js';
+// joined by id with the pool text). The compute activities are in compute.ts.
+import { dropDuplicateTexts, packToFixedLength } from '../../ml/methods/gotd/preprocess.js';
+import { type ShardScores, mergeShardScores, randomShardAssignment } from '../../ml/methods/gotd/index.js';
+import { Rng, deriveSeed, sampleWithoutReplacement } from '../../ml/train/rng.js';
 import {
   MAX_SHARDS,
   type MergeSelectionInput,
@@ -11,13 +11,13 @@ import {
   type PrepareSelectionInput,
   type PreparedSelection,
   type SolveStatsJson,
-} from '../schemas/select-warmup.js';
-import { CANDIDATE_SCORES, SELECTED_SUBSET, contractFingerprint } from '../schemas/tables.js';
-import { buildTable, stringValues } from '../storage/arrow-tables.js';
-import type { ArtifactStore } from '../storage/artifacts.js';
-import { RetortDataError, emptyDataset } from '../storage/errors.js';
-import { decodeValidated, encodeParquet } from '../storage/parquet.js';
-import { type PendingArtifact, memoized } from './memo.js';
+} from '../../schemas/gotd.js';
+import { CANDIDATE_SCORES, SELECTED_SUBSET, contractFingerprint } from '../../schemas/tables.js';
+import { buildTable, stringValues } from '../../storage/arrow-tables.js';
+import type { ArtifactStore } from '../../storage/artifacts.js';
+import { RetortDataError, emptyDataset } from '../../storage/errors.js';
+import { decodeValidated, encodeParquet } from '../../storage/parquet.js';
+import { type PendingArtifact, memoized } from '../memo.js';
 import {
   type EmbeddingRows,
   InputObject,
@@ -32,7 +32,7 @@ import {
   readTextRows,
   takeRows,
   textTableArtifact,
-} from './select-warmup-data.js';
+} from './data.js';
 
 /** K from an absolute budget or a pool fraction; a budget above the pool is bad input. */
 export function resolveBudget(
@@ -133,7 +133,7 @@ function joinEmbeddings(
   return takeRows(emb.flat, emb.dim, positions);
 }
 
-export function createSelectWarmupIoActivities({ artifacts }: { artifacts: ArtifactStore }) {
+export function createGotdIoActivities({ artifacts }: { artifacts: ArtifactStore }) {
   return {
     /**
      * Reads and validates pool and target (and precomputed embeddings), applies the same

@@ -1,4 +1,4 @@
-// Runs GOT-D's OT solves off the activity's event loop, in a worker thread (gotd-solver-thread.ts),
+// Runs GOT-D's OT solves off the activity's event loop, in a worker thread (solver-thread.ts),
 // heartbeating while it works and terminating it on cancellation. Inputs move to the thread without
 // copying (transferred buffers); the thread loads the same tfjs backend as the worker, once: idle
 // threads are kept for the next solve.
@@ -7,7 +7,8 @@ import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { Context } from '@temporalio/activity';
-import type { GotdSolverConfig, OtCostChange, RowId, SolveStats } from '../ml/methods/gotd.js';
+import type { OtCostChange } from '../../ml/methods/gotd/diagnostics.js';
+import type { GotdSolverConfig, RowId, SolveStats } from '../../ml/methods/gotd/index.js';
 
 /** A solve's side of an embedding table; `embeddings` is transferred to the thread (detached here). */
 export interface TransferableTable {
@@ -38,7 +39,7 @@ export interface ScoreOutput {
 }
 
 const require = createRequire(import.meta.url);
-const THREAD_ENTRY = new URL('./gotd-solver-thread.ts', import.meta.url).href;
+const THREAD_ENTRY = new URL('./solver-thread.ts', import.meta.url).href;
 // The thread is a fresh module graph: tsx's ESM API compiles the TypeScript entry there, whether the
 // parent runs under tsx (workers, CLI) or vitest.
 const TSX_API = pathToFileURL(
@@ -121,7 +122,7 @@ function runJob<T>(
   });
 }
 
-/** `scoreShard` of ml/methods/gotd.ts, in a worker thread. */
+/** `scoreShard` of ml/methods/gotd/, in a worker thread. */
 export function scoreShardOffLoop(
   backend: SolverThreadData['backend'],
   target: TransferableTable,
@@ -135,7 +136,7 @@ export function scoreShardOffLoop(
   );
 }
 
-/** `otCostWithSelection` of ml/methods/gotd.ts, in a worker thread. */
+/** `otCostWithSelection` of ml/methods/gotd/, in a worker thread. */
 export function otCostOffLoop(
   backend: SolverThreadData['backend'],
   target: TransferableTable,

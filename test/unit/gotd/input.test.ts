@@ -1,6 +1,6 @@
-// selectWarmup input defaults that depend on the embedder (schemas/select-warmup.ts).
+// selectWarmup input defaults that depend on the embedder (schemas/gotd.ts).
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_EPSILON, SelectWarmupInput } from '../../../schemas/select-warmup.js';
+import { DEFAULT_EPSILON, SelectWarmupInput } from '../../../schemas/gotd.js';
 
 const base = { pool: 'file:///pool.parquet', target: 'file:///target.parquet' };
 const checkpoint = {

@@ -1,6 +1,6 @@
-// selectWarmup activities: GOT-D warm-up selection (ml/methods/gotd.ts; specs/warmup-selection-gotd.md)
+// selectWarmup activities: GOT-D warm-up selection (ml/methods/gotd/; specs/warmup-selection-gotd.md)
 // as prepare → embed shards → score shards → merge → summarize. The compute activities here run on
-// `retort-compute` (any number of workers share the shards); prepare and merge (select-warmup-io.ts)
+// `retort-compute` (any number of workers share the shards); prepare and merge (io.ts)
 // are I/O on `retort`.
 // Every output is content-addressed and all-or-nothing (memo.ts); rows are joined by id, never by
 // position (spec §9). Bad input fails before anything is committed, with a typed non-retryable error.
@@ -11,11 +11,11 @@ import {
   embedHashedNgrams,
   mergeNgramDocumentFrequencies,
   ngramDocumentFrequencies,
-} from '../ml/methods/gotd-ngram-embedder.js';
-import { lmEmbed } from '../ml/models/lm.js';
-import { meanSquaredEuclideanCost } from '../ml/ops/sinkhorn.js';
-import { Rng, deriveSeed, sampleWithoutReplacement } from '../ml/train/rng.js';
-import type { ArtifactRef } from '../schemas/artifact.js';
+} from '../../ml/methods/gotd/ngram-embedder.js';
+import { lmEmbed } from '../../ml/models/lm.js';
+import { meanSquaredEuclideanCost } from '../../ml/ops/sinkhorn.js';
+import { Rng, deriveSeed, sampleWithoutReplacement } from '../../ml/train/rng.js';
+import type { ArtifactRef } from '../../schemas/artifact.js';
 import {
   type CountNgramsInput,
   type EmbedShardInput,
@@ -29,15 +29,20 @@ import {
   type ScoreShardResult,
   type SummarizeSelectionInput,
   type SummarizeSelectionResult,
-} from '../schemas/select-warmup.js';
-import { CANDIDATE_SCORES, SELECTED_SUBSET, TOKEN_WINDOWS, contractFingerprint } from '../schemas/tables.js';
-import { buildTable, stringValues } from '../storage/arrow-tables.js';
-import type { ArtifactStore } from '../storage/artifacts.js';
-import { CheckpointStore } from '../storage/checkpoints.js';
-import { RetortDataError, emptyDataset } from '../storage/errors.js';
-import { decodeValidated, encodeParquet } from '../storage/parquet.js';
-import { otCostOffLoop, scoreShardOffLoop, type SolverThreadData } from './gotd-solver.js';
-import { type PendingArtifact, memoized } from './memo.js';
+} from '../../schemas/gotd.js';
+import {
+  CANDIDATE_SCORES,
+  SELECTED_SUBSET,
+  TOKEN_WINDOWS,
+  contractFingerprint,
+} from '../../schemas/tables.js';
+import { buildTable, stringValues } from '../../storage/arrow-tables.js';
+import type { ArtifactStore } from '../../storage/artifacts.js';
+import { CheckpointStore } from '../../storage/checkpoints.js';
+import { RetortDataError, emptyDataset } from '../../storage/errors.js';
+import { decodeValidated, encodeParquet } from '../../storage/parquet.js';
+import { otCostOffLoop, scoreShardOffLoop, type SolverThreadData } from './solver.js';
+import { type PendingArtifact, memoized } from '../memo.js';
 import {
   type EmbeddingRows,
   checkFinite,
@@ -52,9 +57,9 @@ import {
   readCommittedText,
   takeRows,
   yieldToEventLoop,
-} from './select-warmup-data.js';
-import { tokenizeWindows } from './text-corpus.js';
-import { buildOptimizer, checkpointMeta, decodeState, disposeState } from './training-state.js';
+} from './data.js';
+import { tokenizeWindows } from '../text-corpus.js';
+import { buildOptimizer, checkpointMeta, decodeState, disposeState } from '../training-state.js';
 
 /** Rows per synchronous batch of embedding work between event-loop yields / heartbeats. */
 const EMBED_BATCH = 256;
@@ -213,7 +218,7 @@ function mathFailure(err: unknown, files: string): unknown {
   return err;
 }
 
-export function createSelectWarmupComputeActivities({
+export function createGotdComputeActivities({
   artifacts,
   backend,
 }: {

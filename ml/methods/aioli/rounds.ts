@@ -4,13 +4,8 @@
 // (callbacks = the same activity functions called directly):
 //   [evaluate L0] → for each probe: train s steps on q^(j) (exact batch counts), evaluate →
 //   provider.completeRound (estimate A, EGD) → [operator override] → train the main steps on p.
-// Plain JS, no tfjs, no I/O: workflows may import it (eslint exception for ml/methods/aioli*.ts).
-import type {
-  MixtureProvider,
-  MixtureProviderState,
-  MixtureRoundOutcome,
-  MixtureRoundPlan,
-} from './aioli-lmo.js';
+// Plain JS, no tfjs, no I/O: workflows may import it (eslint exception for ml/methods/aioli/).
+import type { MixtureProvider, MixtureProviderState, MixtureRoundOutcome, MixtureRoundPlan } from './lmo.js';
 
 export interface MixtureRoundOps {
   /**

@@ -2,7 +2,7 @@
 // ICLR 2024, App. C.1.2): equalise sample lengths so that length and padding do not drive the OT
 // distances, and drop exact duplicates (identical rows get identical scores and would all be taken).
 // Apply the same function to pool and target. Every output row names the input ids it came from.
-import type { RowId } from './gotd.js';
+import type { RowId } from './index.js';
 
 export interface TextRow {
   id: RowId;

@@ -18,7 +18,7 @@ import {
   type SelectWarmupProgress,
   type SelectWarmupConfig,
   type SelectWarmupResult,
-} from '../schemas/select-warmup.js';
+} from '../schemas/gotd.js';
 import type { TrainModelResult } from '../schemas/training.js';
 import {
   computeActivities,

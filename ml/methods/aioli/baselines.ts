@@ -19,8 +19,8 @@ import {
   multiplicativeWeightsUpdate,
   normalise,
   validateMixingSchedule,
-} from './aioli-lmo.js';
-import { type Matrix, sampleDirichlet, seededUniform, transpose } from './aioli-numerics.js';
+} from './lmo.js';
+import { type Matrix, sampleDirichlet, seededUniform, transpose } from './numerics.js';
 
 function assertValidSchedule(config: MixingScheduleConfig, method: string): void {
   const errors = validateMixingSchedule(config);

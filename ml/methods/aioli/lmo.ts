@@ -7,7 +7,7 @@
 //   completed round by round by a workflow;
 // - validation of schedules and of user-supplied mixtures (the workflow's `setMixture` update).
 // Orientation: A[i][j] = loss decrease of evaluated group i per unit of training on group j (§2).
-import { type Matrix, columnSums } from './aioli-numerics.js';
+import { type Matrix, columnSums } from './numerics.js';
 
 export const isPositiveInteger = (v: number) => Number.isSafeInteger(v) && v > 0;
 

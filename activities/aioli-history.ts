@@ -39,7 +39,7 @@ export function historyTableBytes(rows: readonly HistoryRow[]): Uint8Array {
   );
 }
 
-export function createMixingHistoryActivities({ artifacts }: { artifacts: ArtifactStore }) {
+export function createAioliHistoryActivities({ artifacts }: { artifacts: ArtifactStore }) {
   return {
     /** `previous` + `rows` as a new history table. Same inputs → the same artifact. */
     async appendMixingHistory(input: AppendMixingHistoryInput): Promise<ArtifactRef> {

@@ -11,7 +11,7 @@ export interface DescribeCheckpointResult {
   step: number;
 }
 
-export function createContinualComputeActivities({ artifacts }: { artifacts: ArtifactStore }) {
+export function createRewarmComputeActivities({ artifacts }: { artifacts: ArtifactStore }) {
   const checkpoints = new CheckpointStore(artifacts.store);
   return {
     /** The model spec and step recorded in a retort checkpoint (language models only). */

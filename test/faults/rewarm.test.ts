@@ -7,7 +7,7 @@ import { NativeConnection } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createTrainingActivities } from '../../activities/training.js';
 import type { ArtifactRef } from '../../schemas/artifact.js';
-import type { ContinualPretrainInput, ContinualPretrainResult } from '../../schemas/continual-pretrain.js';
+import type { ContinualPretrainInput, ContinualPretrainResult } from '../../schemas/rewarm.js';
 import { ArtifactStore } from '../../storage/artifacts.js';
 import type { FileStore } from '../../storage/file-store.js';
 import { type DevServer, startDevServer } from '../../workers/dev-server.js';

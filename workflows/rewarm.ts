@@ -10,7 +10,7 @@ import {
   type ContinualPretrainProgress,
   type ContinualPretrainResult,
   type CurvePoint,
-} from '../schemas/continual-pretrain.js';
+} from '../schemas/rewarm.js';
 import type { ArtifactRef } from '../schemas/artifact.js';
 import { progressQuery } from '../schemas/messages.js';
 import { type TrainModelCarry, TrainingSpec } from '../schemas/training.js';

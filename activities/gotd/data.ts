@@ -1,16 +1,16 @@
 // selectWarmup's data plane: reading the text and embedding tables a selection starts from (typed
 // errors that name the input field and the file), the shared preprocessing rule, and writers for
-// the tables the activities commit. No Temporal here; select-warmup.ts holds the activities.
+// the tables the activities commit. No Temporal here; compute.ts and io.ts hold the activities.
 import { ApplicationFailure } from '@temporalio/common';
 import type { Table } from 'apache-arrow';
-import { ArtifactRef } from '../schemas/artifact.js';
-import type { PreprocessSpec } from '../schemas/select-warmup.js';
-import { EMBEDDINGS, TEXT_CORPUS, type TableContract, contractFingerprint } from '../schemas/tables.js';
-import { buildTable, fixedSizeListValues, stringValues } from '../storage/arrow-tables.js';
-import { type ArtifactStore, sha256Hex } from '../storage/artifacts.js';
-import { RetortDataError } from '../storage/errors.js';
-import { decodeValidated, encodeParquet } from '../storage/parquet.js';
-import type { PendingArtifact } from './memo.js';
+import { ArtifactRef } from '../../schemas/artifact.js';
+import type { PreprocessSpec } from '../../schemas/gotd.js';
+import { EMBEDDINGS, TEXT_CORPUS, type TableContract, contractFingerprint } from '../../schemas/tables.js';
+import { buildTable, fixedSizeListValues, stringValues } from '../../storage/arrow-tables.js';
+import { type ArtifactStore, sha256Hex } from '../../storage/artifacts.js';
+import { RetortDataError } from '../../storage/errors.js';
+import { decodeValidated, encodeParquet } from '../../storage/parquet.js';
+import type { PendingArtifact } from '../memo.js';
 
 /** A text table needs id, group and text; `source` is optional (ingest writes it, users need not). */
 const TEXT_TABLE_IN: TableContract = { name: 'text_corpus', columns: TEXT_CORPUS.columns.slice(0, 3) };

@@ -1,4 +1,4 @@
-// Worker-thread entry for GOT-D's OT solves (started by gotd-solver.ts, never imported).
+// Worker-thread entry for GOT-D's OT solves (started by solver.ts, never imported).
 //
 // A Sinkhorn solve is one synchronous loop that can run for minutes; on the activity's own thread it
 // would block the event loop, so no heartbeat or cancellation could get through (specs/temporal.md
@@ -6,8 +6,9 @@
 // backend the compute worker selected.
 import { parentPort, workerData } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs-core';
-import { type EmbeddingTable, otCostWithSelection, scoreShard } from '../ml/methods/gotd.js';
-import type { SolverJob, SolverThreadData } from './gotd-solver.js';
+import { otCostWithSelection } from '../../ml/methods/gotd/diagnostics.js';
+import { type EmbeddingTable, scoreShard } from '../../ml/methods/gotd/index.js';
+import type { SolverJob, SolverThreadData } from './solver.js';
 
 async function initThreadBackend(name: SolverThreadData['backend']): Promise<void> {
   // The same packages workers/backend.ts chose for the process (the native library is loaded once per

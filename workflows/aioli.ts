@@ -2,7 +2,7 @@
 // compute-queue activities. Each round: evaluate every group on the fixed validation subset, run the
 // LearnParams probes (trainChunk s steps on q^(j) with exact batch counts, evaluate), estimate and
 // normalise A, take the EGD step, then trainChunk the main steps on the new mixture. The method is
-// `ml/methods/aioli*.ts` (plain JS, imported here: eslint exception); this file only orchestrates.
+// `ml/methods/aioli/` (plain JS, imported here: eslint exception); this file only orchestrates.
 //
 // One training run, many mixtures: every chunk passes its own `mixture` to trainChunk, outside the
 // training identity, so the optimizer state, the checkpoints and the LR schedule (on the global step)
@@ -24,17 +24,17 @@ import {
   uuid4,
   workflowInfo,
 } from '@temporalio/workflow';
-import type { HistoryRow } from '../activities/mixing-history.js';
-import { aioliConfig, aioliProvider, validateAioliConfig } from '../ml/methods/aioli.js';
-import { staticMixtureProvider, stratifiedProvider } from '../ml/methods/aioli-baselines.js';
+import type { HistoryRow } from '../activities/aioli-history.js';
+import { aioliConfig, aioliProvider, validateAioliConfig } from '../ml/methods/aioli/index.js';
+import { staticMixtureProvider, stratifiedProvider } from '../ml/methods/aioli/baselines.js';
 import {
   type MixtureProvider,
   type MixtureProviderState,
   type MixtureRoundRecord,
   validateMixingSchedule,
   validateMixture,
-} from '../ml/methods/aioli-lmo.js';
-import { runMixtureRound } from '../ml/methods/aioli-rounds.js';
+} from '../ml/methods/aioli/lmo.js';
+import { runMixtureRound } from '../ml/methods/aioli/rounds.js';
 import type { ArtifactRef } from '../schemas/artifact.js';
 import { progressQuery } from '../schemas/messages.js';
 import {
@@ -45,7 +45,7 @@ import {
   type MixAioliResult,
   setEtaUpdate,
   setMixtureUpdate,
-} from '../schemas/mixing.js';
+} from '../schemas/aioli.js';
 import { fnv1a64, stableJson, trainingIdentity } from '../schemas/training.js';
 import {
   computeActivities,
