@@ -26,7 +26,12 @@ import {
 } from '@temporalio/workflow';
 import type { HistoryRow } from '../activities/aioli-history.js';
 import { aioliConfig, aioliProvider, validateAioliConfig } from '../ml/methods/aioli/index.js';
-import { staticMixtureProvider, stratifiedProvider } from '../ml/methods/aioli/baselines.js';
+import {
+  doremiProvider,
+  skillItProvider,
+  staticMixtureProvider,
+  stratifiedProvider,
+} from '../ml/methods/aioli/baselines.js';
 import {
   type MixtureProvider,
   type MixtureProviderState,
@@ -35,6 +40,7 @@ import {
   validateMixture,
 } from '../ml/methods/aioli/lmo.js';
 import { runMixtureRound } from '../ml/methods/aioli/rounds.js';
+import { skillItGraphFromOneHotRuns } from '../ml/methods/aioli/skillit-graph.js';
 import type { ArtifactRef } from '../schemas/artifact.js';
 import { progressQuery } from '../schemas/messages.js';
 import {
@@ -58,9 +64,23 @@ import {
 
 const invalid = (message: string) => ApplicationFailure.nonRetryable(message, 'InvalidPipelineInput');
 
+/** Indices of the objective's groups (default: all). */
+const objectiveOf = (input: MixAioliConfig) =>
+  (input.objectiveGroups ?? input.groups).map((g) => input.groups.indexOf(g));
+
+/** S_init of the restricted mode: 0 without `initialProportions`, else `priorSteps` (default U). */
+const priorStepsOf = (input: MixAioliConfig) =>
+  input.initialProportions ? (input.priorSteps ?? input.aioli.roundSteps) : 0;
+
 /** The Aioli config of the input at step size `eta` (S, U from the input; batches realise the probes). */
 function aioliConfigOf(input: MixAioliConfig, eta: number) {
   const { roundSteps, oneHotFactor, ...rest } = input.aioli;
+  const prior = input.initialProportions
+    ? {
+        proportions: input.groups.map((g) => input.initialProportions![g] ?? Number.NaN),
+        steps: priorStepsOf(input),
+      }
+    : null;
   return aioliConfig({
     groups: input.groups,
     totalSteps: input.training.totalSteps,
@@ -68,39 +88,70 @@ function aioliConfigOf(input: MixAioliConfig, eta: number) {
     ...rest,
     ...(oneHotFactor !== undefined ? { oneHotFactor } : {}),
     eta,
-    prior: null,
+    prior,
+    objective: input.objectiveGroups ? objectiveOf(input) : null,
     batchSize: input.training.batchSize,
     seed: input.training.seed,
   });
 }
 
-/** The method as a provider (pure; rebuilt from config + the current η every round). */
-function buildProvider(input: MixAioliConfig, eta: number): MixtureProvider {
+/** DoReMi's reference losses and Skill-It's skills graph, once learned (config group order). */
+type Learned = NonNullable<MixAioliCarry['learned']>;
+
+/** The method as a provider (pure; rebuilt from config, learned parameters and the current η). */
+function buildProvider(input: MixAioliConfig, eta: number, learned: Learned): MixtureProvider {
   const schedule = {
     groups: input.groups,
     totalSteps: input.training.totalSteps,
     roundSteps: input.aioli.roundSteps,
   };
-  if (input.method === 'stratified') return stratifiedProvider(schedule);
-  if (input.method === 'static') {
-    const checked = validateMixture(input.staticMixture!, input.groups);
-    if (!checked.ok) throw invalid(`mixAioli input field "staticMixture": ${checked.message}`);
-    return staticMixtureProvider({ ...schedule, proportions: checked.proportions });
+  const zeros = () => input.groups.map(() => 0);
+  switch (input.method) {
+    case 'stratified':
+      return stratifiedProvider(schedule);
+    case 'static': {
+      const checked = validateMixture(input.staticMixture!, input.groups);
+      if (!checked.ok) throw invalid(`mixAioli input field "staticMixture": ${checked.message}`);
+      return staticMixtureProvider({ ...schedule, proportions: checked.proportions });
+    }
+    // Until the reference / graph is learned (first thing the run does) only the initial state is
+    // read, which does not depend on them: neutral zeros stand in.
+    case 'doremi':
+      return doremiProvider({
+        ...schedule,
+        referenceLosses: learned.referenceLosses ?? zeros(),
+        eta: input.doremi.eta,
+        smoothing: input.doremi.smoothing,
+      });
+    case 'skillit':
+      return skillItProvider({
+        ...schedule,
+        skillGraph: learned.skillGraph ?? input.groups.map(zeros),
+        eta: input.skillit.eta,
+        window: input.skillit.window,
+      });
+    case 'aioli':
+      return aioliProvider(aioliConfigOf(input, eta));
   }
-  return aioliProvider(aioliConfigOf(input, eta));
 }
 
 /** Every problem of the mixing config, as one InvalidPipelineInput naming the field. */
 function checkConfig(input: MixAioliConfig): void {
-  const schedule = {
-    groups: input.groups,
-    totalSteps: input.training.totalSteps,
-    roundSteps: input.aioli.roundSteps,
-  };
+  const S = input.training.totalSteps;
+  const U = input.aioli.roundSteps;
+  if (input.initialProportions) {
+    const checked = validateMixture(input.initialProportions, input.groups);
+    if (!checked.ok) throw invalid(`mixAioli input field "initialProportions": ${checked.message}`);
+    const prior = priorStepsOf(input);
+    if (!(prior < S && (S - prior) % U === 0))
+      throw invalid(
+        `mixAioli input field "priorSteps": S_init = ${prior} must be < totalSteps (${S}) with S − S_init divisible by roundSteps (U = ${U})`,
+      );
+  }
   const errors =
     input.method === 'aioli'
       ? validateAioliConfig(aioliConfigOf(input, input.aioli.eta))
-      : validateMixingSchedule(schedule);
+      : validateMixingSchedule({ groups: input.groups, totalSteps: S, roundSteps: U });
   if (errors.length > 0) throw invalid(`mixAioli input field "aioli": ${errors.join('; ')}`);
 }
 
@@ -185,7 +236,13 @@ export async function mixAioli(rawInput: MixAioliInput): Promise<MixAioliResult>
   ).slice(0, 100);
 
   let eta = rawCarry?.eta ?? config.aioli.eta;
-  let provider = buildProvider(config, eta);
+  let learned: Learned = rawCarry?.learned ?? {
+    ...(config.doremi.referenceLosses
+      ? { referenceLosses: groups.map((g) => config.doremi.referenceLosses![g]!) }
+      : {}),
+    ...(config.skillit.graph ? { skillGraph: config.skillit.graph } : {}),
+  };
+  let provider = buildProvider(config, eta, learned);
   const carry: MixAioliCarry = rawCarry ?? {
     step: 0,
     state: provider.initialState() as unknown as Record<string, unknown>,
@@ -205,7 +262,8 @@ export async function mixAioli(rawInput: MixAioliInput): Promise<MixAioliResult>
   let pendingMixture = carry.pendingMixture;
   let pendingEta = carry.pendingEta;
   const rows: HistoryRow[] = [];
-  const totalRounds = spec.totalSteps / config.aioli.roundSteps;
+  const priorSteps = config.method === 'aioli' ? priorStepsOf(config) : 0;
+  const totalRounds = (priorSteps > 0 ? 1 : 0) + (spec.totalSteps - priorSteps) / config.aioli.roundSteps;
   /** The next round to plan: what an update accepted now applies to. */
   let nextRound = state.round;
   const runKey = () =>
@@ -308,10 +366,9 @@ export async function mixAioli(rawInput: MixAioliInput): Promise<MixAioliResult>
       progress.lastCheckpointUri = checkpoint.uri;
     } while (step < target);
   };
-  const evaluateOn = async (data: ArtifactRef, perGroup?: number) => {
-    if (!checkpoint) await train(state.proportions, 0, false); // the untrained state, for L0 of round 0
+  const evaluateCheckpoint = async (at: ArtifactRef, data: ArtifactRef, perGroup?: number) => {
     const ev = await compute.evaluate({
-      checkpoint: checkpoint!,
+      checkpoint: at,
       data,
       groups,
       ...(perGroup ? { maxRowsPerGroup: perGroup } : {}),
@@ -321,12 +378,88 @@ export async function mixAioli(rawInput: MixAioliInput): Promise<MixAioliResult>
       throw invalid(`mixAioli: group(s) ${missing.join(', ')} have no rows in ${data.uri} (groups field)`);
     return groups.map((g) => ev.groups[g]!.loss);
   };
+  const evaluateOn = async (data: ArtifactRef, perGroup?: number) => {
+    if (!checkpoint) await train(state.proportions, 0, false); // the untrained state, for L0 of round 0
+    return evaluateCheckpoint(checkpoint!, data, perGroup);
+  };
+  /**
+   * A separate run of the same spec (same initialisation and batch stream) in its own checkpoint
+   * namespace: `steps` steps on `proportions` from the untrained model; its validation losses.
+   */
+  const sideRun = async (suffix: string, proportions: number[], steps: number, exact: boolean) => {
+    const sideSpec = { ...spec, runKey: `${baseKey.slice(0, 90)}-${suffix}` };
+    let at = 0;
+    let from: ArtifactRef | undefined;
+    do {
+      const r = await compute.trainChunk({
+        spec: sideSpec,
+        fromStep: at,
+        steps: Math.min(spec.chunkSteps, steps - at),
+        mixture: byGroup(groups, proportions),
+        exactMixture: exact,
+        ...(from ? { from } : {}),
+      });
+      at = r.step;
+      from = r.checkpoint;
+    } while (at < steps);
+    return evaluateCheckpoint(from, spec.data.eval!, config.valRowsPerGroup);
+  };
+  /** DoReMi's reference model (a stratified run of S steps) and Skill-It's m one-hot runs. */
+  const learnBaselineParameters = async () => {
+    const m = groups.length;
+    if (config.method === 'doremi' && !learned.referenceLosses) {
+      stage('reference');
+      learned = {
+        ...learned,
+        referenceLosses: await sideRun(
+          'ref',
+          groups.map(() => 1 / m),
+          spec.totalSteps,
+          false,
+        ),
+      };
+    }
+    if (config.method === 'skillit' && !learned.skillGraph) {
+      stage('reference');
+      const initial = await sideRun(
+        'sg-init',
+        groups.map(() => 1 / m),
+        0,
+        false,
+      );
+      const after: number[][] = [];
+      for (let j = 0; j < m; j++) {
+        const oneHot = groups.map((_g, l) => (l === j ? 1 : 0));
+        after.push(
+          await sideRun(`sg${j}`, oneHot, config.skillit.graphSteps ?? config.aioli.roundSteps, true),
+        );
+      }
+      // Only the objective's rows pull the mixture (a group outside it is trained, never a target).
+      const objective = new Set(objectiveOf(config));
+      const skillGraph = skillItGraphFromOneHotRuns(initial, after).map((row, i) =>
+        objective.has(i) ? row : row.map(() => 0),
+      );
+      learned = { ...learned, skillGraph };
+    }
+    provider = buildProvider(config, eta, learned);
+  };
   const ops = {
     train: (p: number[], steps: number, exact: boolean) => train(p, steps, exact),
     evaluate: () => evaluateOn(spec.data.eval!, config.valRowsPerGroup),
   };
 
   return surfaceFailures(async () => {
+    await learnBaselineParameters();
+    if (!rawCarry) {
+      learned.referenceLosses?.forEach((v, i) =>
+        rows.push({ step: 0, key: `doremi_reference/${groups[i]}`, value: v }),
+      );
+      learned.skillGraph?.forEach((row, i) =>
+        row.forEach((v, j) =>
+          rows.push({ step: 0, key: `skillit_graph/${groups[i]}/${groups[j]}`, value: v }),
+        ),
+      );
+    }
     stage('train');
     let roundsThisRun = 0;
     while (!provider.isComplete(state)) {
@@ -347,6 +480,7 @@ export async function mixAioli(rawInput: MixAioliInput): Promise<MixAioliResult>
           lastLosses: progress.losses && groups.map((g) => progress.losses![g]!),
           lastA: progress.a,
           runs: carry.runs + 1,
+          learned,
         };
         await continueAsNew<typeof mixAioli>({ ...rawInput, carry: next });
       }
@@ -360,7 +494,7 @@ export async function mixAioli(rawInput: MixAioliInput): Promise<MixAioliResult>
         eta = pendingEta;
         pendingEta = null;
         interventions.push({ round, kind: 'setEta', value: eta });
-        provider = buildProvider(config, eta);
+        provider = buildProvider(config, eta, learned);
         progress.eta = eta;
       }
       nextRound = round + 1;

@@ -27,8 +27,8 @@
 // goes through the same normalisation (§5.3: shift by the most negative entry, divide by the sum).
 // Mirrored sweep pairs (ABBA) were tried and rejected: they cancel a linear trend but make every
 // even-degree trend term indistinguishable from the group effects, and warm-up trends are convex.
-import { type Matrix, leastSquares } from '../aioli-numerics.js';
-import { assertFiniteVector, isPositiveInteger } from '../aioli-lmo.js';
+import { type Matrix, leastSquares } from './numerics.js';
+import { assertFiniteVector, isPositiveInteger } from './lmo.js';
 
 export interface ProbeInterval {
   trainedGroup: number;

@@ -8,10 +8,10 @@ import {
   learnParamsMixture,
   learnParamsOrder,
   normalizeInteractionMatrix,
-} from '../../../ml/methods/aioli.js';
+} from '../../../ml/methods/aioli/index.js';
 import { estimateInteractionsDetrended } from '../../../ml/methods/aioli/detrended.js';
-import { exponentiatedGradientUpdate } from '../../../ml/methods/aioli-lmo.js';
-import { columnSums, seededUniform, standardNormal } from '../../../ml/methods/aioli-numerics.js';
+import { exponentiatedGradientUpdate } from '../../../ml/methods/aioli/lmo.js';
+import { columnSums, seededUniform, standardNormal } from '../../../ml/methods/aioli/numerics.js';
 
 const M = 3;
 const S = 4; // steps per interval
