@@ -1,19 +1,33 @@
-// Aioli vs stratified vs best-of-grid static mixture on real text groups (spec
-// specs/mixing-aioli.md §6 CPU-scale, §7 protocol, §9 "convincing end-to-end check (b)").
+// Aioli vs stratified, best-of-grid static, DoReMi and Skill-It on real text groups, paired over seeds
+// (spec specs/mixing-aioli.md §6 CPU-scale, §7 protocol, §9 "convincing end-to-end check (b)").
 //
-//   npm run bench -- aioli [--json] [--quick] [--seeds N]
+//   npm run bench -- aioli [--json] [--quick] [--scenario natural|junk|both] [--seeds N]
+//                          [--steps S] [--round-steps U] [--eta η] [--grid G]
 //
-// Data: the three builtin groups of ingestCorpus (speeches, novel, code) through the real ingest
-// activities (ingestTextCorpus → tokenizeCorpus, byte-level windows); the validation subset (drives
-// Aioli's LearnParams) and the test subset (reported) are fixed seeded row samples per group of the
+// Scenarios:
+//   natural  the three builtin groups of ingestCorpus (code, novel, speeches);
+//   junk     the same plus "junk", windows of seeded uniformly random bytes (bench/_aioli-junk.ts):
+//            it carries no signal for the text groups, so every step on it is wasted. The objective
+//            and the headline are the three text groups (the LMO objective restricted to them);
+//            every method still samples all four groups.
+// Data go through the real ingest activities (ingestTextCorpus → tokenizeCorpus, byte-level windows);
+// validation (drives the methods) and test (reported) subsets are fixed seeded row samples of the
 // disjoint val / test splits. Every method runs through the SAME code path as the mixAioli workflow:
-// `runMixtureRound` (ml/methods/aioli/rounds.ts) over a MixtureProvider, with the real trainChunk /
-// evaluate activities (per-chunk mixtures, checkpoints, one optimizer state and one LR schedule on the
-// global step) called directly instead of through Temporal.
+// `runMixtureRound` over a MixtureProvider, with the real trainChunk / evaluate activities
+// (per-chunk mixtures, checkpoints, one optimizer state and one LR schedule on the global step)
+// called directly instead of through Temporal.
 //
-// Grid search: the candidate static mixtures of `gridSearchMixtures` trained with seed 0, the best by
-// average VALIDATION perplexity then trained with every seed (its seed-0 run reused); reported on test.
-// Headline: average test perplexity over groups, (1/m)·Σ_i exp(loss_i), mean ± std over seeds.
+// Pairing: within a seed every method starts from the same initialisation (trainChunk's seed) and
+// draws its batches from the same seeded stream; the comparison reported is the per-seed difference.
+// Baselines, as in the paper's unrestricted setting (spec §7, extra runs allowed):
+//   grid     the repo's Dirichlet-cover static mixtures, each trained at the seed; the best by
+//            average VALIDATION perplexity is the seed's result;
+//   doremi   reference losses = the seed's stratified run (DoReMi's reference model is trained
+//            stratified), μ = 1, smoothing 1e-3, one EGD step per round;
+//   skillit  skills graph from m one-hot runs of `graphSteps` steps from the seed's initial model
+//            (relative loss drop), rows outside the objective zeroed; η = 0.2, window 3 (repo run.sh).
+// Aioli uses the detrended LearnParams estimate (ml/methods/aioli/detrended.ts) restricted to the
+// objective's groups. Headline: average test perplexity over the objective's groups.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
@@ -21,14 +35,22 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createIngestActivities } from '../activities/ingest.js';
 import { createTrainingActivities } from '../activities/training.js';
-import { type AioliConfig, aioliConfig, aioliProvider } from '../ml/methods/aioli/index.js';
 import {
+  type AioliConfig,
+  aioliConfig,
+  aioliProvider,
+  defaultOneHotFactor,
+} from '../ml/methods/aioli/index.js';
+import {
+  doremiProvider,
   gridSearchMixtures,
+  skillItProvider,
   staticMixtureProvider,
   stratifiedProvider,
 } from '../ml/methods/aioli/baselines.js';
 import type { MixtureProvider, MixtureRoundRecord } from '../ml/methods/aioli/lmo.js';
 import { runMixtureRound } from '../ml/methods/aioli/rounds.js';
+import { skillItGraphFromOneHotRuns } from '../ml/methods/aioli/skillit-graph.js';
 import { Rng } from '../ml/train/rng.js';
 import type { ArtifactRef } from '../schemas/artifact.js';
 import { TOKEN_WINDOWS, contractFingerprint } from '../schemas/tables.js';
@@ -38,82 +60,70 @@ import { ArtifactStore } from '../storage/artifacts.js';
 import { FileStore } from '../storage/file-store.js';
 import { decodeParquet, encodeParquet } from '../storage/parquet.js';
 import { initBackend } from '../workers/backend.js';
+import { withRandomByteGroup } from './_aioli-junk.js';
+import { armStats, mean, pairedDifference } from './_paired-stats.js';
 
 const args = process.argv.slice(2);
 const json = args.includes('--json');
 const quick = args.includes('--quick');
 const flag = (name: string) => {
   const i = args.indexOf(name);
-  return i >= 0 ? Number(args[i + 1]) : undefined;
+  return i >= 0 ? args[i + 1] : undefined;
 };
+const numberFlag = (name: string) => (flag(name) === undefined ? undefined : Number(flag(name)));
 
-const GROUPS = ['code', 'novel', 'speeches'];
-// Spec §6 CPU-scale shape (tiny decoder, batch 8, m = 3, k = 2, s = 4, φ = 0.5, η·T ≈ 3, fixed val
-// subset, EMA off, normalisation on), shrunk to what 2 shared cores finish in ~30 min: d_model 64,
-// ctx 64, S = 160 in T = 2 rounds of U = 80 (δ = 0.3), η = 1.5 (η·T = 3), 3 grid points.
-// --quick: S = 96, T = 2 rounds of 48, 2 seeds, 2 grid points. Each seed runs in its own child
-// process (env AIOLI_BENCH_SEED), all seeds at once: the comparison within a seed is what is paired.
-// --spec-config: the spec's own CPU-scale row (d_model 128, ctx 128, S = 2000, U = 200, η = 0.3): hours here.
-const specConfig = args.includes('--spec-config');
+const scenarioArg = flag('--scenario') ?? 'both';
+if (!['natural', 'junk', 'both'].includes(scenarioArg)) {
+  console.error(`--scenario must be natural, junk or both, got "${scenarioArg}"`);
+  process.exit(2);
+}
+const SCENARIOS = scenarioArg === 'both' ? ['natural', 'junk'] : [scenarioArg];
+type Scenario = 'natural' | 'junk';
+
+const TEXT = ['code', 'novel', 'speeches'];
+const JUNK = 'junk';
+// Spec §6 CPU-scale shape (tiny decoder, batch 8, k = 2, s = 4, φ near 1 − ε + ε/m with ε = 0.75, fixed
+// val subset, EMA off, normalisation on), shrunk to what 2 cores finish: d_model 64, ctx 64. With only
+// T = 2–3 rounds, η·T = 6 (the upper end of the paper's scripts) so that normalised column-sum gaps
+// of ~0.15 can move a share by a factor of about 2.5 within the run.
+// Full: S = 240 in T = 3 rounds of U = 80, 5 seeds, 3 grid candidates. --quick: S = 96 in 2 rounds of
+// 48, 3 seeds, 2 grid candidates. Each seed runs in its own child process (env AIOLI_BENCH_SEED).
 const C = quick
   ? {
-      seeds: 2,
+      seeds: 3,
       totalSteps: 96,
       roundSteps: 48,
-      eta: 1.5,
+      eta: 3,
       gridRuns: 2,
+      graphSteps: 24,
       valRows: 32,
       testRows: 64,
-      dModel: 64,
-      ctx: 64,
     }
-  : specConfig
-    ? {
-        seeds: 3,
-        totalSteps: 2000,
-        roundSteps: 200,
-        eta: 0.3,
-        gridRuns: 9,
-        valRows: 64,
-        testRows: 256,
-        dModel: 128,
-        ctx: 128,
-      }
-    : {
-        seeds: 3,
-        totalSteps: 160,
-        roundSteps: 80,
-        eta: 1.5,
-        gridRuns: 3,
-        valRows: 32,
-        testRows: 96,
-        dModel: 64,
-        ctx: 64,
-      };
-// Overrides: --steps S --round-steps U --eta η --grid G (e.g. a longer run when the machine allows).
-C.totalSteps = flag('--steps') ?? C.totalSteps;
-C.roundSteps = flag('--round-steps') ?? C.roundSteps;
-C.eta = flag('--eta') ?? C.eta;
-C.gridRuns = flag('--grid') ?? C.gridRuns;
-const SEEDS = Array.from({ length: flag('--seeds') ?? C.seeds }, (_x, i) => i);
-const CTX = C.ctx;
-const MODEL = { layers: 2, dModel: C.dModel, heads: 4, ctx: CTX, mlpRatio: 4 };
+  : {
+      seeds: 5,
+      totalSteps: 240,
+      roundSteps: 80,
+      eta: 2,
+      gridRuns: 3,
+      graphSteps: 40,
+      valRows: 32,
+      testRows: 96,
+    };
+C.totalSteps = numberFlag('--steps') ?? C.totalSteps;
+C.roundSteps = numberFlag('--round-steps') ?? C.roundSteps;
+C.eta = numberFlag('--eta') ?? C.eta;
+C.gridRuns = numberFlag('--grid') ?? C.gridRuns;
+const SEEDS = Array.from({ length: numberFlag('--seeds') ?? C.seeds }, (_x, i) => i);
+const CTX = 64;
+const MODEL = { layers: 2, dModel: 64, heads: 4, ctx: CTX, mlpRatio: 4 };
 const BATCH = 8;
+const DOREMI = { eta: 1, smoothing: 1e-3 };
+const SKILLIT = { eta: 0.2, window: 3 };
 
 const log = (msg: string) =>
   process.stderr.write(`[aioli ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
 const round = (x: number, d = 4) => Number(x.toFixed(d));
-const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
-const std = (xs: number[]) =>
-  xs.length < 2 ? 0 : Math.sqrt(xs.reduce((a, x) => a + (x - mean(xs)) ** 2, 0) / (xs.length - 1));
-const stats = (xs: number[]) => ({
-  mean: round(mean(xs)),
-  std: round(std(xs)),
-  per_seed: xs.map((x) => round(x)),
-});
 
-// Child processes get their seed and store through the environment (node-pre-gyp, which tfjs-node
-// loads, parses process.argv and would read a `--dir` flag as its own).
 const childSeed =
   process.env.AIOLI_BENCH_SEED === undefined ? undefined : Number(process.env.AIOLI_BENCH_SEED);
 const dirArg = process.env.AIOLI_BENCH_DIR;
@@ -127,9 +137,10 @@ const started = Date.now();
 const load1 = () => round(loadavg()[0]!, 2);
 const loads: number[] = [load1()];
 
-/** A seeded sample of `perGroup` rows of each group of a token-windows table, as a new table. */
+/** A seeded sample of `perGroup` rows of each of `groups` in a token-windows table, as a new table. */
 async function sampleRows(
   ref: ArtifactRef,
+  groupsWanted: readonly string[],
   perGroup: number,
   seed: number,
   name: string,
@@ -140,7 +151,7 @@ async function sampleRows(
   const { flat } = fixedSizeListValues<Int32Array>(table, 'input_ids');
   const rng = new Rng(seed);
   const keep: number[] = [];
-  for (const g of GROUPS) {
+  for (const g of groupsWanted) {
     const rows = groups.flatMap((x, i) => (x === g ? [i] : []));
     for (let i = rows.length - 1; i > 0; i--) {
       const j = rng.int(i + 1);
@@ -170,138 +181,244 @@ async function sampleRows(
   });
 }
 
-log(`ingest ${GROUPS.join(', ')} (store ${dir})`);
+// ---- data (memoised in the shared store: the parent and every child compute the same refs) -------
+
+interface ScenarioData {
+  groups: string[];
+  /** Indices of the groups the objective and the headline average over. */
+  objective: number[];
+  train: ArtifactRef;
+  val: ArtifactRef;
+  test: ArtifactRef;
+}
+
+log(`ingest ${TEXT.join(', ')} (store ${dir})`);
 const corpus = await ingest.ingestTextCorpus({
-  source: { builtin: GROUPS as never },
+  source: { builtin: TEXT as never },
   maxBytesPerGroup: 400_000,
   passageBytes: 1024,
   split: { val: 0.1, test: 0.1 },
   seed: 0,
 });
 const windows = await ingest.tokenizeCorpus({ corpus: corpus.corpus, ctx: CTX });
-const val = await sampleRows(windows.windows.val, C.valRows, 1, 'val-subset');
-const test = await sampleRows(windows.windows.test, C.testRows, 2, 'test-subset');
-log(
-  `windows per group (train/val/test): ${windows.groups.map((g) => `${g.group} ${g.windows?.train}/${g.windows?.val}/${g.windows?.test}`).join(', ')}`,
-);
+const trainRows = Math.min(...windows.groups.map((g) => g.windows?.train ?? 0));
+async function scenarioData(scenario: Scenario): Promise<ScenarioData> {
+  if (scenario === 'natural') {
+    return {
+      groups: TEXT,
+      objective: TEXT.map((_g, i) => i),
+      train: windows.windows.train,
+      val: await sampleRows(windows.windows.val, TEXT, C.valRows, 1, 'val-natural'),
+      test: await sampleRows(windows.windows.test, TEXT, C.testRows, 2, 'test-natural'),
+    };
+  }
+  // As many junk windows as the smallest text group has; val/test junk rows only so every group has
+  // a measured loss (the objective leaves them out).
+  const junk = (ref: ArtifactRef, rows: number, seed: number, name: string) =>
+    withRandomByteGroup(artifacts, ref, { group: JUNK, rows, ctx: CTX, seed, name });
+  const groups = [...TEXT, JUNK];
+  return {
+    groups,
+    objective: TEXT.map((_g, i) => i),
+    train: await junk(windows.windows.train, trainRows, 10, 'train-junk'),
+    val: await junk(
+      await sampleRows(windows.windows.val, TEXT, C.valRows, 1, 'val-text'),
+      C.valRows,
+      11,
+      'val-junk',
+    ),
+    test: await junk(
+      await sampleRows(windows.windows.test, TEXT, C.testRows, 2, 'test-text'),
+      C.testRows,
+      12,
+      'test-junk',
+    ),
+  };
+}
 
-const baseSpec = (seed: number, runKey: string) =>
-  ({
-    model: { kind: 'lm', config: MODEL },
-    data: { train: windows.windows.train, eval: val },
-    optimizer: { kind: 'adamw', weightDecay: 0.01, decayMatricesOnly: true, clipNorm: 1 },
-    schedule: { kind: 'rewarmedCosine', maxLr: 2e-3, warmupFraction: 0.1, minLrRatio: 0.1 },
-    batchSize: BATCH,
-    totalSteps: C.totalSteps,
-    chunkSteps: C.totalSteps,
-    seed,
-    runKey,
-  }) as TrainingSpecInput & { runKey: string };
-
-const losses = (ev: { groups: Record<string, { loss: number }> }) => GROUPS.map((g) => ev.groups[g]!.loss);
-const avgPpl = (l: number[]) => mean(l.map(Math.exp));
+// ---- one run ----------------------------------------------------------------------------------------
 
 interface RunResult {
   testLoss: number[];
   valLoss: number[];
+  proportions: number[][];
   records: MixtureRoundRecord[];
   seconds: number;
 }
 
+const avgPpl = (losses: readonly number[], objective: readonly number[]) =>
+  mean(objective.map((i) => Math.exp(losses[i]!)));
+
 let runs = 0;
-/** One training run of S steps driven by `provider`, then val and test losses per group. */
-async function runMethod(provider: MixtureProvider, seed: number, label: string): Promise<RunResult> {
-  const runKey = `bench-${label}-s${seed}-${runs++}`;
-  const spec = baseSpec(seed, runKey);
-  const t0 = Date.now();
-  let step = 0;
-  let checkpoint: ArtifactRef | undefined;
-  let state = provider.initialState();
-  const records: MixtureRoundRecord[] = [];
-  const ops = {
-    async train(p: number[], steps: number, exact: boolean) {
-      const r = await training.trainChunk({
-        spec,
-        fromStep: step,
-        steps,
-        mixture: Object.fromEntries(GROUPS.map((g, i) => [g, p[i]!])),
-        exactMixture: exact,
-        ...(checkpoint ? { from: checkpoint } : {}),
-      });
-      step = r.step;
-      checkpoint = r.checkpoint;
-    },
-    async evaluate() {
-      if (!checkpoint) await ops.train(provider.initialState().proportions, 0, false); // step-0 state
-      return losses(await training.evaluate({ checkpoint: checkpoint!, data: val, groups: GROUPS }));
-    },
-  };
-  while (!provider.isComplete(state)) {
-    const r = await runMixtureRound(provider, state, ops);
-    state = r.state;
-    records.push(r.record);
-    log(
-      `${label} seed ${seed} round ${r.plan.round}: step ${step}/${C.totalSteps}, p = [${r.proportions.map((x) => x.toFixed(3)).join(', ')}]` +
-        (r.initialLosses ? `, val L0 = [${r.initialLosses.map((x) => x.toFixed(3)).join(', ')}]` : ''),
+function makeRunner(data: ScenarioData, seed: number) {
+  const spec = (runKey: string) =>
+    ({
+      model: { kind: 'lm', config: MODEL },
+      data: { train: data.train, eval: data.val },
+      optimizer: { kind: 'adamw', weightDecay: 0.01, decayMatricesOnly: true, clipNorm: 1 },
+      schedule: { kind: 'rewarmedCosine', maxLr: 2e-3, warmupFraction: 0.1, minLrRatio: 0.1 },
+      batchSize: BATCH,
+      totalSteps: C.totalSteps,
+      chunkSteps: C.totalSteps,
+      seed,
+      runKey,
+    }) as TrainingSpecInput & { runKey: string };
+  const losses = (ev: { groups: Record<string, { loss: number }> }) =>
+    data.groups.map((g) => ev.groups[g]!.loss);
+  const byGroup = (p: readonly number[]) => Object.fromEntries(data.groups.map((g, i) => [g, p[i]!]));
+
+  /** Train `steps` on `mixture` from the seed's initial model; the losses on val. */
+  async function shortRun(mixture: number[], steps: number, label: string): Promise<number[]> {
+    const runKey = `bench-${label}-s${seed}-${runs++}`;
+    const r = await training.trainChunk({
+      spec: spec(runKey),
+      fromStep: 0,
+      steps,
+      mixture: byGroup(mixture),
+      exactMixture: steps > 0,
+    });
+    const out = losses(
+      await training.evaluate({ checkpoint: r.checkpoint, data: data.val, groups: data.groups }),
     );
+    rmSync(join(dir, 'checkpoints', runKey), { recursive: true, force: true });
+    return out;
   }
-  const valLoss = await ops.evaluate();
-  const testLoss = losses(await training.evaluate({ checkpoint: checkpoint!, data: test, groups: GROUPS }));
-  rmSync(join(dir, 'checkpoints', runKey), { recursive: true, force: true });
-  const seconds = (Date.now() - t0) / 1000;
-  log(
-    `${label} seed ${seed} done in ${seconds.toFixed(0)} s: test avg ppl ${avgPpl(testLoss).toFixed(3)}, load ${load1()}`,
-  );
-  loads.push(load1());
-  return { testLoss, valLoss, records, seconds };
+
+  /** One training run of S steps driven by `provider`, then val and test losses per group. */
+  async function run(provider: MixtureProvider, label: string): Promise<RunResult> {
+    const runKey = `bench-${label}-s${seed}-${runs++}`;
+    const t0 = Date.now();
+    let step = 0;
+    let checkpoint: ArtifactRef | undefined;
+    let state = provider.initialState();
+    const records: MixtureRoundRecord[] = [];
+    const ops = {
+      async train(p: number[], steps: number, exact: boolean) {
+        const r = await training.trainChunk({
+          spec: spec(runKey),
+          fromStep: step,
+          steps,
+          mixture: byGroup(p),
+          exactMixture: exact,
+          ...(checkpoint ? { from: checkpoint } : {}),
+        });
+        step = r.step;
+        checkpoint = r.checkpoint;
+      },
+      async evaluate() {
+        if (!checkpoint) await ops.train(provider.initialState().proportions, 0, false); // step-0 state
+        return losses(
+          await training.evaluate({ checkpoint: checkpoint!, data: data.val, groups: data.groups }),
+        );
+      },
+    };
+    while (!provider.isComplete(state)) {
+      const r = await runMixtureRound(provider, state, ops);
+      state = r.state;
+      records.push(r.record);
+    }
+    const valLoss = await ops.evaluate();
+    const testLoss = losses(
+      await training.evaluate({ checkpoint: checkpoint!, data: data.test, groups: data.groups }),
+    );
+    rmSync(join(dir, 'checkpoints', runKey), { recursive: true, force: true });
+    const seconds = (Date.now() - t0) / 1000;
+    const proportions = records.map((x) => x.proportions.map((v) => round(v)));
+    log(
+      `${label} seed ${seed}: test avg ppl ${avgPpl(testLoss, data.objective).toFixed(3)}, p by round ${JSON.stringify(proportions)} (${seconds.toFixed(0)} s, load ${load1()})`,
+    );
+    loads.push(load1());
+    return { testLoss, valLoss, proportions, records, seconds };
+  }
+  return { run, shortRun };
 }
 
-// ---- the comparison ---------------------------------------------------------------------------------
+/**
+ * The spec's φ = 1 − ε + ε/m (ε = 0.75) rounded to what a batch realises exactly: c rows of every other
+ * group, c = ⌊B·(1 − φ)/(m − 1)⌋ ≥ 1. B = 8: m = 3 → 0.5 (4/2/2), m = 4 → 0.625 (5/1/1/1).
+ */
+function batchOneHotFactor(m: number, batch: number): number {
+  const rest = Math.max(1, Math.floor((batch * (1 - defaultOneHotFactor(m))) / (m - 1)));
+  return (batch - rest * (m - 1)) / batch;
+}
 
-const schedule = { groups: GROUPS, totalSteps: C.totalSteps, roundSteps: C.roundSteps };
-const aioli: AioliConfig = aioliConfig({ ...schedule, eta: C.eta, batchSize: BATCH });
-log(
-  `config: S=${C.totalSteps} U=${C.roundSteps} k=${aioli.sweeps} s=${aioli.stepsPerInterval} φ=${aioli.oneHotFactor} η=${aioli.eta} seeds=${SEEDS.join(',')} model=${JSON.stringify(MODEL)} batch=${BATCH}`,
-);
-
-// Grid search (GS row of spec §3): the repo's Dirichlet-cover sweep points (its one-hot vertex dropped:
-// with ≤ 3 candidates it spends a run on a mixture that never trains two groups), each trained with
-// the seed; the best by average VALIDATION perplexity at that seed is the seed's GS result.
-const candidates = gridSearchMixtures(GROUPS.length, { runs: C.gridRuns + 1, seed: 0 })
-  .slice(1)
-  .map((p) => p.map((x) => x / p.reduce((a, b) => a + b, 0)));
-
-interface SeedResult {
-  seed: number;
+interface SeedScenarioResult {
   stratified: RunResult;
   aioli: RunResult;
+  doremi: RunResult;
+  skillit: RunResult & { graph: number[][] };
   grid: { proportions: number[]; run: RunResult }[];
 }
 
-if (childSeed !== undefined) {
-  const seed = childSeed;
-  const out: SeedResult = {
+async function runSeedScenario(scenario: Scenario, seed: number): Promise<SeedScenarioResult> {
+  const data = await scenarioData(scenario);
+  const { run, shortRun } = makeRunner(data, seed);
+  const m = data.groups.length;
+  const schedule = { groups: data.groups, totalSteps: C.totalSteps, roundSteps: C.roundSteps };
+  const tag = (s: string) => `${scenario}-${s}`;
+
+  const stratified = await run(stratifiedProvider(schedule), tag('stratified'));
+  const aioliCfg: AioliConfig = aioliConfig({
+    ...schedule,
+    oneHotFactor: batchOneHotFactor(m, BATCH),
+    eta: C.eta,
+    batchSize: BATCH,
     seed,
-    stratified: await runMethod(stratifiedProvider(schedule), seed, 'stratified'),
-    aioli: await runMethod(aioliProvider({ ...aioli, seed }), seed, 'aioli'),
-    grid: [],
-  };
-  for (const [n, proportions] of candidates.entries()) {
-    out.grid.push({
-      proportions,
-      run: await runMethod(
-        staticMixtureProvider({ ...schedule, proportions, method: 'grid' }),
-        seed,
-        `grid${n}`,
+    estimator: 'detrended',
+    objective: data.objective,
+  });
+  const aioli = await run(aioliProvider(aioliCfg), tag('aioli'));
+  const doremi = await run(
+    doremiProvider({ ...schedule, referenceLosses: stratified.valLoss, ...DOREMI }),
+    tag('doremi'),
+  );
+  const initial = await shortRun(new Array<number>(m).fill(1 / m), 0, tag('init'));
+  const after: number[][] = [];
+  for (let j = 0; j < m; j++)
+    after.push(
+      await shortRun(
+        Array.from({ length: m }, (_x, l) => (l === j ? 1 : 0)),
+        C.graphSteps,
+        tag(`graph${j}`),
       ),
+    );
+  const graph = skillItGraphFromOneHotRuns(initial, after).map((row, i) =>
+    data.objective.includes(i) ? row : row.map(() => 0),
+  );
+  const skillit = {
+    ...(await run(skillItProvider({ ...schedule, skillGraph: graph, ...SKILLIT }), tag('skillit'))),
+    graph,
+  };
+  // Grid (GS row of spec §3): the repo's Dirichlet-cover sweep points (its one-hot vertex dropped: with
+  // few candidates it spends a run on a mixture that trains one group only), each trained at the seed.
+  const candidates = gridSearchMixtures(m, { runs: C.gridRuns + 1, seed: 0 })
+    .slice(1)
+    .map((p) => p.map((x) => x / p.reduce((a, b) => a + b, 0)));
+  const grid: SeedScenarioResult['grid'] = [];
+  for (const [n, proportions] of candidates.entries())
+    grid.push({
+      proportions,
+      run: await run(staticMixtureProvider({ ...schedule, proportions, method: 'grid' }), tag(`grid${n}`)),
     });
-  }
-  console.log(JSON.stringify(out));
+  return { stratified, aioli, doremi, skillit, grid };
+}
+
+if (childSeed !== undefined) {
+  const out: Record<string, SeedScenarioResult> = {};
+  for (const scenario of SCENARIOS as Scenario[]) out[scenario] = await runSeedScenario(scenario, childSeed);
+  console.log(JSON.stringify({ seed: childSeed, scenarios: out }));
   process.exit(0);
 }
 
-/** One child process per seed, all at once (niced like the parent). */
-function runSeed(seed: number): Promise<SeedResult> {
+// ---- parent: prepare the shared data, fan out one child per seed, aggregate -----------------------
+
+for (const scenario of SCENARIOS as Scenario[]) await scenarioData(scenario); // memoised for the children
+log(
+  `config: scenarios ${SCENARIOS.join('+')}, S=${C.totalSteps} U=${C.roundSteps} η=${C.eta} seeds=${SEEDS.join(',')} model=${JSON.stringify(MODEL)} batch=${BATCH}`,
+);
+
+/** Children run at most `cores` at a time (niced like the parent). */
+function runSeed(seed: number): Promise<{ seed: number; scenarios: Record<string, SeedScenarioResult> }> {
   return new Promise((resolve, reject) => {
     const child = spawn(
       process.execPath,
@@ -315,122 +432,148 @@ function runSeed(seed: number): Promise<SeedResult> {
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
     child.on('exit', (code) => {
       const line = stdout.trim().split('\n').pop() ?? '';
-      if (code === 0 && line.startsWith('{')) resolve(JSON.parse(line) as SeedResult);
+      if (code === 0 && line.startsWith('{')) resolve(JSON.parse(line) as never);
       else reject(new Error(`seed ${seed}: child exited with ${code}`));
     });
   });
 }
-
-const perSeed = (await Promise.all(SEEDS.map(runSeed))).sort((a, b) => a.seed - b.seed);
+const parallel = Math.max(1, Math.min(SEEDS.length, cpus().length));
+const queue = [...SEEDS];
+const perSeed: { seed: number; scenarios: Record<string, SeedScenarioResult> }[] = [];
+await Promise.all(
+  Array.from({ length: parallel }, async () => {
+    for (let seed = queue.shift(); seed !== undefined; seed = queue.shift())
+      perSeed.push(await runSeed(seed));
+  }),
+);
+perSeed.sort((a, b) => a.seed - b.seed);
 loads.push(load1());
-const bestOfGrid = perSeed.map((r) =>
-  r.grid.reduce((a, b) => (avgPpl(b.run.valLoss) < avgPpl(a.run.valLoss) ? b : a)),
-);
-const results: Record<'aioli' | 'stratified' | 'grid', RunResult[]> = {
-  aioli: perSeed.map((r) => r.aioli),
-  stratified: perSeed.map((r) => r.stratified),
-  grid: bestOfGrid.map((b) => b.run),
-};
 
-const methods = ['aioli', 'stratified', 'grid'] as const;
-const headline = (m: (typeof methods)[number]) => results[m].map((r) => avgPpl(r.testLoss));
-const perGroup = Object.fromEntries(
-  methods.map((m) => [
-    m,
-    Object.fromEntries(
-      GROUPS.map((g, i) => [
-        g,
+const METHODS = ['aioli', 'stratified', 'grid', 'doremi', 'skillit'] as const;
+function summarise(scenario: Scenario) {
+  const groups = scenario === 'natural' ? TEXT : [...TEXT, JUNK];
+  const objective = TEXT.map((_g, i) => i);
+  const rs = perSeed.map((p) => p.scenarios[scenario]!);
+  const bestOfGrid = rs.map((r) =>
+    r.grid.reduce((a, b) => (avgPpl(b.run.valLoss, objective) < avgPpl(a.run.valLoss, objective) ? b : a)),
+  );
+  const runsOf = (m: (typeof METHODS)[number]): RunResult[] =>
+    m === 'grid' ? bestOfGrid.map((b) => b.run) : rs.map((r) => r[m]);
+  const headline = (m: (typeof METHODS)[number]) => runsOf(m).map((r) => avgPpl(r.testLoss, objective));
+  const arms: Record<
+    (typeof METHODS)[number],
+    ReturnType<typeof armStats> & { per_group_test_loss: unknown }
+  > = Object.fromEntries(
+    METHODS.map((m) => [
+      m,
+      {
+        ...armStats(headline(m)),
+        per_group_test_loss: Object.fromEntries(
+          groups.map((g, i) => [g, armStats(runsOf(m).map((r) => r.testLoss[i]!))]),
+        ),
+      },
+    ]),
+  ) as never;
+  const paired: Record<string, ReturnType<typeof pairedDifference>> = Object.fromEntries(
+    METHODS.filter((m) => m !== 'stratified').map((m) => [
+      `${m}_vs_stratified`,
+      pairedDifference(headline(m), headline('stratified')),
+    ]),
+  );
+  const proportionsPerRound = Object.fromEntries(
+    (['aioli', 'doremi', 'skillit'] as const).map((m) => {
+      const perSeedRounds = runsOf(m).map((r) => r.proportions);
+      const rounds = perSeedRounds[0]!.length;
+      return [
+        m,
         {
-          loss: stats(results[m].map((r) => r.testLoss[i]!)),
-          ppl: stats(results[m].map((r) => Math.exp(r.testLoss[i]!))),
+          groups,
+          mean: Array.from({ length: rounds }, (_x, t) =>
+            groups.map((_g, i) => round(mean(perSeedRounds.map((p) => p[t]![i]!)))),
+          ),
+          per_seed: perSeedRounds,
         },
-      ]),
-    ),
-  ]),
-);
-// Ā (normalised, rows = evaluated group, columns = trained group) averaged over rounds and seeds.
-const aRecords = results.aioli.flatMap((r) => r.records.filter((x) => x.aNormalized !== null));
-const aMean = GROUPS.map((_g, i) =>
-  GROUPS.map((_h, j) => round(mean(aRecords.map((x) => x.aNormalized![i]![j]!)), 5)),
-);
-const colSums = GROUPS.map((_g, j) =>
-  round(
-    aMean.reduce((s, row) => s + row[j]!, 0),
-    5,
-  ),
-);
-const deltas = SEEDS.map((_s, k) => headline('aioli')[k]! - headline('stratified')[k]!);
+      ];
+    }),
+  );
+  const junkIndex = groups.indexOf(JUNK);
+  const finalShare = (m: (typeof METHODS)[number]) =>
+    round(mean(runsOf(m).map((r) => r.proportions.at(-1)![junkIndex]!)));
+  // Ā (normalised, rows = the objective's groups, columns = trained group), averaged over rounds and seeds.
+  const aRecords = rs.flatMap((r) => r.aioli.records.filter((x) => x.aNormalized !== null));
+  const aMean =
+    aRecords.length === 0
+      ? null
+      : aRecords[0]!.aNormalized!.map((row, i) =>
+          row.map((_v, j) => round(mean(aRecords.map((x) => x.aNormalized![i]![j]!)), 5)),
+        );
+  return {
+    groups,
+    objective_groups: TEXT,
+    ...arms,
+    grid_selection: {
+      rule: 'per seed: the candidate with the best average validation perplexity',
+      mixture_per_seed: bestOfGrid.map((b) => b.proportions.map((x) => round(x))),
+    },
+    paired,
+    proportions_per_round: proportionsPerRound,
+    ...(junkIndex >= 0
+      ? {
+          junk_share_final: {
+            aioli: finalShare('aioli'),
+            stratified: finalShare('stratified'),
+            doremi: finalShare('doremi'),
+            skillit: finalShare('skillit'),
+          },
+        }
+      : {}),
+    aioli_A_mean: aMean,
+    skillit_graph_per_seed: rs.map((r) => r.skillit.graph.map((row) => row.map((v) => round(v)))),
+  };
+}
 
 const report = {
   bench: 'aioli',
   quick,
-  metric: 'average test perplexity over groups, (1/m)·Σ_i exp(mean per-window next-byte NLL of group i)',
-  groups: GROUPS,
-  aioli: { ...stats(headline('aioli')), loss: stats(results.aioli.map((r) => mean(r.testLoss))) },
-  stratified: {
-    ...stats(headline('stratified')),
-    loss: stats(results.stratified.map((r) => mean(r.testLoss))),
-  },
-  grid: {
-    ...stats(headline('grid')),
-    loss: stats(results.grid.map((r) => mean(r.testLoss))),
-    mixture_per_seed: bestOfGrid.map((b) => b.proportions.map((x) => round(x))),
-    candidates_per_seed: perSeed.map((r) =>
-      r.grid.map((c) => ({
-        proportions: c.proportions.map((x) => round(x)),
-        val_avg_ppl: round(avgPpl(c.run.valLoss)),
-        test_avg_ppl: round(avgPpl(c.run.testLoss)),
-      })),
-    ),
-    selection: 'per seed: the candidate with the best average validation perplexity',
-  },
-  delta_vs_stratified: {
-    aioli: { ...stats(deltas), wins: deltas.filter((d) => d < 0).length, of: deltas.length },
-    grid: stats(SEEDS.map((_s, k) => headline('grid')[k]! - headline('stratified')[k]!)),
-  },
-  per_group: perGroup,
-  A: aMean,
-  A_column_sums: colSums,
-  A_per_seed_round: results.aioli.map((r) =>
-    r.records.map((x) => ({
-      round: x.round,
-      a_normalized: x.aNormalized?.map((row) => row.map((v) => round(v, 5))) ?? null,
-      a_raw: x.aRaw?.map((row) => row.map((v) => round(v, 5))) ?? null,
-    })),
-  ),
-  proportions_per_seed: results.aioli.map((r) => r.records.map((x) => x.proportions.map((v) => round(v)))),
+  metric:
+    'average test perplexity over the text groups, (1/3)·Σ_i exp(mean per-window next-byte NLL of group i); paired = per-seed difference (negative = better), 95 % Student-t interval',
+  scenarios: Object.fromEntries((SCENARIOS as Scenario[]).map((s) => [s, summarise(s)])),
   config: {
     seeds: SEEDS,
     totalSteps: C.totalSteps,
     roundSteps: C.roundSteps,
-    sweeps: aioli.sweeps,
-    stepsPerInterval: aioli.stepsPerInterval,
-    oneHotFactor: aioli.oneHotFactor,
-    eta: aioli.eta,
-    ema: aioli.ema,
+    aioli: {
+      sweeps: 2,
+      stepsPerInterval: 4,
+      eta: C.eta,
+      ema: null,
+      estimator: 'detrended',
+      oneHotFactor: { natural: batchOneHotFactor(3, BATCH), junk: batchOneHotFactor(4, BATCH) },
+    },
+    doremi: DOREMI,
+    skillit: { ...SKILLIT, graphSteps: C.graphSteps },
     batchSize: BATCH,
     model: MODEL,
     optimizer: 'AdamW wd 0.01 (matrices), clip 1, cosine 2e-3 → 2e-4, 10 % warm-up',
     val_rows_per_group: C.valRows,
     test_rows_per_group: C.testRows,
     grid_candidates: C.gridRuns,
+    junk: 'uniformly random bytes (seeded), as many train windows as the smallest text group',
   },
-  seconds: {
-    total: round((Date.now() - started) / 1000, 1),
-    per_run: Object.fromEntries(methods.map((m) => [m, results[m].map((r) => round(r.seconds, 1))])),
-  },
+  seconds: round((Date.now() - started) / 1000, 1),
   machine: { cores: cpus().length, cpu: cpus()[0]?.model ?? '', node: process.version, loadavg_1m: loads },
 };
 rmSync(dir, { recursive: true, force: true });
 
 if (!json) {
-  const row = (m: string, s: { mean: number; std: number }) =>
-    `${m.padEnd(11)} ${s.mean.toFixed(3)} ± ${s.std.toFixed(3)}`;
-  console.log('average test perplexity over groups (mean ± std over seeds)');
-  for (const m of methods) console.log(row(m, report[m]));
-  console.log(
-    `Aioli − stratified: ${report.delta_vs_stratified.aioli.mean} (wins ${report.delta_vs_stratified.aioli.wins}/${deltas.length})`,
-  );
-  console.log(`A (rows evaluated, cols trained; ${GROUPS.join(', ')}):`, JSON.stringify(aMean));
+  for (const [name, s] of Object.entries(report.scenarios)) {
+    console.log(`${name}: average test perplexity over the text groups (mean ± std over seeds)`);
+    for (const m of METHODS) {
+      const a = s[m] as { mean: number; std: number };
+      console.log(`  ${m.padEnd(11)} ${a.mean.toFixed(3)} ± ${a.std.toFixed(3)}`);
+    }
+    const p = s.paired.aioli_vs_stratified!;
+    console.log(`  Aioli − stratified: ${p.mean} [${p.ci95.join(', ')}], wins ${p.wins}/${p.of}`);
+  }
 }
 console.log(JSON.stringify(report, null, json ? 0 : 2));

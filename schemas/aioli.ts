@@ -24,6 +24,12 @@ export const AioliSettings = z.strictObject({
   ema: z.number().min(0).lt(1).nullable().default(null),
   normalize: z.boolean().default(true),
   diagonal: z.boolean().default(false),
+  /**
+   * LearnParams estimate: "detrended" (default) fits the probe losses jointly with the loss trend, so
+   * A measures group interactions even while every loss falls fast; "repo" = the paper code's
+   * sequential differences (ml/methods/aioli/detrended.ts says where and why they differ).
+   */
+  estimator: z.enum(['repo', 'detrended']).default('detrended'),
 });
 export type AioliSettings = z.infer<typeof AioliSettings>;
 
@@ -50,6 +56,13 @@ export const MixAioliCarry = z.strictObject({
   lastLosses: z.array(z.number()).nullable(),
   lastA: z.array(z.array(z.number())).nullable(),
   runs: z.number().int().nonnegative(),
+  /** What the baselines learned before the first round (DoReMi's reference, Skill-It's graph). */
+  learned: z
+    .strictObject({
+      referenceLosses: z.array(z.number()).optional(),
+      skillGraph: z.array(z.array(z.number())).optional(),
+    })
+    .optional(),
 });
 export type MixAioliCarry = z.infer<typeof MixAioliCarry>;
 
@@ -63,11 +76,52 @@ export const MixAioliInput = z
     training: TrainingSpec,
     /** Group names, in the order of every vector and matrix (the `group` column's values). */
     groups: z.array(z.string().min(1)).min(2),
-    /** aioli: the online method; stratified / static: the baselines, through the same round loop. */
-    method: z.enum(['aioli', 'stratified', 'static']).default('aioli'),
+    /**
+     * aioli: the online method; stratified / static / doremi / skillit: the baselines of the paper's
+     * LMO table (spec §3), all through the same round loop (U = `aioli.roundSteps` for each).
+     */
+    method: z.enum(['aioli', 'stratified', 'static', 'doremi', 'skillit']).default('aioli'),
     aioli: AioliSettings,
     /** method "static": the proportions, by group. */
     staticMixture: z.record(z.string(), z.number()).optional(),
+    /**
+     * Aioli's restricted ("transfer") mode (spec §5.5): train these proportions, by group, for
+     * `priorSteps` steps, then run Aioli from uniform weights for the rest. Method "aioli" only.
+     */
+    initialProportions: z.record(z.string(), z.number()).optional(),
+    /** S_init of the restricted mode (default one round, U); S − S_init must be divisible by U. */
+    priorSteps: positiveInt.optional(),
+    /**
+     * Groups whose average validation loss the method minimises (default: all). The others are still
+     * sampled and evaluated; Aioli leaves their rows out of A, Skill-It out of its graph.
+     */
+    objectiveGroups: z.array(z.string().min(1)).min(1).optional(),
+    /**
+     * DoReMi (spec §3): A^t = diag(max(L^t − L^ref, 0)), EGD step μ, uniform smoothing. Without
+     * `referenceLosses` (by group) the workflow first trains the reference model: a stratified run of
+     * the same spec (DoReMi's second run).
+     */
+    doremi: z
+      .strictObject({
+        referenceLosses: z.record(z.string(), z.number().finite()).optional(),
+        eta: z.number().nonnegative().finite().default(1),
+        smoothing: z.number().min(0).max(1).default(1e-3),
+      })
+      .default({ eta: 1, smoothing: 1e-3 }),
+    /**
+     * Skill-It (spec §3): A^t_ij = A^SG_ij · (sum of the last `window` start-of-round losses of i), EGD
+     * from uniform. Without `graph` (rows evaluated, columns trained, in `groups` order) the workflow
+     * learns it first: one run per group of `graphSteps` steps (default U) trained on that group only,
+     * A^SG_ij = relative drop of group i's loss (the repo's m extra runs). Repo run.sh: η 0.2, window 3.
+     */
+    skillit: z
+      .strictObject({
+        graph: z.array(z.array(z.number().finite())).optional(),
+        eta: z.number().nonnegative().finite().default(0.2),
+        window: positiveInt.default(3),
+        graphSteps: positiveInt.optional(),
+      })
+      .default({ eta: 0.2, window: 3 }),
     /** Evaluate the first n windows of each group of `training.data.eval` (spec §6: 64). */
     valRowsPerGroup: positiveInt.default(64),
     /** Held-out table for the final per-group test losses (spec §4 test split); optional. */
@@ -99,6 +153,49 @@ export const MixAioliInput = z
       ctx.addIssue({ code: 'custom', path: ['groups'], message: 'group names must be unique' });
     if (input.method === 'static' && !input.staticMixture)
       ctx.addIssue({ code: 'custom', path: ['staticMixture'], message: 'required for method "static"' });
+    if (input.initialProportions && input.method !== 'aioli')
+      ctx.addIssue({
+        code: 'custom',
+        path: ['initialProportions'],
+        message: `restricted mode applies to method "aioli", not "${input.method}"`,
+      });
+    if (input.priorSteps !== undefined && !input.initialProportions)
+      ctx.addIssue({ code: 'custom', path: ['priorSteps'], message: 'needs initialProportions' });
+    const known = new Set(input.groups);
+    for (const [field, names] of [
+      ['objectiveGroups', input.objectiveGroups ?? []],
+      ['doremi.referenceLosses', Object.keys(input.doremi.referenceLosses ?? {})],
+    ] as const) {
+      const unknown = names.filter((g) => !known.has(g));
+      if (unknown.length > 0)
+        ctx.addIssue({
+          code: 'custom',
+          path: field.split('.'),
+          message: `unknown group(s) ${unknown.map((g) => `"${g}"`).join(', ')} (known: ${input.groups.join(', ')})`,
+        });
+    }
+    if (input.objectiveGroups && new Set(input.objectiveGroups).size !== input.objectiveGroups.length)
+      ctx.addIssue({ code: 'custom', path: ['objectiveGroups'], message: 'group names must be unique' });
+    const m = input.groups.length;
+    if (
+      input.skillit.graph &&
+      (input.skillit.graph.length !== m || input.skillit.graph.some((r) => r.length !== m))
+    )
+      ctx.addIssue({
+        code: 'custom',
+        path: ['skillit', 'graph'],
+        message: `must be ${m}×${m} (groups × groups)`,
+      });
+    if (
+      input.doremi.referenceLosses &&
+      input.method === 'doremi' &&
+      input.groups.some((g) => input.doremi.referenceLosses![g] === undefined)
+    )
+      ctx.addIssue({
+        code: 'custom',
+        path: ['doremi', 'referenceLosses'],
+        message: `needs every group (${input.groups.join(', ')})`,
+      });
   });
 export type MixAioliInput = z.input<typeof MixAioliInput>;
 export type MixAioliConfig = z.output<typeof MixAioliInput>;
@@ -121,7 +218,7 @@ export interface MixAioliResult {
 }
 
 export interface MixAioliProgress {
-  stage: 'validate' | 'train' | 'evaluate' | 'manifest' | 'done';
+  stage: 'validate' | 'reference' | 'train' | 'evaluate' | 'manifest' | 'done';
   method: string;
   runKey: string;
   /** Rounds completed, of `rounds`. */

@@ -29,7 +29,12 @@ import {
 } from '@temporalio/workflow';
 import type { HistoryRow } from '../activities/aioli-history.js';
 import { aioliConfig, aioliProvider, validateAioliConfig } from '../ml/methods/aioli/index.js';
-import { staticMixtureProvider, stratifiedProvider } from '../ml/methods/aioli/baselines.js';
+import {
+  doremiProvider,
+  skillItProvider,
+  staticMixtureProvider,
+  stratifiedProvider,
+} from '../ml/methods/aioli/baselines.js';
 import {
   type MixtureProvider,
   type MixtureProviderState,
@@ -38,6 +43,7 @@ import {
   validateMixture,
 } from '../ml/methods/aioli/lmo.js';
 import { type MixtureRoundOps, runMixtureRound } from '../ml/methods/aioli/rounds.js';
+import { skillItGraphFromOneHotRuns } from '../ml/methods/aioli/skillit-graph.js';
 import type { ArtifactRef } from '../schemas/artifact.js';
 import { progressQuery } from '../schemas/messages.js';
 import {
@@ -61,9 +67,23 @@ import {
 
 const invalid = (message: string) => ApplicationFailure.nonRetryable(message, 'InvalidPipelineInput');
 
+/** Indices of the objective's groups (default: all). */
+const objectiveOf = (input: MixAioliConfig) =>
+  (input.objectiveGroups ?? input.groups).map((g) => input.groups.indexOf(g));
+
+/** S_init of the restricted mode: 0 without `initialProportions`, else `priorSteps` (default U). */
+const priorStepsOf = (input: MixAioliConfig) =>
+  input.initialProportions ? (input.priorSteps ?? input.aioli.roundSteps) : 0;
+
 /** The Aioli config of the input at step size `eta` (S, U from the input; batches realise the probes). */
 function aioliConfigOf(input: MixAioliConfig, eta: number) {
   const { roundSteps, oneHotFactor, ...rest } = input.aioli;
+  const prior = input.initialProportions
+    ? {
+        proportions: input.groups.map((g) => input.initialProportions![g] ?? Number.NaN),
+        steps: priorStepsOf(input),
+      }
+    : null;
   return aioliConfig({
     groups: input.groups,
     totalSteps: input.training.totalSteps,
@@ -71,39 +91,70 @@ function aioliConfigOf(input: MixAioliConfig, eta: number) {
     ...rest,
     ...(oneHotFactor !== undefined ? { oneHotFactor } : {}),
     eta,
-    prior: null,
+    prior,
+    objective: input.objectiveGroups ? objectiveOf(input) : null,
     batchSize: input.training.batchSize,
     seed: input.training.seed,
   });
 }
 
-/** The method as a provider (pure; rebuilt from config + the current η every round). */
-function buildProvider(input: MixAioliConfig, eta: number): MixtureProvider {
+/** DoReMi's reference losses and Skill-It's skills graph, once learned (config group order). */
+type Learned = NonNullable<MixAioliCarry['learned']>;
+
+/** The method as a provider (pure; rebuilt from config, learned parameters and the current η). */
+function buildProvider(input: MixAioliConfig, eta: number, learned: Learned): MixtureProvider {
   const schedule = {
     groups: input.groups,
     totalSteps: input.training.totalSteps,
     roundSteps: input.aioli.roundSteps,
   };
-  if (input.method === 'stratified') return stratifiedProvider(schedule);
-  if (input.method === 'static') {
-    const checked = validateMixture(input.staticMixture!, input.groups);
-    if (!checked.ok) throw invalid(`mixAioli input field "staticMixture": ${checked.message}`);
-    return staticMixtureProvider({ ...schedule, proportions: checked.proportions });
+  const zeros = () => input.groups.map(() => 0);
+  switch (input.method) {
+    case 'stratified':
+      return stratifiedProvider(schedule);
+    case 'static': {
+      const checked = validateMixture(input.staticMixture!, input.groups);
+      if (!checked.ok) throw invalid(`mixAioli input field "staticMixture": ${checked.message}`);
+      return staticMixtureProvider({ ...schedule, proportions: checked.proportions });
+    }
+    // Until the reference / graph is learned (first thing the run does) only the initial state is
+    // read, which does not depend on them: neutral zeros stand in.
+    case 'doremi':
+      return doremiProvider({
+        ...schedule,
+        referenceLosses: learned.referenceLosses ?? zeros(),
+        eta: input.doremi.eta,
+        smoothing: input.doremi.smoothing,
+      });
+    case 'skillit':
+      return skillItProvider({
+        ...schedule,
+        skillGraph: learned.skillGraph ?? input.groups.map(zeros),
+        eta: input.skillit.eta,
+        window: input.skillit.window,
+      });
+    case 'aioli':
+      return aioliProvider(aioliConfigOf(input, eta));
   }
-  return aioliProvider(aioliConfigOf(input, eta));
 }
 
 /** Every problem of the mixing config, as one InvalidPipelineInput naming the field. */
 function checkConfig(input: MixAioliConfig): void {
-  const schedule = {
-    groups: input.groups,
-    totalSteps: input.training.totalSteps,
-    roundSteps: input.aioli.roundSteps,
-  };
+  const S = input.training.totalSteps;
+  const U = input.aioli.roundSteps;
+  if (input.initialProportions) {
+    const checked = validateMixture(input.initialProportions, input.groups);
+    if (!checked.ok) throw invalid(`mixAioli input field "initialProportions": ${checked.message}`);
+    const prior = priorStepsOf(input);
+    if (!(prior < S && (S - prior) % U === 0))
+      throw invalid(
+        `mixAioli input field "priorSteps": S_init = ${prior} must be < totalSteps (${S}) with S − S_init divisible by roundSteps (U = ${U})`,
+      );
+  }
   const errors =
     input.method === 'aioli'
       ? validateAioliConfig(aioliConfigOf(input, input.aioli.eta))
-      : validateMixingSchedule(schedule);
+      : validateMixingSchedule({ groups: input.groups, totalSteps: S, roundSteps: U });
   if (errors.length > 0) throw invalid(`mixAioli input field "aioli": ${errors.join('; ')}`);
 }
 
@@ -169,6 +220,8 @@ export async function mixAioli(rawInput: MixAioliInput): Promise<MixAioliResult>
   acceptSteering(run);
 
   return surfaceFailures(async () => {
+    await run.learnBaselineParameters();
+    if (!carry) run.recordLearned();
     run.stage('train');
     let roundsThisRun = 0;
     while (!run.provider.isComplete(run.state)) {
@@ -199,6 +252,8 @@ class MixingRun {
   readonly baseKey: string;
   readonly totalRounds: number;
   eta: number;
+  /** DoReMi's reference losses, Skill-It's graph: learned by side runs before the first round. */
+  learned: Learned;
   provider: MixtureProvider;
   state: MixtureProviderState;
   step: number;
@@ -240,7 +295,13 @@ class MixingRun {
     ).slice(0, 100);
 
     this.eta = rawCarry?.eta ?? config.aioli.eta;
-    this.provider = buildProvider(config, this.eta);
+    this.learned = rawCarry?.learned ?? {
+      ...(config.doremi.referenceLosses
+        ? { referenceLosses: groups.map((g) => config.doremi.referenceLosses![g]!) }
+        : {}),
+      ...(config.skillit.graph ? { skillGraph: config.skillit.graph } : {}),
+    };
+    this.provider = buildProvider(config, this.eta, this.learned);
     const carry: MixAioliCarry = rawCarry ?? {
       step: 0,
       state: this.provider.initialState() as unknown as Record<string, unknown>,
@@ -260,7 +321,8 @@ class MixingRun {
     this.interventions = [...carry.interventions];
     this.pendingMixture = carry.pendingMixture;
     this.pendingEta = carry.pendingEta;
-    this.totalRounds = spec.totalSteps / config.aioli.roundSteps;
+    const priorSteps = config.method === 'aioli' ? priorStepsOf(config) : 0;
+    this.totalRounds = (priorSteps > 0 ? 1 : 0) + (spec.totalSteps - priorSteps) / config.aioli.roundSteps;
     this.nextRound = this.state.round;
     this.ops = {
       train: (p: number[], steps: number, exact: boolean) => this.train(p, steps, exact),
@@ -337,10 +399,15 @@ class MixingRun {
 
   /** Per-group losses of the current checkpoint on `data` (the untrained state before round 0's L0). */
   async evaluateOn(data: ArtifactRef, perGroup?: number): Promise<number[]> {
-    const { groups } = this;
     if (!this.checkpoint) await this.train(this.state.proportions, 0, false);
+    return this.evaluateCheckpoint(this.checkpoint!, data, perGroup);
+  }
+
+  /** Per-group losses of checkpoint `at` on `data`. */
+  async evaluateCheckpoint(at: ArtifactRef, data: ArtifactRef, perGroup?: number): Promise<number[]> {
+    const { groups } = this;
     const ev = await this.compute.evaluate({
-      checkpoint: this.checkpoint!,
+      checkpoint: at,
       data,
       groups,
       ...(perGroup ? { maxRowsPerGroup: perGroup } : {}),
@@ -349,6 +416,73 @@ class MixingRun {
     if (missing.length > 0)
       throw invalid(`mixAioli: group(s) ${missing.join(', ')} have no rows in ${data.uri} (groups field)`);
     return groups.map((g) => ev.groups[g]!.loss);
+  }
+
+  /**
+   * A separate run of the same spec (same initialisation and batch stream) in its own checkpoint
+   * namespace: `steps` steps on `proportions` from the untrained model; its validation losses.
+   */
+  async sideRun(suffix: string, proportions: number[], steps: number, exact: boolean): Promise<number[]> {
+    const { spec, groups, config } = this;
+    const sideSpec = { ...spec, runKey: `${this.baseKey.slice(0, 90)}-${suffix}` };
+    let at = 0;
+    let from: ArtifactRef | undefined;
+    do {
+      const r = await this.compute.trainChunk({
+        spec: sideSpec,
+        fromStep: at,
+        steps: Math.min(spec.chunkSteps, steps - at),
+        mixture: byGroup(groups, proportions),
+        exactMixture: exact,
+        ...(from ? { from } : {}),
+      });
+      at = r.step;
+      from = r.checkpoint;
+    } while (at < steps);
+    return this.evaluateCheckpoint(from, spec.data.eval!, config.valRowsPerGroup);
+  }
+
+  /** DoReMi's reference model (a stratified run of S steps) and Skill-It's m one-hot runs. */
+  async learnBaselineParameters(): Promise<void> {
+    const { config, groups, spec } = this;
+    const m = groups.length;
+    const uniform = groups.map(() => 1 / m);
+    if (config.method === 'doremi' && !this.learned.referenceLosses) {
+      this.stage('reference');
+      this.learned = {
+        ...this.learned,
+        referenceLosses: await this.sideRun('ref', uniform, spec.totalSteps, false),
+      };
+    }
+    if (config.method === 'skillit' && !this.learned.skillGraph) {
+      this.stage('reference');
+      const initial = await this.sideRun('sg-init', uniform, 0, false);
+      const after: number[][] = [];
+      for (let j = 0; j < m; j++) {
+        const oneHot = groups.map((_g, l) => (l === j ? 1 : 0));
+        after.push(
+          await this.sideRun(`sg${j}`, oneHot, config.skillit.graphSteps ?? config.aioli.roundSteps, true),
+        );
+      }
+      // Only the objective's rows pull the mixture (a group outside it is trained, never a target).
+      const objective = new Set(objectiveOf(config));
+      const skillGraph = skillItGraphFromOneHotRuns(initial, after).map((row, i) =>
+        objective.has(i) ? row : row.map(() => 0),
+      );
+      this.learned = { ...this.learned, skillGraph };
+    }
+    this.provider = buildProvider(config, this.eta, this.learned);
+  }
+
+  /** History rows of what was learned before the first round (DoReMi reference, Skill-It graph). */
+  recordLearned(): void {
+    const { groups, learned, rows } = this;
+    learned.referenceLosses?.forEach((v, i) =>
+      rows.push({ step: 0, key: `doremi_reference/${groups[i]}`, value: v }),
+    );
+    learned.skillGraph?.forEach((row, i) =>
+      row.forEach((v, j) => rows.push({ step: 0, key: `skillit_graph/${groups[i]}/${groups[j]}`, value: v })),
+    );
   }
 }
 
@@ -417,6 +551,7 @@ async function continueWithCarry(run: MixingRun, rawInput: MixAioliInput): Promi
     lastLosses: progress.losses && groups.map((g) => progress.losses![g]!),
     lastA: progress.a,
     runs: run.carriedRuns + 1,
+    learned: run.learned,
   };
   return continueAsNew<typeof mixAioli>({ ...rawInput, carry: next });
 }
@@ -433,7 +568,7 @@ async function playRound(run: MixingRun): Promise<void> {
     run.eta = run.pendingEta;
     run.pendingEta = null;
     run.interventions.push({ round, kind: 'setEta', value: run.eta });
-    run.provider = buildProvider(run.config, run.eta);
+    run.provider = buildProvider(run.config, run.eta, run.learned);
     progress.eta = run.eta;
   }
   run.nextRound = round + 1;

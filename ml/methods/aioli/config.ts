@@ -36,6 +36,19 @@ export interface AioliConfig extends MixingScheduleConfig {
   batchSize: number | null;
   /** Seeds the sweep permutations; round t uses the stream (seed, t). */
   seed: number;
+  /**
+   * How LearnParams turns probe losses into A. 'repo': the paper code's sequential differences and
+   * exact W solve (§5.2). 'detrended': the same probes fitted jointly with a smooth loss trend, A up
+   * to a constant per row (`detrended.ts`; the repo's estimate follows the probe order when every
+   * loss falls fast, as it does early in training).
+   */
+  estimator: 'repo' | 'detrended';
+  /**
+   * Indices of the groups whose summed validation loss is the objective (the rows of A); null = every
+   * group (the paper). A group left out is still sampled and probed but its own loss never pulls the
+   * mixture towards it — e.g. a source that only matters through what it teaches the others.
+   */
+  objective: number[] | null;
 }
 
 /**
@@ -62,6 +75,8 @@ export const AIOLI_DEFAULTS = {
   prior: null,
   batchSize: null,
   seed: 0,
+  estimator: 'repo',
+  objective: null,
 } as const satisfies Partial<AioliConfig>;
 
 /** Fills the defaults of §6 (φ from `defaultOneHotFactor`). Does not validate; see `validateAioliConfig`. */
@@ -148,6 +163,21 @@ export function validateAioliConfig(config: AioliConfig): string[] {
   if (config.ema !== null && !(config.ema >= 0 && config.ema < 1))
     errors.push(`ema (γ) must be null or in [0, 1), got ${config.ema}`);
   if (!Number.isSafeInteger(config.seed)) errors.push(`seed must be a safe integer, got ${config.seed}`);
+  if (config.estimator !== 'repo' && config.estimator !== 'detrended')
+    errors.push(`estimator must be "repo" or "detrended", got ${JSON.stringify(config.estimator)}`);
+  if (config.estimator === 'detrended' && config.diagonal)
+    errors.push('diagonal (the repo --aioli_diagonal ablation) applies to estimator "repo" only');
+  if (config.objective !== null) {
+    const o = config.objective;
+    if (
+      o.length === 0 ||
+      new Set(o).size !== o.length ||
+      !o.every((i) => Number.isInteger(i) && i >= 0 && i < m)
+    )
+      errors.push(
+        `objective must list distinct group indices in [0, ${m}), at least one, got [${o.join(', ')}]`,
+      );
+  }
   if (config.batchSize !== null) {
     if (!isPositiveInteger(config.batchSize))
       errors.push(`batchSize must be null or a positive integer, got ${config.batchSize}`);

@@ -18,7 +18,8 @@
 // Orientation everywhere: A[i][j] = loss decrease of evaluated group i per unit of training on group j;
 // updates use column sums (§2, §11). Group order is the order of `config.groups`, everywhere.
 import { type AioliConfig, aioliStepBudget, assertValidAioliConfig } from './config.js';
-import { estimateInteractionMatrix, planLearnParams } from './learn-params.js';
+import { estimateInteractionsDetrended } from './detrended.js';
+import { type LearnParamsInterval, estimateInteractionMatrix, planLearnParams } from './learn-params.js';
 import {
   type MixtureProvider,
   type MixtureProviderState,
@@ -90,6 +91,28 @@ export function aioliProvider(config: AioliConfig): MixtureProvider<AioliState> 
   const budget = aioliStepBudget(config);
   const ones = () => new Array<number>(m).fill(1);
   const inPrior = (state: AioliState) => state.stepsDone < priorSteps;
+  const rows = config.objective ?? config.groups.map((_g, i) => i);
+  const pick = (v: readonly number[]) => rows.map((i) => v[i]!);
+  const embedRows = (a: Matrix): Matrix => {
+    const out: Matrix = Array.from({ length: m }, () => new Array<number>(m).fill(0));
+    rows.forEach((i, r) => (out[i] = [...a[r]!]));
+    return out;
+  };
+  /** β and A_raw, rows = the objective's groups (in `rows` order), columns = every group. */
+  const learnInteractions = (initialLosses: number[], intervals: LearnParamsInterval[]) => {
+    if (config.estimator === 'detrended') {
+      return estimateInteractionsDetrended(
+        pick(initialLosses),
+        intervals.map((iv) => ({ ...iv, losses: pick(iv.losses) })),
+        { stepsPerInterval: config.stepsPerInterval },
+      );
+    }
+    const e = estimateInteractionMatrix(
+      { initialLosses, intervals },
+      { stepsPerInterval: config.stepsPerInterval, diagonal: config.diagonal },
+    );
+    return { beta: rows.map((i) => e.beta[i]!), aRaw: rows.map((i) => e.aRaw[i]!) };
+  };
 
   const provider: MixtureProvider<AioliState> = {
     method: 'aioli',
@@ -159,19 +182,17 @@ export function aioliProvider(config: AioliConfig): MixtureProvider<AioliState> 
         };
       }
       const { initialLosses, probes } = checkRoundObservations(plan, config.groups, observations);
-      const estimate = estimateInteractionMatrix(
-        {
-          initialLosses: initialLosses!,
-          intervals: plan.probes.map((probe, n) => ({
-            trainedGroup: probe.trainedGroup,
-            mixture: probes[n]!.realizedShares ?? probe.mixture,
-            steps: probe.steps,
-            losses: probes[n]!.losses,
-          })),
-        },
-        { stepsPerInterval: config.stepsPerInterval, diagonal: config.diagonal },
-      );
-      const aUsed = config.normalize ? normalizeInteractionMatrix(estimate.aRaw) : estimate.aRaw;
+      const intervals = plan.probes.map((probe, n) => ({
+        trainedGroup: probe.trainedGroup,
+        mixture: probes[n]!.realizedShares ?? probe.mixture,
+        steps: probe.steps,
+        losses: probes[n]!.losses,
+      }));
+      const estimate = learnInteractions(initialLosses!, intervals);
+      // Normalise the objective's rows only, then put them back in an m×m matrix whose other rows
+      // are 0: column sums (all an update reads) are those of the objective's rows.
+      const normalized = config.normalize ? normalizeInteractionMatrix(estimate.aRaw) : estimate.aRaw;
+      const aUsed = normalized && embedRows(normalized);
       let weights = state.weights;
       let smoothed = state.smoothed;
       let note: string | null = null;
@@ -196,8 +217,8 @@ export function aioliProvider(config: AioliConfig): MixtureProvider<AioliState> 
           ...base,
           weights: [...weights],
           proportions,
-          beta: estimate.beta,
-          aRaw: estimate.aRaw,
+          beta: embedRows(estimate.beta),
+          aRaw: embedRows(estimate.aRaw),
           aNormalized: config.normalize ? aUsed : null,
           aSmoothed: config.ema === null ? null : smoothed,
           note,
