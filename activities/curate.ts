@@ -5,22 +5,18 @@ import { LineageRecord, type PartitionInfo } from '../schemas/curate.js';
 import { type ArtifactStore, sha256Hex } from '../storage/artifacts.js';
 import { RetortDataError, notFound } from '../storage/errors.js';
 import type { ObjectStore } from '../storage/object-store.js';
-import { openStore } from '../storage/open.js';
+import { resolveObject } from '../storage/open.js';
 
 const DATA_FILE = /\.(parquet|jsonl)$/;
 export const lineageKey = (lineage: string) => `lineages/${lineage}/LATEST.json`;
 
-/** The store and key prefix a prefix URI names (the home store when it lies under its root). */
+/** The store and key prefix a prefix URI names, confined to the allowed input roots. */
 function prefixLocation(prefixUri: string, home: ObjectStore): { store: ObjectStore; prefix: string } {
-  const uri = prefixUri.replace(/\/+$/, '');
-  if (uri.split('/').some((s) => s === '..')) {
-    throw new RetortDataError(
-      'InvalidStoreKey',
-      `partition prefix "${prefixUri}": ".." path segments are not allowed`,
-    );
-  }
-  if (uri.startsWith(home.root + '/')) return { store: home, prefix: `${uri.slice(home.root.length + 1)}/` };
-  return { store: openStore(uri.startsWith('/') ? `file://${uri}` : uri), prefix: '' };
+  const { store, key } = resolveObject(prefixUri.replace(/\/+$/, ''), home, {
+    field: 'source.partitions',
+    prefix: true,
+  });
+  return { store, prefix: key ? `${key}/` : '' };
 }
 
 /** Groups data files `<partition>/<file>` under a prefix by partition (first segment), sorted. */

@@ -36,6 +36,7 @@ export const NON_RETRYABLE_ERROR_TYPES = [
   'EmptyDataset',
   'InvalidStoreKey',
   'UnsupportedUri',
+  'UriRefused',
   'ConfigError',
   'CheckpointIncompatible',
   'NonFiniteValues',

@@ -8,7 +8,8 @@ export type DataErrorType =
   | 'EmptyDataset'
   | 'InvalidStoreKey'
   | 'UnsupportedUri'
-  | 'InvalidPipelineInput';
+  | 'InvalidPipelineInput'
+  | 'UriRefused';
 
 export class RetortDataError extends Error {
   readonly nonRetryable = true;

@@ -8,3 +8,4 @@ export * from './arrow-tables.js';
 export * from './parquet.js';
 export * from './artifacts.js';
 export * from './ranged.js';
+export * from './input-roots.js';

@@ -24,6 +24,8 @@ export interface S3StoreOptions {
   region?: string;
   forcePathStyle?: boolean;
   credentials?: { accessKeyId: string; secretAccessKey: string };
+  /** An existing client (same endpoint and credentials), e.g. for another prefix of the same bucket. */
+  client?: S3Client;
 }
 
 function parseS3Uri(uri: string): { bucket: string; prefix: string } {
@@ -47,16 +49,23 @@ export class S3Store implements ObjectStore {
     this.prefix = prefix;
     this.root = `s3://${bucket}/${prefix}`.replace(/\/$/, '');
     const endpoint = options.endpoint ?? process.env.AWS_ENDPOINT_URL_S3 ?? process.env.AWS_ENDPOINT_URL;
-    this.client = new S3Client({
-      region: options.region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? 'us-east-1',
-      ...(endpoint ? { endpoint } : {}),
-      forcePathStyle:
-        options.forcePathStyle ?? (endpoint !== undefined || process.env.RETORT_S3_PATH_STYLE === '1'),
-      ...(options.credentials ? { credentials: options.credentials } : {}),
-      // Checksums only when we supply them: some S3-compatible servers reject CRC trailers.
-      requestChecksumCalculation: 'WHEN_REQUIRED',
-      responseChecksumValidation: 'WHEN_REQUIRED',
-    });
+    this.client =
+      options.client ??
+      new S3Client({
+        region: options.region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? 'us-east-1',
+        ...(endpoint ? { endpoint } : {}),
+        forcePathStyle:
+          options.forcePathStyle ?? (endpoint !== undefined || process.env.RETORT_S3_PATH_STYLE === '1'),
+        ...(options.credentials ? { credentials: options.credentials } : {}),
+        // Checksums only when we supply them: some S3-compatible servers reject CRC trailers.
+        requestChecksumCalculation: 'WHEN_REQUIRED',
+        responseChecksumValidation: 'WHEN_REQUIRED',
+      });
+  }
+
+  /** The same bucket and client at another key prefix (`""` = the whole bucket). */
+  at(prefix: string): S3Store {
+    return new S3Store(`s3://${this.bucket}/${prefix}`, { client: this.client });
   }
 
   private objectKey(key: string): string {
