@@ -6,6 +6,7 @@ import { type ArtifactStore, sha256Hex } from '../storage/artifacts.js';
 import { RetortDataError, notFound } from '../storage/errors.js';
 import type { ObjectStore } from '../storage/object-store.js';
 import { resolveObject } from '../storage/open.js';
+import { manifestKey } from '../storage/run-keys.js';
 
 const DATA_FILE = /\.(parquet|jsonl)$/;
 export const lineageKey = (lineage: string) => `lineages/${lineage}/LATEST.json`;
@@ -89,7 +90,9 @@ export function createCurateIoActivities({ artifacts }: { artifacts: ArtifactSto
       report: Record<string, unknown>;
     }): Promise<ArtifactRef> {
       const bytes = new TextEncoder().encode(JSON.stringify(report, null, 2));
-      const key = `runs/${workflowId.replace(/[^A-Za-z0-9._-]/g, '_')}/curate-report.json`;
+      // Beside the run's manifest: the workflow puts its run identity into the report.
+      const runId = String(report.firstExecutionRunId ?? report.runId ?? 'unknown-run');
+      const key = manifestKey(workflowId, runId).replace(/manifest\.json$/, 'curate-report.json');
       await home.put(key, bytes, { contentType: 'application/json' });
       return {
         uri: home.uri(key),

@@ -116,7 +116,3 @@ async function sameRefusal<T>(uri: string, field: string | undefined, read: () =
     throw err;
   }
 }
-
-/** `runs/<workflowId>/manifest.json`: the commit point of a run, written last. */
-export const manifestKey = (workflowId: string) =>
-  `runs/${workflowId.replace(/[^A-Za-z0-9._-]/g, '_')}/manifest.json`;

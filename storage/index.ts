@@ -9,3 +9,4 @@ export * from './parquet.js';
 export * from './artifacts.js';
 export * from './ranged.js';
 export * from './input-roots.js';
+export * from './run-keys.js';

@@ -87,7 +87,13 @@ export function enterStage(pipeline: string, dataset: string, stage: string): vo
   ]);
 }
 
+/** This run's identity; the first execution's run ID keys its manifest across continue-as-new. */
 export const currentRun = () => {
   const info = workflowInfo();
-  return { workflowId: info.workflowId, runId: info.runId, workflowType: info.workflowType };
+  return {
+    workflowId: info.workflowId,
+    runId: info.runId,
+    firstExecutionRunId: info.firstExecutionRunId,
+    workflowType: info.workflowType,
+  };
 };
