@@ -86,6 +86,39 @@ export class ArtifactStore {
     return ref;
   }
 
+  /**
+   * Keys of the refs inside `value` (any depth) that point into this store but whose object is gone
+   * or has another size than recorded — a retention rule, a manual delete. Refs elsewhere are not
+   * checked.
+   */
+  async missingRefs(value: unknown): Promise<string[]> {
+    const refs: { uri: string; bytes: number }[] = [];
+    const walk = (v: unknown): void => {
+      if (!v || typeof v !== 'object') return;
+      if (Array.isArray(v)) return v.forEach(walk);
+      const o = v as Record<string, unknown>;
+      if (typeof o.uri === 'string' && typeof o.sha256 === 'string' && typeof o.bytes === 'number')
+        refs.push({ uri: o.uri, bytes: o.bytes });
+      else Object.values(o).forEach(walk);
+    };
+    walk(value);
+    const prefix = `${this.store.root}/`;
+    const missing: string[] = [];
+    for (const ref of refs) {
+      if (!ref.uri.startsWith(prefix)) continue;
+      const { store, key } = resolveObject(ref.uri, this.store);
+      const info = await store.head(key);
+      if (!info || info.size !== ref.bytes) missing.push(key);
+    }
+    return missing;
+  }
+
+  /** Removes a committed artifact and its sidecar (a stale memo entry before it is recomputed). */
+  async forget(key: string): Promise<void> {
+    await this.store.delete(sidecar(key));
+    await this.store.delete(key);
+  }
+
   /** Reads an artifact and verifies its sha256 (`field`: the input field that named it, for errors). */
   async read(ref: ArtifactRef, field?: string): Promise<Uint8Array> {
     const { store, key } = resolveObject(ref.uri, this.store, field ? { field } : {});
