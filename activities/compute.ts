@@ -2,6 +2,7 @@
 import { ArtifactStore } from '../storage/artifacts.js';
 import type { ObjectStore } from '../storage/object-store.js';
 import { withFailureMapping } from './failures.js';
+import { withBackgroundHeartbeats } from './liveness.js';
 import { createTrainingActivities } from './training.js';
 import { createCommitteeActivities } from './committee.js';
 import { createDistillActivities } from './distill.js';
@@ -15,20 +16,22 @@ export interface ComputeDeps {
 
 export function createComputeActivities({ store, backend }: ComputeDeps) {
   const artifacts = new ArtifactStore(store);
-  return withFailureMapping({
-    /** The backend and store a compute worker runs with (used by `retort doctor` and tests). */
-    async computeBackendInfo(): Promise<{ backend: string; tfVersion?: string; store: string }> {
-      return {
-        backend: backend.name,
-        ...(backend.tfVersion ? { tfVersion: backend.tfVersion } : {}),
-        store: artifacts.store.root,
-      };
-    },
-    ...createTrainingActivities({ artifacts }),
-    ...createCommitteeActivities({ artifacts }),
-    ...createDistillActivities({ artifacts }),
-    ...createSelectWarmupComputeActivities({ artifacts, backend }),
-    ...createContinualComputeActivities({ artifacts }),
-  });
+  return withBackgroundHeartbeats(
+    withFailureMapping({
+      /** The backend and store a compute worker runs with (used by `retort doctor` and tests). */
+      async computeBackendInfo(): Promise<{ backend: string; tfVersion?: string; store: string }> {
+        return {
+          backend: backend.name,
+          ...(backend.tfVersion ? { tfVersion: backend.tfVersion } : {}),
+          store: artifacts.store.root,
+        };
+      },
+      ...createTrainingActivities({ artifacts }),
+      ...createCommitteeActivities({ artifacts }),
+      ...createDistillActivities({ artifacts }),
+      ...createSelectWarmupComputeActivities({ artifacts, backend }),
+      ...createContinualComputeActivities({ artifacts }),
+    }),
+  );
 }
 export type ComputeActivities = ReturnType<typeof createComputeActivities>;

@@ -40,6 +40,7 @@ export const NON_RETRYABLE_ERROR_TYPES = [
   'ConfigError',
   'CheckpointIncompatible',
   'NonFiniteValues',
+  'LossDiverged',
   // Image data / distillation settings (schemas/distill.ts IMAGE_ERROR_TYPES).
   'ImagePixelCountMismatch',
   'LabelOutOfRange',
@@ -50,11 +51,12 @@ export const TIMEOUTS: Record<Profile, { io: ActivityTimeouts; compute: Activity
   prod: {
     io: {
       startToCloseTimeout: '30 minutes',
+      heartbeatTimeout: '30s',
       retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 8 },
     },
     compute: {
       startToCloseTimeout: '24 hours',
-      heartbeatTimeout: '5 minutes',
+      heartbeatTimeout: '60s',
       retry: {
         initialInterval: '30s',
         backoffCoefficient: 2,
@@ -66,6 +68,7 @@ export const TIMEOUTS: Record<Profile, { io: ActivityTimeouts; compute: Activity
   test: {
     io: {
       startToCloseTimeout: '5 minutes',
+      heartbeatTimeout: '10s',
       retry: { initialInterval: '500ms', backoffCoefficient: 2, maximumInterval: '2s', maximumAttempts: 4 },
     },
     compute: {

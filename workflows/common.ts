@@ -3,6 +3,7 @@ import {
   ActivityCancellationType,
   ActivityFailure,
   ApplicationFailure,
+  ChildWorkflowFailure,
   proxyActivities,
   upsertSearchAttributes,
   workflowInfo,
@@ -33,11 +34,17 @@ export function parseInput<S extends z.ZodType>(schema: S, raw: unknown, workflo
   return parsed.data;
 }
 
+/**
+ * I/O activities. They heartbeat too (the worker sends one every few seconds while any activity
+ * runs), so a lost worker or a restarted server costs the heartbeat timeout — tens of seconds —
+ * instead of the start-to-close budget.
+ */
 export function ioActivities(profile: Profile) {
   const t = TIMEOUTS[profile].io;
   // No taskQueue: I/O activities run on the workflow's own queue (`retort`, or a test's queue).
   return proxyActivities<IoActivities>({
     startToCloseTimeout: t.startToCloseTimeout,
+    ...(t.heartbeatTimeout ? { heartbeatTimeout: t.heartbeatTimeout } : {}),
     retry: { ...t.retry, nonRetryableErrorTypes: NON_RETRYABLE_ERROR_TYPES },
   });
 }
@@ -59,14 +66,19 @@ export function computeActivities(profile: Profile) {
 }
 
 /**
- * Re-throws an activity's non-retryable failure as the workflow's own failure, so the run's
- * top-level message names the file and column instead of "Activity task failed".
+ * Re-throws an activity's or a child workflow's non-retryable failure as the workflow's own
+ * failure, so the run's top-level message and type name the cause (file and column, divergence)
+ * instead of "Activity task failed" or "Child Workflow execution failed".
  */
 export async function surfaceFailures<T>(run: () => Promise<T>): Promise<T> {
   try {
     return await run();
   } catch (err) {
-    if (err instanceof ActivityFailure && err.cause instanceof ApplicationFailure && err.cause.nonRetryable) {
+    if (
+      (err instanceof ActivityFailure || err instanceof ChildWorkflowFailure) &&
+      err.cause instanceof ApplicationFailure &&
+      err.cause.nonRetryable
+    ) {
       throw ApplicationFailure.create({
         message: err.cause.message,
         type: err.cause.type ?? 'ActivityFailed',
