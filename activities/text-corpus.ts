@@ -84,10 +84,38 @@ export function rowsFromTable(table: Table, uri: string): TextCorpusRow[] {
   return ids.map((id, i) => ({ id, group: groups[i]!, text: texts[i]!, source: sources?.[i] ?? uri }));
 }
 
-/** Rows of a JSONL corpus; errors name the line and the file. */
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * The text of a JSONL file, or `CorruptDataset` naming the first line that is not valid UTF-8
+ * (a lenient decode would silently turn those bytes into U+FFFD and change the data).
+ */
+function decodeUtf8Lines(bytes: Uint8Array, uri: string): string[] {
+  try {
+    return strictUtf8.decode(bytes).split('\n');
+  } catch {
+    let start = 0;
+    for (let line = 1; start <= bytes.length; line++) {
+      let end = bytes.indexOf(0x0a, start);
+      if (end < 0) end = bytes.length;
+      try {
+        strictUtf8.decode(bytes.subarray(start, end));
+      } catch {
+        throw new RetortDataError(
+          'CorruptDataset',
+          `JSONL file ${uri}, line ${line}: not valid UTF-8 (convert the file to UTF-8 first)`,
+        );
+      }
+      start = end + 1;
+    }
+    throw new RetortDataError('CorruptDataset', `JSONL file ${uri}: not valid UTF-8`);
+  }
+}
+
+/** Rows of a JSONL corpus (UTF-8); errors name the line and the file. */
 export function rowsFromJsonl(bytes: Uint8Array, uri: string): TextCorpusRow[] {
   const rows: TextCorpusRow[] = [];
-  const lines = new TextDecoder().decode(bytes).split('\n');
+  const lines = decodeUtf8Lines(bytes, uri);
   lines.forEach((line, i) => {
     if (!line.trim()) return;
     let obj: Record<string, unknown>;
@@ -103,6 +131,14 @@ export function rowsFromJsonl(bytes: Uint8Array, uri: string): TextCorpusRow[] {
           `JSONL field "${field}" in ${uri}, line ${i + 1}: expected a string, got ${JSON.stringify(obj[field]) ?? 'nothing'}`,
         );
       }
+    }
+    for (const field of ['id', 'group'] as const) {
+      // Ids and groups become keys, file names and report labels: no control characters.
+      if (/[\u0000-\u001f\u007f]/.test(obj[field] as string))
+        throw new RetortDataError(
+          'DatasetSchemaMismatch',
+          `JSONL field "${field}" in ${uri}, line ${i + 1}: control characters (such as NUL) are not allowed`,
+        );
     }
     rows.push({
       id: obj.id as string,

@@ -10,7 +10,7 @@ import {
   type WorkflowHandleWithFirstExecutionRunId,
 } from '@temporalio/client';
 import { progressQuery } from '../schemas/messages.js';
-import { TASK_QUEUE } from '../schemas/temporal.js';
+import { MAX_NAME_CHARS, TASK_QUEUE, overlongNameField } from '../schemas/temporal.js';
 import { WORKFLOW_INPUTS, type WorkflowType } from './workflow-types.js';
 
 export {
@@ -57,6 +57,30 @@ const inputSha256 = (input: unknown) => createHash('sha256').update(canonical(in
 export function defaultWorkflowId(type: WorkflowType, input: Record<string, unknown>): string {
   const dataset = typeof input.dataset === 'string' ? input.dataset : 'default';
   return `${type}/${dataset}/${inputSha256(input).slice(0, 12)}`;
+}
+
+/**
+ * Most bytes of JSON a workflow input may have (`RETORT_MAX_INPUT_BYTES`, default 64 KiB): inputs
+ * carry references, never data, and every payload of a run stays under the server's blob limit.
+ */
+export const maxInputBytes = (env = process.env.RETORT_MAX_INPUT_BYTES) => (env ? Number(env) : 64 * 1024);
+
+/** Thrown by {@link RetortClient.start} for an input that breaks a size limit; names the field. */
+export class InputLimitExceeded extends Error {
+  override readonly name = 'InputLimitExceeded';
+}
+
+function checkInputLimits(type: WorkflowType, input: Record<string, unknown>): void {
+  const bytes = Buffer.byteLength(JSON.stringify(input), 'utf8');
+  if (bytes > maxInputBytes())
+    throw new InputLimitExceeded(
+      `${type} input is ${bytes} bytes of JSON, over the ${maxInputBytes()}-byte limit (RETORT_MAX_INPUT_BYTES): pass data by URI, not inline`,
+    );
+  const long = overlongNameField(input);
+  if (long)
+    throw new InputLimitExceeded(
+      `${type} input field "${long.field}": at most ${MAX_NAME_CHARS} characters (got ${long.length})`,
+    );
 }
 
 /** Memo key holding the sha256 of a run's input, compared when a start meets a running run. */
@@ -115,6 +139,7 @@ export class RetortClient {
     options: StartOptions = {},
   ): Promise<WorkflowHandleWithFirstExecutionRunId> {
     WORKFLOW_INPUTS[type].parse(input); // fail fast, with zod's message, before anything is started
+    checkInputLimits(type, input);
     const workflowId = options.workflowId ?? defaultWorkflowId(type, input);
     const sha256 = inputSha256({ type, input });
     const handle = await this.client.workflow.start(type, {

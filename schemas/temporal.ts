@@ -12,6 +12,29 @@ export const RetortStage = defineSearchAttributeKey('RetortStage', SearchAttribu
 export const RetortDataset = defineSearchAttributeKey('RetortDataset', SearchAttributeType.KEYWORD);
 export const SEARCH_ATTRIBUTES = [RetortPipeline, RetortStage, RetortDataset] as const;
 
+/**
+ * Names that become search attributes, workflow IDs and UI summaries (`dataset`, `lineage`): short
+ * enough that the server never refuses or terminates a run over them (keyword values, ID length).
+ */
+export const MAX_NAME_CHARS = 100;
+export const DatasetName = z
+  .string()
+  .max(MAX_NAME_CHARS)
+  .regex(/^[A-Za-z0-9._-]+$/, 'letters, digits, ".", "_" and "-" only');
+
+/** Input fields every workflow copies into search attributes or IDs. */
+export const NAME_FIELDS = ['dataset', 'lineage'] as const;
+
+/** The first name field longer than {@link MAX_NAME_CHARS}, for a message naming it. */
+export function overlongNameField(input: unknown): { field: string; length: number } | undefined {
+  if (!input || typeof input !== 'object') return undefined;
+  for (const field of NAME_FIELDS) {
+    const v = (input as Record<string, unknown>)[field];
+    if (typeof v === 'string' && v.length > MAX_NAME_CHARS) return { field, length: v.length };
+  }
+  return undefined;
+}
+
 /** Activity timing profile: `test` makes crash detection take seconds instead of minutes. */
 export const Profile = z.enum(['prod', 'test']).default('prod');
 export type Profile = z.infer<typeof Profile>;
@@ -37,6 +60,7 @@ export const NON_RETRYABLE_ERROR_TYPES = [
   'InvalidStoreKey',
   'UnsupportedUri',
   'UriRefused',
+  'DatasetTooLarge',
   'ConfigError',
   'CheckpointIncompatible',
   'NonFiniteValues',

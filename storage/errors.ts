@@ -9,7 +9,8 @@ export type DataErrorType =
   | 'InvalidStoreKey'
   | 'UnsupportedUri'
   | 'InvalidPipelineInput'
-  | 'UriRefused';
+  | 'UriRefused'
+  | 'DatasetTooLarge';
 
 export class RetortDataError extends Error {
   readonly nonRetryable = true;

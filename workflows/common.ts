@@ -12,7 +12,9 @@ import type { z } from 'zod';
 import type { ComputeActivities } from '../activities/compute.js';
 import type { IoActivities } from '../activities/index.js';
 import {
+  MAX_NAME_CHARS,
   NON_RETRYABLE_ERROR_TYPES,
+  overlongNameField,
   type Profile,
   RetortDataset,
   RetortPipeline,
@@ -31,6 +33,14 @@ export function parseInput<S extends z.ZodType>(schema: S, raw: unknown, workflo
       'InvalidPipelineInput',
     );
   }
+  // Backstop for schemas without a length bound: a long name would otherwise reach the search
+  // attributes and the server would terminate the run (BadSearchAttributes).
+  const long = overlongNameField(parsed.data);
+  if (long)
+    throw ApplicationFailure.nonRetryable(
+      `${workflow} input field "${long.field}": at most ${MAX_NAME_CHARS} characters (got ${long.length})`,
+      'InvalidPipelineInput',
+    );
   return parsed.data;
 }
 

@@ -177,6 +177,45 @@ describe('ingestCorpus rejects bad input', () => {
     expect(f.message).toContain('"ctx"');
   });
 
+  it('a 3,000-character dataset → InvalidPipelineInput naming "dataset", not a server termination', async () => {
+    const f = await ingestFailure(file('ok.jsonl', '{"id":"a","group":"g","text":"t"}\n'), {
+      dataset: 'd'.repeat(3000),
+    });
+    expect(f.type).toBe('InvalidPipelineInput');
+    expect(f.message).toContain('"dataset"');
+    // distillDataset's own schema has no length bound: the workflow-side backstop catches it.
+    const taskQueue = uniqueQueue('long-name');
+    const { runUntil } = await startWorkers(store, taskQueue);
+    const err = await runUntil(() =>
+      client.workflow
+        .execute('distillDataset', {
+          taskQueue,
+          workflowId: `long-${randomUUID()}`,
+          args: [{ dataset: 'd'.repeat(3000), profile: 'test' }],
+        })
+        .then(
+          () => undefined,
+          (e: unknown) => e,
+        ),
+    );
+    const cause = (err as WorkflowFailedError).cause as ApplicationFailure;
+    expect(cause.type).toBe('InvalidPipelineInput');
+    expect(cause.message).toContain('"dataset": at most 100 characters (got 3000)');
+    await expectNothingWritten();
+  });
+
+  it('a non-UTF-8 JSONL → CorruptDataset naming the line', async () => {
+    const bytes = new Uint8Array([
+      ...new TextEncoder().encode('{"id":"a","group":"g","text":"ok"}\n{"id":"b","group":"g","text":"caf'),
+      0xe9,
+      ...new TextEncoder().encode('"}\n'),
+    ]);
+    const f = await ingestFailure(file('latin1.jsonl', bytes));
+    expect(f.type).toBe('CorruptDataset');
+    expect(f.message).toMatch(/latin1\.jsonl, line 2: not valid UTF-8/);
+    await expectNothingWritten();
+  });
+
   it('a good user corpus (JSONL) is accepted, so the failures above are about the data', async () => {
     const lines = Array.from({ length: 60 }, (_x, i) =>
       JSON.stringify({ id: `d${i}`, group: i % 2 ? 'odd' : 'even', text: `document ${i} `.repeat(40) }),

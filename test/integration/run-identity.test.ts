@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
 import type { Client, Connection } from '@temporalio/client';
 import type { RunManifest } from '../../activities/manifest.js';
-import { RetortClient, WorkflowInputConflict } from '../../client/index.js';
+import { InputLimitExceeded, RetortClient, WorkflowInputConflict } from '../../client/index.js';
 import type { IngestCorpusInput, IngestCorpusResult } from '../../schemas/ingest.js';
 import { manifestKeys, workflowKey } from '../../storage/run-keys.js';
 import { connectClient, startWorkers, tempFileStore, uniqueQueue } from '../support/temporal.js';
@@ -105,6 +105,18 @@ describe('starting a running workflow ID', () => {
     } finally {
       await client.workflow.getHandle(workflowId).terminate('test done');
     }
+  });
+
+  it('an input over the size limit, or with an overlong name, is refused before anything starts', async () => {
+    const workflowId = `rid-big-${randomUUID()}`;
+    const big = { ...input(1), note: 'x'.repeat(70 * 1024) };
+    await expect(retort.start('ingestCorpus', big, { workflowId, taskQueue })).rejects.toThrow(
+      /over the 65536-byte limit \(RETORT_MAX_INPUT_BYTES\)/,
+    );
+    await expect(
+      retort.start('distillDataset', { dataset: 'd'.repeat(3000) }, { workflowId, taskQueue }),
+    ).rejects.toBeInstanceOf(InputLimitExceeded);
+    await expect(client.workflow.getHandle(workflowId).describe()).rejects.toThrow(/not found/i);
   });
 
   it('a run started elsewhere (no Retort memo) is compared by its recorded input', async () => {
