@@ -92,7 +92,8 @@ export const TIMEOUTS: Record<Profile, { io: ActivityTimeouts; compute: Activity
   test: {
     io: {
       startToCloseTimeout: '5 minutes',
-      heartbeatTimeout: '10s',
+      // Not shorter: a loaded test machine can hold a synchronous encode for several seconds.
+      heartbeatTimeout: '30s',
       retry: { initialInterval: '500ms', backoffCoefficient: 2, maximumInterval: '2s', maximumAttempts: 4 },
     },
     compute: {
