@@ -1,6 +1,6 @@
 // Typed client SDK: start, await, watch and inspect Retort pipelines.
 //
-//   const retort = await RetortClient.connect();               // TEMPORAL_ADDRESS / TEMPORAL_NAMESPACE
+//   const retort = await RetortClient.connect();   // temporal.toml profile / TEMPORAL_ADDRESS, TEMPORAL_API_KEY…
 //   const run = await retort.run('ingestCorpus', { seed: 1 });  // { workflowId, runId, status, result }
 import { createHash } from 'node:crypto';
 import {
@@ -10,6 +10,7 @@ import {
   type WorkflowHandleWithFirstExecutionRunId,
 } from '@temporalio/client';
 import { progressQuery } from '../schemas/messages.js';
+import { type TemporalSettings, temporalSettings } from './connection.js';
 import { MAX_NAME_CHARS, TASK_QUEUE, overlongNameField } from '../schemas/temporal.js';
 import { WORKFLOW_INPUTS, type WorkflowType } from './workflow-types.js';
 
@@ -20,12 +21,11 @@ export {
   type WorkflowType,
 } from './workflow-types.js';
 
-export interface ConnectOptions {
-  /** Default `TEMPORAL_ADDRESS`, else `127.0.0.1:7233`. */
-  address?: string;
-  /** Default `TEMPORAL_NAMESPACE`, else `default`. */
-  namespace?: string;
-}
+/**
+ * Default: the `temporal` CLI's settings (temporal.toml profile, then TEMPORAL_ADDRESS,
+ * TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TEMPORAL_TLS*…), else `127.0.0.1:7233` and `default`.
+ */
+export type ConnectOptions = TemporalSettings;
 
 export interface StartOptions {
   /** Default: derived from the workflow type, dataset and a hash of the input (identical work dedups). */
@@ -123,9 +123,8 @@ export class RetortClient {
 
   /** Connects to the Temporal frontend. */
   static async connect(options: ConnectOptions = {}): Promise<RetortClient> {
-    const address = options.address ?? process.env.TEMPORAL_ADDRESS ?? '127.0.0.1:7233';
-    const namespace = options.namespace ?? process.env.TEMPORAL_NAMESPACE ?? 'default';
-    const connection = await Connection.connect({ address });
+    const { connectionOptions, namespace } = temporalSettings(options);
+    const connection = await Connection.connect(connectionOptions);
     return new RetortClient(new Client({ connection, namespace }), connection);
   }
 
