@@ -75,13 +75,27 @@ export function loadBuiltin(groups: readonly string[]): TextCorpusRow[] {
   });
 }
 
+/**
+ * The `source` of a row whose input has no source column: the file's name. Not the full URI, so
+ * the artifact's bytes do not depend on where the store or the input folder lives.
+ */
+export function sourceName(uri: string): string {
+  const last = uri.split('/').filter(Boolean).at(-1) ?? uri;
+  try {
+    return decodeURIComponent(last);
+  } catch {
+    return last;
+  }
+}
+
 /** Rows of a user corpus table (columns id, group, text; source optional). */
 export function rowsFromTable(table: Table, uri: string): TextCorpusRow[] {
   const ids = stringValues(table, 'id');
   const groups = stringValues(table, 'group');
   const texts = stringValues(table, 'text');
   const sources = table.getChild('source') ? stringValues(table, 'source') : undefined;
-  return ids.map((id, i) => ({ id, group: groups[i]!, text: texts[i]!, source: sources?.[i] ?? uri }));
+  const fallback = sourceName(uri);
+  return ids.map((id, i) => ({ id, group: groups[i]!, text: texts[i]!, source: sources?.[i] ?? fallback }));
 }
 
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
@@ -144,7 +158,7 @@ export function rowsFromJsonl(bytes: Uint8Array, uri: string): TextCorpusRow[] {
       id: obj.id as string,
       group: obj.group as string,
       text: obj.text as string,
-      source: typeof obj.source === 'string' ? obj.source : uri,
+      source: typeof obj.source === 'string' ? obj.source : sourceName(uri),
     });
   });
   if (rows.length === 0) throw emptyDataset(`JSONL file ${uri} has no rows`);

@@ -1,6 +1,12 @@
 // Bad-input edges: declared Parquet expansion and row caps, non-UTF-8 and control characters in
-// JSONL, overlong names. Real parquet-wasm files, real decoders.
+// JSONL, overlong names; and store-independent artifact bytes. Real parquet-wasm files, real decoders.
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { createIngestActivities } from '../../../activities/ingest.js';
+import { ArtifactStore } from '../../../storage/artifacts.js';
+import { FileStore } from '../../../storage/file-store.js';
 import { rowsFromJsonl } from '../../../activities/text-corpus.js';
 import { IngestCorpusInput } from '../../../schemas/ingest.js';
 import { IMAGES } from '../../../schemas/tables.js';
@@ -108,5 +114,29 @@ describe('name lengths', () => {
     expect(r.error!.issues[0]!.path).toEqual(['dataset']);
     expect(overlongNameField({ dataset: 'd'.repeat(3000) })).toEqual({ field: 'dataset', length: 3000 });
     expect(overlongNameField({ lineage: 'l'.repeat(MAX_NAME_CHARS) })).toBeUndefined();
+  });
+});
+
+describe('artifact bytes do not contain the store location', () => {
+  it('the same JSONL ingested from two stores gives byte-identical corpus tables', async () => {
+    const lines = Array.from({ length: 40 }, (_x, i) =>
+      JSON.stringify({ id: `d${i}`, group: i % 2 ? 'odd' : 'even', text: `document ${i} `.repeat(30) }),
+    ).join('\n');
+    const shas: string[] = [];
+    for (const name of ['one', 'two']) {
+      const store = new FileStore(mkdtempSync(join(tmpdir(), `retort-loc-${name}-`)));
+      await store.put('inputs/corpus.jsonl', new TextEncoder().encode(lines));
+      const { ingestTextCorpus } = createIngestActivities({ artifacts: new ArtifactStore(store) });
+      const r = await ingestTextCorpus({
+        source: { uri: store.uri('inputs/corpus.jsonl') },
+        maxBytesPerGroup: 1e6,
+        passageBytes: 512,
+        split: { val: 0.2, test: 0.1 },
+        seed: 1,
+      });
+      expect(r.corpus.train.uri).toContain(store.root);
+      shas.push(r.corpus.train.sha256);
+    }
+    expect(shas[0]).toBe(shas[1]);
   });
 });
