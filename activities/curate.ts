@@ -5,22 +5,19 @@ import { LineageRecord, type PartitionInfo } from '../schemas/curate.js';
 import { type ArtifactStore, sha256Hex } from '../storage/artifacts.js';
 import { RetortDataError, notFound } from '../storage/errors.js';
 import type { ObjectStore } from '../storage/object-store.js';
-import { openStore } from '../storage/open.js';
+import { resolveObject } from '../storage/open.js';
+import { manifestKey } from '../storage/run-keys.js';
 
 const DATA_FILE = /\.(parquet|jsonl)$/;
 export const lineageKey = (lineage: string) => `lineages/${lineage}/LATEST.json`;
 
-/** The store and key prefix a prefix URI names (the home store when it lies under its root). */
+/** The store and key prefix a prefix URI names, confined to the allowed input roots. */
 function prefixLocation(prefixUri: string, home: ObjectStore): { store: ObjectStore; prefix: string } {
-  const uri = prefixUri.replace(/\/+$/, '');
-  if (uri.split('/').some((s) => s === '..')) {
-    throw new RetortDataError(
-      'InvalidStoreKey',
-      `partition prefix "${prefixUri}": ".." path segments are not allowed`,
-    );
-  }
-  if (uri.startsWith(home.root + '/')) return { store: home, prefix: `${uri.slice(home.root.length + 1)}/` };
-  return { store: openStore(uri.startsWith('/') ? `file://${uri}` : uri), prefix: '' };
+  const { store, key } = resolveObject(prefixUri.replace(/\/+$/, ''), home, {
+    field: 'source.partitions',
+    prefix: true,
+  });
+  return { store, prefix: key ? `${key}/` : '' };
 }
 
 /** Groups data files `<partition>/<file>` under a prefix by partition (first segment), sorted. */
@@ -93,7 +90,9 @@ export function createCurateIoActivities({ artifacts }: { artifacts: ArtifactSto
       report: Record<string, unknown>;
     }): Promise<ArtifactRef> {
       const bytes = new TextEncoder().encode(JSON.stringify(report, null, 2));
-      const key = `runs/${workflowId.replace(/[^A-Za-z0-9._-]/g, '_')}/curate-report.json`;
+      // Beside the run's manifest: the workflow puts its run identity into the report.
+      const runId = String(report.firstExecutionRunId ?? report.runId ?? 'unknown-run');
+      const key = manifestKey(workflowId, runId).replace(/manifest\.json$/, 'curate-report.json');
       await home.put(key, bytes, { contentType: 'application/json' });
       return {
         uri: home.uri(key),

@@ -198,7 +198,7 @@ export function createImageActivities({ artifacts }: { artifacts: ArtifactStore 
         sourceName = mnistVersion();
         inputs = [sourceName];
       } else {
-        const bytes = await artifacts.readUri(source.uri);
+        const bytes = await artifacts.readUri(source.uri, 'source.uri');
         user = readUserImages(bytes, source.uri, classes);
         sourceName = `${source.uri}#sha256=${sha256Hex(bytes)}`;
         inputs = [sourceName];

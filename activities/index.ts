@@ -3,6 +3,7 @@
 import { ArtifactStore } from '../storage/artifacts.js';
 import type { ObjectStore } from '../storage/object-store.js';
 import { withFailureMapping } from './failures.js';
+import { withBackgroundHeartbeats } from './liveness.js';
 import { createIngestActivities } from './ingest.js';
 import { createImageActivities } from './images.js';
 import { createDistillReportActivities } from './distill-report.js';
@@ -19,15 +20,17 @@ export interface ActivityDeps {
 /** Activities for queue `retort`: ingest, manifests, other I/O. */
 export function createIoActivities({ store }: ActivityDeps) {
   const artifacts = new ArtifactStore(store);
-  return withFailureMapping({
-    ...createIngestActivities({ artifacts }),
-    ...createManifestActivities({ artifacts }),
-    ...createAioliHistoryActivities({ artifacts }),
-    ...createImageActivities({ artifacts }),
-    ...createDistillReportActivities({ artifacts }),
-    ...createGotdIoActivities({ artifacts }),
-    ...createRewarmIoActivities({ artifacts }),
-    ...createCurateIoActivities({ artifacts }),
-  });
+  return withBackgroundHeartbeats(
+    withFailureMapping({
+      ...createIngestActivities({ artifacts }),
+      ...createManifestActivities({ artifacts }),
+      ...createAioliHistoryActivities({ artifacts }),
+      ...createImageActivities({ artifacts }),
+      ...createDistillReportActivities({ artifacts }),
+      ...createGotdIoActivities({ artifacts }),
+      ...createRewarmIoActivities({ artifacts }),
+      ...createCurateIoActivities({ artifacts }),
+    }),
+  );
 }
 export type IoActivities = ReturnType<typeof createIoActivities>;

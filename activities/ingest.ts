@@ -87,7 +87,7 @@ function countGroups(splits: Record<Split, readonly TextCorpusRow[]>): GroupCoun
 
 export function createIngestActivities({ artifacts }: { artifacts: ArtifactStore }) {
   async function readUserCorpus(uri: string, format: 'parquet' | 'jsonl' | undefined) {
-    const bytes = await artifacts.readUri(uri);
+    const bytes = await artifacts.readUri(uri, 'source.uri');
     const kind = format ?? (uri.endsWith('.jsonl') || uri.endsWith('.json') ? 'jsonl' : 'parquet');
     const rows =
       kind === 'jsonl'

@@ -1,10 +1,13 @@
 // The run manifest: written last, the commit point of a pipeline run (DESIGN.md §3).
 import type { ArtifactRef } from '../schemas/artifact.js';
-import { type ArtifactStore, CODE_VERSION, manifestKey, sha256Hex } from '../storage/artifacts.js';
+import { type ArtifactStore, CODE_VERSION, sha256Hex } from '../storage/artifacts.js';
+import { findManifestKey, manifestKey } from '../storage/run-keys.js';
 
 export interface CommitManifestInput {
   workflowId: string;
   runId: string;
+  /** The run chain's first run ID (survives continue-as-new); keys the manifest. Default: runId. */
+  firstExecutionRunId?: string;
   workflowType: string;
   input: unknown;
   outputs: Record<string, unknown>;
@@ -16,21 +19,28 @@ export interface RunManifest extends CommitManifestInput {
   committedAt: string;
 }
 
+const decode = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
+
 export function createManifestActivities({ artifacts }: { artifacts: ArtifactStore }) {
+  const store = artifacts.store;
   return {
-    /** Writes `runs/<workflowId>/manifest.json`; a rerun of the same workflow ID replaces it. */
+    /**
+     * Writes `runs/<key of workflowId>/<first run ID>/manifest.json`, create-if-absent: a retried
+     * activity finds the manifest its first attempt wrote and returns it; nothing is replaced.
+     */
     async commitManifest(input: CommitManifestInput): Promise<ArtifactRef> {
       const manifest: RunManifest = {
         ...input,
         codeVersion: CODE_VERSION,
-        store: artifacts.store.root,
+        store: store.root,
         committedAt: new Date().toISOString(),
       };
-      const bytes = new TextEncoder().encode(JSON.stringify(manifest, null, 2));
-      const key = manifestKey(input.workflowId);
-      await artifacts.store.put(key, bytes, { contentType: 'application/json' });
+      const key = manifestKey(input.workflowId, input.firstExecutionRunId ?? input.runId);
+      let bytes: Uint8Array = new TextEncoder().encode(JSON.stringify(manifest, null, 2));
+      const outcome = await store.put(key, bytes, { ifNoneMatch: true, contentType: 'application/json' });
+      if (outcome === 'exists') bytes = await store.get(key);
       return {
-        uri: artifacts.store.uri(key),
+        uri: store.uri(key),
         kind: 'report',
         format: 'json',
         sha256: sha256Hex(bytes),
@@ -38,11 +48,10 @@ export function createManifestActivities({ artifacts }: { artifacts: ArtifactSto
       };
     },
 
-    /** Reads a run's manifest (used by the client, schedules and tests). */
-    async readManifest(workflowId: string): Promise<RunManifest | undefined> {
-      const key = manifestKey(workflowId);
-      if (!(await artifacts.store.head(key))) return undefined;
-      return JSON.parse(new TextDecoder().decode(await artifacts.store.get(key))) as RunManifest;
+    /** Reads a run's manifest (the latest run's without `runId`; used by the client and tests). */
+    async readManifest(workflowId: string, runId?: string): Promise<RunManifest | undefined> {
+      const key = await findManifestKey(store, workflowId, runId);
+      return key ? (JSON.parse(decode(await store.get(key))) as RunManifest) : undefined;
     },
   };
 }

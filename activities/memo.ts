@@ -12,7 +12,8 @@ export interface PendingArtifact {
 }
 
 /**
- * Runs `compute` unless a result with the same identity is committed (and `cache` is on).
+ * Runs `compute` unless a result with the same identity is committed, with all its outputs still
+ * in the store (and `cache` is on).
  * `compute` returns every output's bytes before anything is written, so a failure leaves no
  * artifact behind; the activity's JSON result is committed last and is what a later call finds.
  */
@@ -25,7 +26,15 @@ export async function memoized<R>(
   const resultKey = artifactKey('report', 'json', { ...identity, output: '__result__' });
   if (cache) {
     const hit = await artifacts.lookup(resultKey);
-    if (hit) return JSON.parse(new TextDecoder().decode(await artifacts.read(hit))) as R;
+    if (hit) {
+      const value = JSON.parse(new TextDecoder().decode(await artifacts.read(hit))) as R;
+      // A hit counts only if every output it names is still there with its recorded size;
+      // otherwise (retention, a lifecycle rule, a manual delete) the work is done again.
+      const missing = await artifacts.missingRefs(value);
+      if (missing.length === 0) return value;
+      // A truncated output would otherwise be kept by the create-if-absent commit below.
+      for (const key of [...missing, resultKey]) await artifacts.forget(key);
+    }
   }
   const { outputs, result } = await compute();
   const refs: Record<string, ArtifactRef> = {};

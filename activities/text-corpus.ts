@@ -75,19 +75,61 @@ export function loadBuiltin(groups: readonly string[]): TextCorpusRow[] {
   });
 }
 
+/**
+ * The `source` of a row whose input has no source column: the file's name. Not the full URI, so
+ * the artifact's bytes do not depend on where the store or the input folder lives.
+ */
+export function sourceName(uri: string): string {
+  const last = uri.split('/').filter(Boolean).at(-1) ?? uri;
+  try {
+    return decodeURIComponent(last);
+  } catch {
+    return last;
+  }
+}
+
 /** Rows of a user corpus table (columns id, group, text; source optional). */
 export function rowsFromTable(table: Table, uri: string): TextCorpusRow[] {
   const ids = stringValues(table, 'id');
   const groups = stringValues(table, 'group');
   const texts = stringValues(table, 'text');
   const sources = table.getChild('source') ? stringValues(table, 'source') : undefined;
-  return ids.map((id, i) => ({ id, group: groups[i]!, text: texts[i]!, source: sources?.[i] ?? uri }));
+  const fallback = sourceName(uri);
+  return ids.map((id, i) => ({ id, group: groups[i]!, text: texts[i]!, source: sources?.[i] ?? fallback }));
 }
 
-/** Rows of a JSONL corpus; errors name the line and the file. */
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * The text of a JSONL file, or `CorruptDataset` naming the first line that is not valid UTF-8
+ * (a lenient decode would silently turn those bytes into U+FFFD and change the data).
+ */
+function decodeUtf8Lines(bytes: Uint8Array, uri: string): string[] {
+  try {
+    return strictUtf8.decode(bytes).split('\n');
+  } catch {
+    let start = 0;
+    for (let line = 1; start <= bytes.length; line++) {
+      let end = bytes.indexOf(0x0a, start);
+      if (end < 0) end = bytes.length;
+      try {
+        strictUtf8.decode(bytes.subarray(start, end));
+      } catch {
+        throw new RetortDataError(
+          'CorruptDataset',
+          `JSONL file ${uri}, line ${line}: not valid UTF-8 (convert the file to UTF-8 first)`,
+        );
+      }
+      start = end + 1;
+    }
+    throw new RetortDataError('CorruptDataset', `JSONL file ${uri}: not valid UTF-8`);
+  }
+}
+
+/** Rows of a JSONL corpus (UTF-8); errors name the line and the file. */
 export function rowsFromJsonl(bytes: Uint8Array, uri: string): TextCorpusRow[] {
   const rows: TextCorpusRow[] = [];
-  const lines = new TextDecoder().decode(bytes).split('\n');
+  const lines = decodeUtf8Lines(bytes, uri);
   lines.forEach((line, i) => {
     if (!line.trim()) return;
     let obj: Record<string, unknown>;
@@ -104,11 +146,19 @@ export function rowsFromJsonl(bytes: Uint8Array, uri: string): TextCorpusRow[] {
         );
       }
     }
+    for (const field of ['id', 'group'] as const) {
+      // Ids and groups become keys, file names and report labels: no control characters.
+      if (/[\u0000-\u001f\u007f]/.test(obj[field] as string))
+        throw new RetortDataError(
+          'DatasetSchemaMismatch',
+          `JSONL field "${field}" in ${uri}, line ${i + 1}: control characters (such as NUL) are not allowed`,
+        );
+    }
     rows.push({
       id: obj.id as string,
       group: obj.group as string,
       text: obj.text as string,
-      source: typeof obj.source === 'string' ? obj.source : uri,
+      source: typeof obj.source === 'string' ? obj.source : sourceName(uri),
     });
   });
   if (rows.length === 0) throw emptyDataset(`JSONL file ${uri} has no rows`);

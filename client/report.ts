@@ -1,6 +1,6 @@
 // HTML run reports: what a run read, what it wrote, and its per-group figures, from its manifest.
 import type { ObjectStore } from '../storage/object-store.js';
-import { manifestKey } from '../storage/artifacts.js';
+import { findManifestKey } from '../storage/run-keys.js';
 
 interface ManifestLike {
   workflowId: string;
@@ -53,13 +53,14 @@ ${groupTable}
 </body></html>`;
 }
 
-/** Reads a run's manifest and writes `reports/<workflowId>.html` next to it; returns its URI. */
+/** Reads the latest run's manifest and writes `report.html` next to it; returns its URI. */
 export async function writeRunReport(
   store: ObjectStore,
   workflowId: string,
   result?: Record<string, unknown>,
 ): Promise<string> {
-  const key = manifestKey(workflowId);
+  const key = await findManifestKey(store, workflowId);
+  if (!key) throw new Error(`no manifest for workflow ${workflowId} in ${store.root}`);
   const manifest = JSON.parse(new TextDecoder().decode(await store.get(key))) as ManifestLike;
   const reportKey = key.replace(/manifest\.json$/, 'report.html');
   await store.put(reportKey, new TextEncoder().encode(renderRunReport(manifest, result)), {

@@ -1,7 +1,7 @@
 // ingestCorpus: input, output, progress.
 import { z } from 'zod';
 import { ArtifactRef } from './artifact.js';
-import { Profile } from './temporal.js';
+import { DatasetName, Profile } from './temporal.js';
 
 /** Text groups bundled from registry packages (licences in README.md). */
 export const BUILTIN_TEXT_GROUPS = ['speeches', 'novel', 'code'] as const;
@@ -22,10 +22,7 @@ export const TextSource = z.union([
 export type TextSource = z.infer<typeof TextSource>;
 
 export const IngestCorpusInput = z.object({
-  dataset: z
-    .string()
-    .regex(/^[A-Za-z0-9._-]+$/)
-    .default('builtin-text'),
+  dataset: DatasetName.default('builtin-text'),
   source: TextSource.default({ builtin: [...BUILTIN_TEXT_GROUPS] }),
   /** Cap on UTF-8 bytes taken per group (passages in seeded order until the cap). */
   maxBytesPerGroup: z.number().int().positive().default(1_000_000),

@@ -12,6 +12,29 @@ export const RetortStage = defineSearchAttributeKey('RetortStage', SearchAttribu
 export const RetortDataset = defineSearchAttributeKey('RetortDataset', SearchAttributeType.KEYWORD);
 export const SEARCH_ATTRIBUTES = [RetortPipeline, RetortStage, RetortDataset] as const;
 
+/**
+ * Names that become search attributes, workflow IDs and UI summaries (`dataset`, `lineage`): short
+ * enough that the server never refuses or terminates a run over them (keyword values, ID length).
+ */
+export const MAX_NAME_CHARS = 100;
+export const DatasetName = z
+  .string()
+  .max(MAX_NAME_CHARS)
+  .regex(/^[A-Za-z0-9._-]+$/, 'letters, digits, ".", "_" and "-" only');
+
+/** Input fields every workflow copies into search attributes or IDs. */
+export const NAME_FIELDS = ['dataset', 'lineage'] as const;
+
+/** The first name field longer than {@link MAX_NAME_CHARS}, for a message naming it. */
+export function overlongNameField(input: unknown): { field: string; length: number } | undefined {
+  if (!input || typeof input !== 'object') return undefined;
+  for (const field of NAME_FIELDS) {
+    const v = (input as Record<string, unknown>)[field];
+    if (typeof v === 'string' && v.length > MAX_NAME_CHARS) return { field, length: v.length };
+  }
+  return undefined;
+}
+
 /** Activity timing profile: `test` makes crash detection take seconds instead of minutes. */
 export const Profile = z.enum(['prod', 'test']).default('prod');
 export type Profile = z.infer<typeof Profile>;
@@ -36,9 +59,12 @@ export const NON_RETRYABLE_ERROR_TYPES = [
   'EmptyDataset',
   'InvalidStoreKey',
   'UnsupportedUri',
+  'UriRefused',
+  'DatasetTooLarge',
   'ConfigError',
   'CheckpointIncompatible',
   'NonFiniteValues',
+  'LossDiverged',
   // Image data / distillation settings (schemas/distill.ts IMAGE_ERROR_TYPES).
   'ImagePixelCountMismatch',
   'LabelOutOfRange',
@@ -49,11 +75,12 @@ export const TIMEOUTS: Record<Profile, { io: ActivityTimeouts; compute: Activity
   prod: {
     io: {
       startToCloseTimeout: '30 minutes',
+      heartbeatTimeout: '30s',
       retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 8 },
     },
     compute: {
       startToCloseTimeout: '24 hours',
-      heartbeatTimeout: '5 minutes',
+      heartbeatTimeout: '60s',
       retry: {
         initialInterval: '30s',
         backoffCoefficient: 2,
@@ -65,6 +92,8 @@ export const TIMEOUTS: Record<Profile, { io: ActivityTimeouts; compute: Activity
   test: {
     io: {
       startToCloseTimeout: '5 minutes',
+      // Not shorter: a loaded test machine can hold a synchronous encode for several seconds.
+      heartbeatTimeout: '30s',
       retry: { initialInterval: '500ms', backoffCoefficient: 2, maximumInterval: '2s', maximumAttempts: 4 },
     },
     compute: {

@@ -7,7 +7,8 @@
 // sidecar records the ref. Readers verify the sha256 of what they read.
 import { createHash } from 'node:crypto';
 import { type ArtifactRef } from '../schemas/artifact.js';
-import { corrupt, notFound } from './errors.js';
+import { RetortDataError, corrupt, notFound } from './errors.js';
+import { uriRefused } from './input-roots.js';
 import type { ObjectStore } from './object-store.js';
 import { resolveObject } from './open.js';
 
@@ -85,25 +86,66 @@ export class ArtifactStore {
     return ref;
   }
 
-  /** Reads an artifact and verifies its sha256. */
-  async read(ref: ArtifactRef): Promise<Uint8Array> {
-    const { store, key } = resolveObject(ref.uri, this.store);
-    const bytes = await store.get(key);
+  /**
+   * Keys of the refs inside `value` (any depth) that point into this store but whose object is gone
+   * or has another size than recorded — a retention rule, a manual delete. Refs elsewhere are not
+   * checked.
+   */
+  async missingRefs(value: unknown): Promise<string[]> {
+    const refs: { uri: string; bytes: number }[] = [];
+    const walk = (v: unknown): void => {
+      if (!v || typeof v !== 'object') return;
+      if (Array.isArray(v)) return v.forEach(walk);
+      const o = v as Record<string, unknown>;
+      if (typeof o.uri === 'string' && typeof o.sha256 === 'string' && typeof o.bytes === 'number')
+        refs.push({ uri: o.uri, bytes: o.bytes });
+      else Object.values(o).forEach(walk);
+    };
+    walk(value);
+    const prefix = `${this.store.root}/`;
+    const missing: string[] = [];
+    for (const ref of refs) {
+      if (!ref.uri.startsWith(prefix)) continue;
+      const { store, key } = resolveObject(ref.uri, this.store);
+      const info = await store.head(key);
+      if (!info || info.size !== ref.bytes) missing.push(key);
+    }
+    return missing;
+  }
+
+  /** Removes a committed artifact and its sidecar (a stale memo entry before it is recomputed). */
+  async forget(key: string): Promise<void> {
+    await this.store.delete(sidecar(key));
+    await this.store.delete(key);
+  }
+
+  /** Reads an artifact and verifies its sha256 (`field`: the input field that named it, for errors). */
+  async read(ref: ArtifactRef, field?: string): Promise<Uint8Array> {
+    const { store, key } = resolveObject(ref.uri, this.store, field ? { field } : {});
+    const bytes = await sameRefusal(ref.uri, field, () => store.get(key));
     const got = sha256Hex(bytes);
     if (got !== ref.sha256)
       throw corrupt(`artifact ${ref.uri}: sha256 ${got} does not match its ref (${ref.sha256})`);
     return bytes;
   }
 
-  /** Reads any object by URI (inputs supplied by users have no ref yet). */
-  async readUri(uri: string): Promise<Uint8Array> {
-    const { store, key } = resolveObject(uri, this.store);
-    const info = await store.head(key);
-    if (!info) throw notFound(`object ${uri} does not exist`);
-    return store.get(key);
+  /** Reads any object by URI (inputs supplied by users have no ref yet), under the allowed roots. */
+  async readUri(uri: string, field?: string): Promise<Uint8Array> {
+    const { store, key } = resolveObject(uri, this.store, field ? { field } : {});
+    return sameRefusal(uri, field, async () => {
+      const info = await store.head(key);
+      if (!info) throw notFound(`${field ? `${field}: ` : ''}object ${uri} does not exist`);
+      return store.get(key);
+    });
   }
 }
 
-/** `runs/<workflowId>/manifest.json`: the commit point of a run, written last. */
-export const manifestKey = (workflowId: string) =>
-  `runs/${workflowId.replace(/[^A-Za-z0-9._-]/g, '_')}/manifest.json`;
+/** A symlink found while reading is refused with the same message as a URI outside the roots. */
+async function sameRefusal<T>(uri: string, field: string | undefined, read: () => Promise<T>): Promise<T> {
+  try {
+    return await read();
+  } catch (err) {
+    if (err instanceof RetortDataError && err.type === 'UriRefused') throw uriRefused(uri, field);
+    throw err;
+  }
+}

@@ -8,7 +8,9 @@ export type DataErrorType =
   | 'EmptyDataset'
   | 'InvalidStoreKey'
   | 'UnsupportedUri'
-  | 'InvalidPipelineInput';
+  | 'InvalidPipelineInput'
+  | 'UriRefused'
+  | 'DatasetTooLarge';
 
 export class RetortDataError extends Error {
   readonly nonRetryable = true;

@@ -1,10 +1,25 @@
 // `file://` object store: keys are files under a root directory. Writes go to a temp file in the
 // same filesystem and are renamed into place, so readers never see a half-written object.
+// No symbolic link below the root is followed, on read or write: a link at `runs/<id>` or
+// `inputs/x` must not make Retort read or write outside the store (the root itself may be a link).
+import { constants } from 'node:fs';
 import { createHash, randomUUID } from 'node:crypto';
-import { link, mkdir, open, readFile, readdir, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
-import { dirname, join, relative, resolve, sep } from 'node:path';
+import {
+  link,
+  lstat,
+  mkdir,
+  open,
+  readFile,
+  readdir,
+  rename,
+  rm,
+  stat,
+  unlink,
+  writeFile,
+} from 'node:fs/promises';
+import { join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { notFound } from './errors.js';
+import { RetortDataError, notFound } from './errors.js';
 import {
   type ObjectInfo,
   type ObjectStore,
@@ -14,6 +29,11 @@ import {
 } from './object-store.js';
 
 const TMP_DIR = '.tmp';
+
+/** Opens for reading without following a final symlink (ELOOP instead). */
+const READ_NOFOLLOW = constants.O_RDONLY | constants.O_NOFOLLOW;
+
+const errno = (err: unknown) => (err as NodeJS.ErrnoException).code;
 
 export class FileStore implements ObjectStore {
   readonly root: string;
@@ -35,12 +55,66 @@ export class FileStore implements ObjectStore {
     return pathToFileURL(this.path(key)).href;
   }
 
+  private symlinkRefused(key: string): RetortDataError {
+    return new RetortDataError(
+      'UriRefused',
+      `URI "${this.uri(key)}" is refused: Retort reads only under its allowed input roots (RETORT_INPUT_ROOTS) and follows no symbolic links`,
+    );
+  }
+
+  /**
+   * The path of `key` after checking that no component below the root is a symbolic link
+   * (`lstat` each one). With `create`, missing directories are made one at a time, so a link
+   * swapped in for a directory is caught instead of followed by a recursive mkdir.
+   */
+  private async checkedPath(key: string, create = false): Promise<string> {
+    const p = this.path(key);
+    const segments = key.split('/');
+    let current = this.dir;
+    for (let i = 0; i < segments.length; i++) {
+      current = join(current, segments[i]!);
+      const last = i === segments.length - 1;
+      let info;
+      try {
+        info = await lstat(current);
+      } catch (err) {
+        if (errno(err) !== 'ENOENT') throw err;
+        if (last || !create) return p; // nothing further exists, so nothing further can be a link
+        await mkdir(current).catch((e: unknown) => {
+          if (errno(e) !== 'EEXIST') throw e;
+        });
+        info = await lstat(current);
+      }
+      if (info.isSymbolicLink()) throw this.symlinkRefused(key);
+    }
+    return p;
+  }
+
+  /** The temp directory, made if missing and refused if it is a link. */
+  private async tmpDir(): Promise<string> {
+    await mkdir(this.dir, { recursive: true });
+    const dir = join(this.dir, TMP_DIR);
+    await mkdir(dir).catch((e: unknown) => {
+      if (errno(e) !== 'EEXIST') throw e;
+    });
+    if ((await lstat(dir)).isSymbolicLink()) throw this.symlinkRefused(TMP_DIR);
+    return dir;
+  }
+
+  private async openForRead(key: string) {
+    const p = await this.checkedPath(key);
+    try {
+      return await open(p, READ_NOFOLLOW);
+    } catch (err) {
+      if (errno(err) === 'ENOENT') throw notFound(`object ${this.uri(key)} does not exist`);
+      if (errno(err) === 'ELOOP') throw this.symlinkRefused(key);
+      throw err;
+    }
+  }
+
   async put(key: string, body: Uint8Array, options: PutOptions = {}): Promise<PutResult> {
-    const final = this.path(key);
-    const tmpDir = join(this.dir, TMP_DIR);
-    await mkdir(tmpDir, { recursive: true });
-    await mkdir(dirname(final), { recursive: true });
-    const tmp = join(tmpDir, randomUUID());
+    const tmp = join(await this.tmpDir(), randomUUID());
+    const final = await this.checkedPath(key, true);
     try {
       const fh = await open(tmp, 'wx');
       try {
@@ -73,24 +147,16 @@ export class FileStore implements ObjectStore {
   }
 
   async get(key: string): Promise<Uint8Array> {
+    const fh = await this.openForRead(key);
     try {
-      return new Uint8Array(await readFile(this.path(key)));
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT')
-        throw notFound(`object ${this.uri(key)} does not exist`);
-      throw err;
+      return new Uint8Array(await fh.readFile());
+    } finally {
+      await fh.close();
     }
   }
 
   async getRange(key: string, start: number, end: number): Promise<Uint8Array> {
-    let fh;
-    try {
-      fh = await open(this.path(key), 'r');
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT')
-        throw notFound(`object ${this.uri(key)} does not exist`);
-      throw err;
-    }
+    const fh = await this.openForRead(key);
     try {
       const buf = new Uint8Array(Math.max(0, end - start));
       const { bytesRead } = await fh.read(buf, 0, buf.length, start);
@@ -102,7 +168,7 @@ export class FileStore implements ObjectStore {
 
   async head(key: string): Promise<ObjectInfo | undefined> {
     try {
-      const s = await stat(this.path(key));
+      const s = await lstat(await this.checkedPath(key));
       return s.isFile() ? { key, size: s.size } : undefined;
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
@@ -133,7 +199,7 @@ export class FileStore implements ObjectStore {
   }
 
   async delete(key: string): Promise<void> {
-    await unlink(this.path(key)).catch((err: NodeJS.ErrnoException) => {
+    await unlink(await this.checkedPath(key)).catch((err: NodeJS.ErrnoException) => {
       if (err.code !== 'ENOENT') throw err;
     });
   }

@@ -8,3 +8,5 @@ export * from './arrow-tables.js';
 export * from './parquet.js';
 export * from './artifacts.js';
 export * from './ranged.js';
+export * from './input-roots.js';
+export * from './run-keys.js';

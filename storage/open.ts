@@ -1,8 +1,8 @@
 // Resolving store roots and object URIs.
-import { dirname, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { resolve } from 'node:path';
 import { RetortDataError } from './errors.js';
 import { FileStore } from './file-store.js';
+import { type InputRoot, inputRootsFor, resolveInput } from './input-roots.js';
 import type { ObjectStore } from './object-store.js';
 import { S3Store } from './s3-store.js';
 
@@ -23,26 +23,15 @@ export function openStore(uri: string = process.env.RETORT_STORE ?? DEFAULT_STOR
 
 /**
  * Splits an object URI into a store and a key, reusing `home` when the URI lies under its root.
- * `file:///a/b/c.parquet` outside the home store opens a FileStore at `/a/b`.
+ * Every URI is confined to the allowed input roots (default: {@link inputRootsFor} `home`):
+ * `file:///a/b/c.parquet` under an allowed root `/a` opens a FileStore at `/a` with key `b/c.parquet`;
+ * anything else is refused with `UriRefused`. `field` names the input field in that error.
  */
-export function resolveObject(uri: string, home?: ObjectStore): { store: ObjectStore; key: string } {
-  if (uri.split(/[\\/]/).some((segment) => segment === '..')) {
-    throw new RetortDataError('InvalidStoreKey', `URI "${uri}": ".." path segments are not allowed`);
-  }
-  if (home && uri.startsWith(home.root + '/')) return { store: home, key: uri.slice(home.root.length + 1) };
-  if (uri.startsWith('file://') || uri.startsWith('/')) {
-    const path = uri.startsWith('file://') ? fileURLToPath(uri) : uri;
-    return { store: new FileStore(dirname(path)), key: path.slice(dirname(path).length + 1) };
-  }
-  const s3 = /^s3:\/\/([^/]+)\/(.+)$/.exec(uri);
-  if (s3) {
-    const key = s3[2]!;
-    const slash = key.lastIndexOf('/');
-    const root = slash < 0 ? `s3://${s3[1]}` : `s3://${s3[1]}/${key.slice(0, slash)}`;
-    return { store: new S3Store(root), key: key.slice(slash + 1) };
-  }
-  throw new RetortDataError(
-    'UnsupportedUri',
-    `URI "${uri}": unknown or missing scheme (expected file://, s3:// or an absolute path)`,
-  );
+export function resolveObject(
+  uri: string,
+  home?: ObjectStore,
+  options: { roots?: readonly InputRoot[]; field?: string; prefix?: boolean } = {},
+): { store: ObjectStore; key: string } {
+  const base = home ?? openStore();
+  return resolveInput(uri, base, options.roots ?? inputRootsFor(base), options);
 }

@@ -5,6 +5,7 @@ import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Connection } from '@temporalio/client';
 import { NativeConnection, Runtime, DefaultLogger } from '@temporalio/worker';
+import { temporalSettings } from '../client/connection.js';
 import { RetortClient } from '../client/index.js';
 import { writeRunReport } from '../client/report.js';
 import { openStore } from '../storage/open.js';
@@ -13,8 +14,9 @@ import { backendSelfTest, initBackend, measureGflops } from './backend.js';
 import { TEMPORAL_CLI_VERSION, findTemporalCli, startDevServer } from './dev-server.js';
 import { type QueueName, createWorkers } from './workers.js';
 
-const address = () => process.env.TEMPORAL_ADDRESS ?? '127.0.0.1:7233';
-const namespace = () => process.env.TEMPORAL_NAMESPACE ?? 'default';
+// Same settings as the `temporal` CLI: temporal.toml profile, TEMPORAL_ADDRESS, TEMPORAL_API_KEY, TLS…
+const address = () => temporalSettings().connectionOptions.address;
+const namespace = () => temporalSettings().namespace;
 
 async function reachable(addr: string): Promise<boolean> {
   try {
@@ -130,7 +132,7 @@ export async function worker(args: string[]) {
   const queues = (values.queue ?? 'all') as QueueName;
   if (!['retort', 'retort-compute', 'all'].includes(queues))
     throw new Error(`--queue ${queues}: expected retort, retort-compute or all`);
-  const connection = await NativeConnection.connect({ address: address() });
+  const connection = await NativeConnection.connect(temporalSettings().connectionOptions);
   const store = openStore();
   const workers = await createWorkers({
     connection,

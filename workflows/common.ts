@@ -3,6 +3,7 @@ import {
   ActivityCancellationType,
   ActivityFailure,
   ApplicationFailure,
+  ChildWorkflowFailure,
   proxyActivities,
   upsertSearchAttributes,
   workflowInfo,
@@ -11,7 +12,9 @@ import type { z } from 'zod';
 import type { ComputeActivities } from '../activities/compute.js';
 import type { IoActivities } from '../activities/index.js';
 import {
+  MAX_NAME_CHARS,
   NON_RETRYABLE_ERROR_TYPES,
+  overlongNameField,
   type Profile,
   RetortDataset,
   RetortPipeline,
@@ -30,14 +33,28 @@ export function parseInput<S extends z.ZodType>(schema: S, raw: unknown, workflo
       'InvalidPipelineInput',
     );
   }
+  // Backstop for schemas without a length bound: a long name would otherwise reach the search
+  // attributes and the server would terminate the run (BadSearchAttributes).
+  const long = overlongNameField(parsed.data);
+  if (long)
+    throw ApplicationFailure.nonRetryable(
+      `${workflow} input field "${long.field}": at most ${MAX_NAME_CHARS} characters (got ${long.length})`,
+      'InvalidPipelineInput',
+    );
   return parsed.data;
 }
 
+/**
+ * I/O activities. They heartbeat too (the worker sends one every few seconds while any activity
+ * runs), so a lost worker or a restarted server costs the heartbeat timeout — tens of seconds —
+ * instead of the start-to-close budget.
+ */
 export function ioActivities(profile: Profile) {
   const t = TIMEOUTS[profile].io;
   // No taskQueue: I/O activities run on the workflow's own queue (`retort`, or a test's queue).
   return proxyActivities<IoActivities>({
     startToCloseTimeout: t.startToCloseTimeout,
+    ...(t.heartbeatTimeout ? { heartbeatTimeout: t.heartbeatTimeout } : {}),
     retry: { ...t.retry, nonRetryableErrorTypes: NON_RETRYABLE_ERROR_TYPES },
   });
 }
@@ -59,14 +76,19 @@ export function computeActivities(profile: Profile) {
 }
 
 /**
- * Re-throws an activity's non-retryable failure as the workflow's own failure, so the run's
- * top-level message names the file and column instead of "Activity task failed".
+ * Re-throws an activity's or a child workflow's non-retryable failure as the workflow's own
+ * failure, so the run's top-level message and type name the cause (file and column, divergence)
+ * instead of "Activity task failed" or "Child Workflow execution failed".
  */
 export async function surfaceFailures<T>(run: () => Promise<T>): Promise<T> {
   try {
     return await run();
   } catch (err) {
-    if (err instanceof ActivityFailure && err.cause instanceof ApplicationFailure && err.cause.nonRetryable) {
+    if (
+      (err instanceof ActivityFailure || err instanceof ChildWorkflowFailure) &&
+      err.cause instanceof ApplicationFailure &&
+      err.cause.nonRetryable
+    ) {
       throw ApplicationFailure.create({
         message: err.cause.message,
         type: err.cause.type ?? 'ActivityFailed',
@@ -87,7 +109,13 @@ export function enterStage(pipeline: string, dataset: string, stage: string): vo
   ]);
 }
 
+/** This run's identity; the first execution's run ID keys its manifest across continue-as-new. */
 export const currentRun = () => {
   const info = workflowInfo();
-  return { workflowId: info.workflowId, runId: info.runId, workflowType: info.workflowType };
+  return {
+    workflowId: info.workflowId,
+    runId: info.runId,
+    firstExecutionRunId: info.firstExecutionRunId,
+    workflowType: info.workflowType,
+  };
 };

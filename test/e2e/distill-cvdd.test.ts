@@ -11,7 +11,8 @@ import { describe, expect, it, inject } from 'vitest';
 import { IMAGES } from '../../schemas/tables.js';
 import type { CvddDistillResult } from '../../schemas/distill.js';
 import { validateTable } from '../../storage/arrow-tables.js';
-import { ArtifactStore, manifestKey } from '../../storage/artifacts.js';
+import { ArtifactStore } from '../../storage/artifacts.js';
+import { runsPrefix } from '../../storage/run-keys.js';
 import { decodeParquet } from '../../storage/parquet.js';
 import { startWorkers, tempFileStore, uniqueQueue } from '../support/temporal.js';
 
@@ -87,8 +88,8 @@ describe('retort run examples/distill-cvdd.json', () => {
 
     // Manifests: the distillCommittee child's, and this run's naming the same distilled set and images.
     const workflowId = `cvdd-${taskQueue}`;
-    expect(r.committeeManifest.uri).toContain(manifestKey(`${workflowId}/committee`));
-    expect(r.manifest.uri).toContain(manifestKey(workflowId));
+    expect(r.committeeManifest.uri).toContain(runsPrefix(`${workflowId}/committee`));
+    expect(r.manifest.uri).toContain(runsPrefix(workflowId));
     const manifest = JSON.parse(
       new TextDecoder().decode(await new ArtifactStore(store).read(r.manifest)),
     ) as {

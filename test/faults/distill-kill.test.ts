@@ -15,7 +15,8 @@ import type {
   TrainExpertsResult,
 } from '../../schemas/trajectory-matching.js';
 import type { IngestImagesResult } from '../../schemas/images.js';
-import { ArtifactStore, manifestKey } from '../../storage/artifacts.js';
+import { ArtifactStore } from '../../storage/artifacts.js';
+import { findManifestKey } from '../../storage/run-keys.js';
 import { CheckpointStore } from '../../storage/checkpoints.js';
 import type { FileStore } from '../../storage/file-store.js';
 import { connectClient, startWorkers, tempFileStore, uniqueQueue } from '../support/temporal.js';
@@ -167,7 +168,7 @@ describe('kill a compute worker mid-distillChunk (SIGKILL)', () => {
         step: ITERATIONS,
         checkpoint: victim.checkpoint,
       });
-      expect(await store.head(manifestKey(workflowId))).toBeDefined();
+      expect(await findManifestKey(store, workflowId)).toBeDefined();
       expect(await store.pendingTempFiles()).toEqual([]);
       await worker.stop();
     });

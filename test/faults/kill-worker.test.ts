@@ -7,7 +7,7 @@ import { defaultPayloadConverter } from '@temporalio/common';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { ArtifactRef } from '../../schemas/artifact.js';
 import type { TrainChunkResult, TrainModelResult, TrainingSpecInput } from '../../schemas/training.js';
-import { manifestKey } from '../../storage/artifacts.js';
+import { findManifestKey } from '../../storage/run-keys.js';
 import { CheckpointStore } from '../../storage/checkpoints.js';
 import type { FileStore } from '../../storage/file-store.js';
 import { connectClient, startWorkers, tempFileStore, uniqueQueue } from '../support/temporal.js';
@@ -176,7 +176,7 @@ describe('kill a compute worker mid-trainChunk (SIGKILL)', () => {
 
       // Store: LATEST names the final checkpoint, the manifest is committed, no temp files are left.
       expect(await checkpoints.readLatest(victimKey)).toEqual({ step: TOTAL, checkpoint: victim.checkpoint });
-      expect(await store.head(manifestKey(workflowId))).toBeDefined();
+      expect(await findManifestKey(store, workflowId)).toBeDefined();
       expect(await store.pendingTempFiles()).toEqual([]);
       await worker.stop();
       note('worker B stopped');

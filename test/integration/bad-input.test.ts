@@ -1,7 +1,7 @@
 // Bad input → a non-retryable failure naming the file and column, and nothing half-written.
 import { randomUUID } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApplicationFailure, type Client, type Connection, WorkflowFailedError } from '@temporalio/client';
 import type { IngestCorpusInput } from '../../schemas/ingest.js';
@@ -49,6 +49,7 @@ async function ingestFailure(
 
 async function expectNothingWritten() {
   expect((await store.list('artifacts/')).map((o) => o.key)).toEqual([]);
+  expect((await store.list('runs/')).map((o) => o.key)).toEqual([]);
   expect(await store.pendingTempFiles()).toEqual([]);
 }
 
@@ -108,11 +109,45 @@ describe('ingestCorpus rejects bad input', () => {
     await expectNothingWritten();
   });
 
-  it('a key that escapes the store → InvalidStoreKey', async () => {
-    const f = await ingestFailure(`${store.root}/inputs/../../../etc/passwd`);
-    expect(f.nonRetryable).toBe(true);
-    expect(f.type).toBe('InvalidStoreKey');
-    expect(f.message).toContain('..');
+  it('a URI that escapes the store → UriRefused, also when the ".." is percent-encoded', async () => {
+    // A private file beside the store: outside every allowed root (the store and inputs/ beside it).
+    const privateDir = join(dirname(store.dir), `private-${randomUUID()}`);
+    mkdirSync(privateDir);
+    writeFileSync(join(privateDir, 'x.jsonl'), '{"id":"secret","group":"g","text":"private"}\n');
+    const uris = [
+      `${store.root}/inputs/../../../etc/passwd`,
+      `${store.root}/inputs/%2E%2E/%2E%2E/${basename(privateDir)}/x.jsonl`,
+      `file://${privateDir}/x.jsonl`,
+      `${privateDir}/x.jsonl`,
+      `file://${privateDir}/absent.jsonl`,
+    ];
+    const messages: string[] = [];
+    for (const uri of uris) {
+      const f = await ingestFailure(uri);
+      expect(f.nonRetryable).toBe(true);
+      expect(f.type).toBe('UriRefused');
+      expect(f.message).toContain('source.uri');
+      messages.push(f.message.replace(uri, 'URI'));
+      await expectNothingWritten();
+    }
+    // One message whether the file exists or not: the refusal cannot probe the host.
+    expect(new Set(messages).size).toBe(1);
+  });
+
+  it('a symlink in the store to a private file → UriRefused, nothing read or written', async () => {
+    const privateDir = join(dirname(store.dir), `private-${randomUUID()}`);
+    mkdirSync(privateDir);
+    writeFileSync(join(privateDir, 'x.jsonl'), '{"id":"secret","group":"g","text":"private"}\n');
+    symlinkSync(join(privateDir, 'x.jsonl'), join(store.dir, 'inputs', 'link.jsonl'));
+    const f = await ingestFailure(`${store.root}/inputs/link.jsonl`);
+    expect(f.type).toBe('UriRefused');
+    expect(f.message).toContain('source.uri');
+    await expectNothingWritten();
+  });
+
+  it('an S3 bucket that is not listed in RETORT_INPUT_ROOTS → UriRefused', async () => {
+    const f = await ingestFailure('s3://not-listed-bucket/corpus.parquet');
+    expect(f.type).toBe('UriRefused');
     await expectNothingWritten();
   });
 
@@ -141,6 +176,45 @@ describe('ingestCorpus rejects bad input', () => {
     expect(f.nonRetryable).toBe(true);
     expect(f.type).toBe('InvalidPipelineInput');
     expect(f.message).toContain('"ctx"');
+  });
+
+  it('a 3,000-character dataset → InvalidPipelineInput naming "dataset", not a server termination', async () => {
+    const f = await ingestFailure(file('ok.jsonl', '{"id":"a","group":"g","text":"t"}\n'), {
+      dataset: 'd'.repeat(3000),
+    });
+    expect(f.type).toBe('InvalidPipelineInput');
+    expect(f.message).toContain('"dataset"');
+    // distillDataset's own schema has no length bound: the workflow-side backstop catches it.
+    const taskQueue = uniqueQueue('long-name');
+    const { runUntil } = await startWorkers(store, taskQueue);
+    const err = await runUntil(() =>
+      client.workflow
+        .execute('distillDataset', {
+          taskQueue,
+          workflowId: `long-${randomUUID()}`,
+          args: [{ dataset: 'd'.repeat(3000), profile: 'test' }],
+        })
+        .then(
+          () => undefined,
+          (e: unknown) => e,
+        ),
+    );
+    const cause = (err as WorkflowFailedError).cause as ApplicationFailure;
+    expect(cause.type).toBe('InvalidPipelineInput');
+    expect(cause.message).toContain('"dataset": at most 100 characters (got 3000)');
+    await expectNothingWritten();
+  });
+
+  it('a non-UTF-8 JSONL → CorruptDataset naming the line', async () => {
+    const bytes = new Uint8Array([
+      ...new TextEncoder().encode('{"id":"a","group":"g","text":"ok"}\n{"id":"b","group":"g","text":"caf'),
+      0xe9,
+      ...new TextEncoder().encode('"}\n'),
+    ]);
+    const f = await ingestFailure(file('latin1.jsonl', bytes));
+    expect(f.type).toBe('CorruptDataset');
+    expect(f.message).toMatch(/latin1\.jsonl, line 2: not valid UTF-8/);
+    await expectNothingWritten();
   });
 
   it('a good user corpus (JSONL) is accepted, so the failures above are about the data', async () => {

@@ -11,7 +11,7 @@ import type { RunManifest } from '../../activities/manifest.js';
 import type { ArtifactRef } from '../../schemas/artifact.js';
 import type { CurvePoint } from '../../schemas/rewarm.js';
 import type { CurateCorpusInput } from '../../schemas/curate.js';
-import { manifestKey } from '../../storage/artifacts.js';
+import { findManifestKey } from '../../storage/run-keys.js';
 import type { FileStore } from '../../storage/file-store.js';
 import { startWorkers, tempFileStore, uniqueQueue } from '../support/temporal.js';
 
@@ -105,7 +105,9 @@ describe('retort schedule → curateCorpus', () => {
     expect(first.workflowId).toMatch(new RegExp(`^schedule-${scheduleId}-`));
     expect(second.workflowId).not.toBe(first.workflowId);
     const manifest = async (id: string) =>
-      JSON.parse(new TextDecoder().decode(await store.get(manifestKey(id)))) as RunManifest & {
+      JSON.parse(
+        new TextDecoder().decode(await store.get((await findManifestKey(store, id))!)),
+      ) as RunManifest & {
         outputs: Outputs;
       };
     const m1 = await manifest(first.workflowId);
@@ -174,7 +176,7 @@ describe('retort schedule → curateCorpus', () => {
     await connection.close();
     expect(childType).toBe('mixAioli');
     const m = JSON.parse(
-      new TextDecoder().decode(await store.get(manifestKey(workflowId))),
+      new TextDecoder().decode(await store.get((await findManifestKey(store, workflowId))!)),
     ) as RunManifest & {
       outputs: Outputs & { training: { workflow: string; proportions: Record<string, number> } };
     };
@@ -216,7 +218,7 @@ describe('retort schedule → curateCorpus', () => {
     await connection.close();
     expect(childType).toBe('selectWarmup');
     const m = JSON.parse(
-      new TextDecoder().decode(await store.get(manifestKey(workflowId))),
+      new TextDecoder().decode(await store.get((await findManifestKey(store, workflowId))!)),
     ) as RunManifest & {
       outputs: Outputs & { selection: ArtifactRef | null };
     };

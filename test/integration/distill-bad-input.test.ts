@@ -23,11 +23,17 @@ const store = tempFileStore('distill-bad');
 const SIDE = 8;
 
 /** A user image table: `perClass[c]` rows of class c, `size` pixel values per row, metadata h = w = SIDE, c = 1. */
-function imageFile(name: string, opts: { perClass: number[]; size?: number; badLabel?: number }): string {
+function imageFile(
+  name: string,
+  opts: { perClass: number[]; size?: number; badLabel?: number; scale?: number },
+): string {
   const size = opts.size ?? SIDE * SIDE;
   const labels = opts.perClass.flatMap((n, c) => Array.from({ length: n }, () => c));
   if (opts.badLabel !== undefined) labels[labels.length - 1] = opts.badLabel;
-  const pixels = Float32Array.from({ length: labels.length * size }, (_x, i) => Math.sin(i));
+  const pixels = Float32Array.from(
+    { length: labels.length * size },
+    (_x, i) => Math.sin(i) * (opts.scale ?? 1),
+  );
   const table = buildTable(
     IMAGES,
     { id: labels.map((_y, i) => `u${i}`), label: Int32Array.from(labels), pixels: { flat: pixels, size } },
@@ -38,14 +44,18 @@ function imageFile(name: string, opts: { perClass: number[]; size?: number; badL
   return `file://${path}`;
 }
 
-async function distillFailure(extra: Partial<DistillDatasetInput>): Promise<ApplicationFailure> {
+async function distillFailure(
+  extra: Partial<DistillDatasetInput>,
+  queues: 'retort' | 'all' = 'retort',
+  workflowId = `distill-bad-${randomUUID()}`,
+): Promise<ApplicationFailure> {
   const taskQueue = uniqueQueue('distill-bad');
-  const { runUntil } = await startWorkers(store, taskQueue, 'retort');
+  const { runUntil } = await startWorkers(store, taskQueue, queues);
   const err = await runUntil(() =>
     client.workflow
       .execute('distillDataset', {
         taskQueue,
-        workflowId: `distill-bad-${randomUUID()}`,
+        workflowId,
         args: [{ dataset: 'bad', classes: 3, method: 'mtt', profile: 'test', ...extra }],
       })
       .then(
@@ -101,6 +111,30 @@ describe('distillDataset rejects bad image data', () => {
     expect(f.message).toContain('class 1 has 2 train images');
     expect(f.message).toContain('small-class.parquet');
     await expectNothingWritten();
+  });
+
+  it('finite but huge pixels (3e38) → LossDiverged at the top, through child and parent, never retried', async () => {
+    const uri = imageFile('huge-pixels.parquet', { perClass: [6, 6, 6], scale: 3e38 });
+    const workflowId = `distill-diverge-${randomUUID()}`;
+    const f = await distillFailure({ source: { uri, testFraction: 0.2 }, ipc: 1 }, 'all', workflowId);
+    expect(f.type).toBe('LossDiverged');
+    expect(f.nonRetryable).toBe(true);
+    expect(f.message).toMatch(/diverged/);
+    // Every activity of the parent and its children ran once: a retry would only replay the divergence.
+    const histories = [workflowId];
+    const attempts: number[] = [];
+    while (histories.length) {
+      const id = histories.pop()!;
+      const { events } = await client.workflow.getHandle(id).fetchHistory();
+      for (const e of events ?? []) {
+        if (e.activityTaskStartedEventAttributes)
+          attempts.push(e.activityTaskStartedEventAttributes.attempt ?? 1);
+        const child = e.startChildWorkflowExecutionInitiatedEventAttributes?.workflowId;
+        if (child) histories.push(child);
+      }
+    }
+    expect(attempts.length).toBeGreaterThan(1);
+    expect(attempts.every((a) => a === 1)).toBe(true);
   });
 
   it('the same shape of table without the defect is accepted (so the failures are about the data)', async () => {

@@ -10,7 +10,8 @@ import { DISTILL_LOG, EVAL_RESULTS } from '../../schemas/trajectory-matching.js'
 import { type DistillDatasetInput, type TrajectoryDistillResult } from '../../schemas/distill.js';
 import { DISTILLED_IMAGES, IMAGES, TRAJECTORIES } from '../../schemas/tables.js';
 import { fixedSizeListValues } from '../../storage/arrow-tables.js';
-import { ArtifactStore, manifestKey } from '../../storage/artifacts.js';
+import { ArtifactStore } from '../../storage/artifacts.js';
+import { findManifestKey } from '../../storage/run-keys.js';
 import type { FileStore } from '../../storage/file-store.js';
 import { decodeValidated } from '../../storage/parquet.js';
 import { connectClient, startWorkers, tempFileStore, uniqueQueue } from '../support/temporal.js';
@@ -83,7 +84,7 @@ describe('distillDataset (tiny MNIST, DATM, IPC 1)', () => {
       expect(a.std).toBeGreaterThanOrEqual(0);
     }
     expect(r.synLr).toBeGreaterThan(0);
-    expect(await storeA.head(manifestKey(first.workflowId))).toBeDefined();
+    expect(await findManifestKey(storeA, first.workflowId)).toBeDefined();
     expect(await storeA.pendingTempFiles()).toEqual([]);
   });
 

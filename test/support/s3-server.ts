@@ -25,19 +25,26 @@ export interface S3Server {
   endpoint: string;
   bucket: string;
   process: ChildProcess;
-  stop(): Promise<void>;
+  /** Its data directory and port: pass them back to `startS3Server` to restart it (outage tests). */
+  dir: string;
+  port: number;
+  /** Stops the server; `keepData` leaves its directory for a restart. */
+  stop(options?: { keepData?: boolean }): Promise<void>;
 }
 
-export async function startS3Server(bucket = 'retort-test'): Promise<S3Server> {
+export async function startS3Server(
+  bucket = 'retort-test',
+  restart: { dir?: string; port?: number } = {},
+): Promise<S3Server> {
   const bin = findVersitygw();
   if (!bin)
     throw new Error(
       'versitygw not found: run `npm run provision` (builds it with Go) or set RETORT_VERSITYGW',
     );
-  const dir = mkdtempSync(join(tmpdir(), 'retort-s3-'));
-  const port = await freePort();
-  mkdirSync(join(dir, 'data'));
-  mkdirSync(join(dir, '.meta'));
+  const dir = restart.dir ?? mkdtempSync(join(tmpdir(), 'retort-s3-'));
+  const port = restart.port ?? (await freePort());
+  mkdirSync(join(dir, 'data'), { recursive: true });
+  mkdirSync(join(dir, '.meta'), { recursive: true });
   const log = openSync(join(dir, 'versitygw.log'), 'a');
   const child = spawn(
     bin,
@@ -64,6 +71,7 @@ export async function startS3Server(bucket = 'retort-test'): Promise<S3Server> {
       await client.send(new CreateBucketCommand({ Bucket: bucket }));
       break;
     } catch (err) {
+      if ((err as Error).name === 'BucketAlreadyOwnedByYou') break; // a restart on the same data
       if (child.exitCode !== null) throw new Error(`versitygw exited with code ${child.exitCode}`);
       if (Date.now() > deadline) throw new Error(`versitygw not ready: ${String(err)}`);
       await new Promise((r) => setTimeout(r, 200));
@@ -74,13 +82,15 @@ export async function startS3Server(bucket = 'retort-test'): Promise<S3Server> {
     endpoint,
     bucket,
     process: child,
-    async stop() {
+    dir,
+    port,
+    async stop(options = {}) {
       if (child.exitCode === null) {
         const exited = new Promise((r) => child.once('exit', r));
         child.kill('SIGTERM');
         await exited;
       }
-      rmSync(dir, { recursive: true, force: true });
+      if (!options.keepData) rmSync(dir, { recursive: true, force: true });
     },
   };
 }

@@ -46,7 +46,16 @@ describe('curate I/O activities', () => {
     const elsewhere = createCurateIoActivities({
       artifacts: new ArtifactStore(new FileStore(mkdtempSync(join(tmpdir(), 'retort-home-')))),
     });
-    expect((await elsewhere.newestPartition({ prefix: `${store.root}/corpus` })).uri).toBe(inHome.uri);
+    // Another store's folder is readable only when listed in RETORT_INPUT_ROOTS.
+    await expect(elsewhere.newestPartition({ prefix: `${store.root}/corpus` })).rejects.toMatchObject({
+      type: 'UriRefused',
+    });
+    process.env.RETORT_INPUT_ROOTS = store.root;
+    try {
+      expect((await elsewhere.newestPartition({ prefix: `${store.root}/corpus` })).uri).toBe(inHome.uri);
+    } finally {
+      delete process.env.RETORT_INPUT_ROOTS;
+    }
   });
 
   it('fails with a named type on an empty prefix or an ambiguous partition', async () => {

@@ -25,9 +25,9 @@ describe('object keys', () => {
   it.each(['', '/etc/passwd', '../x', 'a/../../b', 'a/./b', 'a//b', 'a\\b', 'a\0b'])('rejects %j', (k) => {
     expect(errType(() => validateKey(k))).toBe('InvalidStoreKey');
   });
-  it('resolveObject rejects ".." anywhere in a URI and unknown schemes', () => {
-    expect(errType(() => resolveObject('file:///store/a/../../etc/passwd'))).toBe('InvalidStoreKey');
-    expect(errType(() => resolveObject('s3://bucket/a/../b'))).toBe('InvalidStoreKey');
+  it('resolveObject refuses ".." anywhere in a URI and unknown schemes', () => {
+    expect(errType(() => resolveObject('file:///store/a/../../etc/passwd'))).toBe('UriRefused');
+    expect(errType(() => resolveObject('s3://bucket/a/../b'))).toBe('UriRefused');
     expect(errType(() => resolveObject('ftp://host/file'))).toBe('UnsupportedUri');
     expect(errType(() => openStore('gs://bucket'))).toBe('UnsupportedUri');
   });

@@ -1,0 +1,66 @@
+// A cached result never points at missing data: delete one output of a real ingestCorpus run and
+// the next identical run recomputes it and completes (real dev server, real file:// store).
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Client, Connection } from '@temporalio/client';
+import type { IngestCorpusInput, IngestCorpusResult } from '../../schemas/ingest.js';
+import { ArtifactStore } from '../../storage/artifacts.js';
+import {
+  connectClient,
+  countingStore,
+  startWorkers,
+  tempFileStore,
+  uniqueQueue,
+} from '../support/temporal.js';
+
+let client: Client;
+let connection: Connection;
+beforeAll(async () => ({ client, connection } = await connectClient()));
+afterAll(async () => connection?.close());
+
+const store = countingStore(tempFileStore('memo-hygiene'));
+const input: IngestCorpusInput = {
+  dataset: 'memo',
+  source: { builtin: ['code'] },
+  maxBytesPerGroup: 60_000,
+  ctx: 32,
+  seed: 3,
+  profile: 'test',
+};
+
+async function ingest(): Promise<IngestCorpusResult> {
+  const taskQueue = uniqueQueue('memo');
+  const { runUntil } = await startWorkers(store, taskQueue);
+  return runUntil(
+    () =>
+      client.workflow.execute('ingestCorpus', {
+        taskQueue,
+        workflowId: `memo-${randomUUID()}`,
+        args: [input],
+      }) as Promise<IngestCorpusResult>,
+  );
+}
+
+describe('memo hits verify their outputs', () => {
+  it('delete an output → the next run recomputes it and completes', async () => {
+    const first = await ingest();
+    const key = first.corpus.train.uri.slice(store.root.length + 1);
+    await store.delete(key);
+    expect(await store.head(key)).toBeUndefined();
+
+    const before = store.puts.length;
+    const second = await ingest();
+    expect(second.corpus).toEqual(first.corpus);
+    expect(second.windows).toEqual(first.windows);
+    // The deleted table was written again; every output reads back with its recorded sha256.
+    expect(store.puts.slice(before)).toContain(key);
+    const artifacts = new ArtifactStore(store);
+    for (const ref of [...Object.values(second.corpus), ...Object.values(second.windows), second.stats])
+      expect((await artifacts.read(ref)).byteLength).toBe(ref.bytes);
+
+    // And with everything in place the third run is a plain hit again: no artifact written.
+    const mark = store.puts.length;
+    await ingest();
+    expect(store.puts.slice(mark).filter((k) => k.startsWith('artifacts/'))).toEqual([]);
+  });
+});
