@@ -8,6 +8,8 @@
 //   evaluate  per-group loss on this partition's and the previous partition's validation windows;
 //   report, manifest (the commit point), then the lineage pointer moves to this run's checkpoint.
 // On a Temporal Schedule (`retort schedule create`), each run thus continues the previous one.
+// Each stage is a function below, called in order by `curateCorpus`; the order of their activity and
+// child calls is what recorded histories replay, so it does not change.
 import {
   ApplicationFailure,
   ChildWorkflowFailure,
@@ -19,7 +21,14 @@ import {
 } from '@temporalio/workflow';
 import type { ArtifactRef } from '../schemas/artifact.js';
 import { type ContinualPretrainInput, type ContinualPretrainResult, PAPER_ADAMW } from '../schemas/rewarm.js';
-import { CurateCorpusInput, type CurateCorpusResult, type CurateProgress } from '../schemas/curate.js';
+import {
+  type CurateCorpusConfig,
+  CurateCorpusInput,
+  type CurateCorpusResult,
+  type CurateProgress,
+  type LineageRecord,
+  type PartitionInfo,
+} from '../schemas/curate.js';
 import type { IngestCorpusInput, IngestCorpusResult } from '../schemas/ingest.js';
 import type { MixAioliInput, MixAioliResult } from '../schemas/aioli.js';
 import { progressQuery } from '../schemas/messages.js';
@@ -64,194 +73,292 @@ export async function curateCorpus(rawInput: CurateCorpusInput): Promise<CurateC
   const input = parseInput(CurateCorpusInput, rawInput, 'curateCorpus');
   const lineage = input.lineage ?? input.dataset;
   progress.lineage = lineage;
-  const io = ioActivities(input.profile);
-  const compute = computeActivities(input.profile);
-  const stage = (s: CurateProgress['stage']) => {
-    progress.stage = s;
-    enterStage('curateCorpus', input.dataset, s);
-    setCurrentDetails(
-      `**curateCorpus** \`${lineage}\`: ${s}${progress.partition ? `, partition \`${progress.partition}\`` : ''}${progress.generation ? `, generation ${progress.generation}` : ''}`,
-    );
-  };
-  const common = { seed: input.seed, cache: input.cache, profile: input.profile };
+  const run = curation(input, lineage, progress);
 
   return surfaceFailures(async () => {
-    stage('resolve');
-    const [found, previous] = await Promise.all([
-      'partitions' in input.source ? io.newestPartition({ prefix: input.source.partitions }) : undefined,
-      io.readLineage({ lineage }),
-    ]);
-    const src = input.source;
-    const partition =
-      found?.partition ??
-      ('builtin' in src ? `builtin:${src.builtin.join('+')}` : 'uri' in src ? src.uri : src.partitions);
-    const generation = (previous?.generation ?? 0) + 1;
-    Object.assign(progress, { partition, generation });
+    const resolved = await resolve(run);
+    const ingested = await ingest(run, resolved.found);
+    const { train, selection } = await select(run, ingested);
+    const trained = await trainOn(run, resolved.previous, ingested, train);
+    const evaluation = await evaluate(run, trained.checkpoint, ingested.windows.val, resolved.previous);
+    return report(run, resolved, ingested, selection, trained, evaluation);
+  });
+}
 
-    stage('ingest');
-    const source = found ? { uri: found.uri } : 'partitions' in src ? undefined : src;
-    const ingested = await child<IngestCorpusResult>('ingestCorpus', 'ingest', {
-      dataset: input.dataset,
-      source,
-      ...input.ingest,
-      ...common,
-    } satisfies IngestCorpusInput);
-    let train = ingested.windows.train;
-    const val = ingested.windows.val;
+/** What every stage uses: the parsed input, its lineage, the activities, the stage marker. */
+interface Curation {
+  input: CurateCorpusConfig;
+  lineage: string;
+  progress: CurateProgress;
+  io: ReturnType<typeof ioActivities>;
+  compute: ReturnType<typeof computeActivities>;
+  stage: (s: CurateProgress['stage']) => void;
+  /** Settings every child takes from this run. */
+  common: { seed: number; cache: boolean; profile: CurateCorpusConfig['profile'] };
+}
 
-    let selection: ArtifactRef | null = null;
-    if (input.selection) {
-      stage('select');
-      const selected = await child<SelectWarmupResult>('selectWarmup', 'select', {
-        dataset: input.dataset,
-        pool: ingested.corpus.train,
-        target: input.selection.target,
-        ...(input.selection.budget ? { budget: input.selection.budget } : {}),
-        ...common,
-      } satisfies SelectWarmupInput);
-      selection = selected.selection;
-      // The selected rows (id, group, text) are a text corpus: train on their byte windows.
-      const corpus = await io.ingestTextCorpus({
-        source: { uri: selected.selection.uri, format: 'parquet' },
-        maxBytesPerGroup: Number.MAX_SAFE_INTEGER,
-        passageBytes: input.ingest.passageBytes,
-        split: { val: 0, test: 0 },
-        seed: input.seed,
-        cache: input.cache,
-      });
-      train = (await io.tokenizeCorpus({ corpus: corpus.corpus, ctx: input.ingest.ctx, cache: input.cache }))
-        .windows.train;
-    }
+function curation(input: CurateCorpusConfig, lineage: string, progress: CurateProgress): Curation {
+  return {
+    input,
+    lineage,
+    progress,
+    io: ioActivities(input.profile),
+    compute: computeActivities(input.profile),
+    stage: (s) => {
+      progress.stage = s;
+      enterStage('curateCorpus', input.dataset, s);
+      setCurrentDetails(
+        `**curateCorpus** \`${lineage}\`: ${s}${progress.partition ? `, partition \`${progress.partition}\`` : ''}${progress.generation ? `, generation ${progress.generation}` : ''}`,
+      );
+    },
+    common: { seed: input.seed, cache: input.cache, profile: input.profile },
+  };
+}
 
-    stage('train');
-    const startedFrom = previous?.checkpoint ?? input.init ?? null;
-    const upstreamVal = previous?.val ?? val;
-    const mixture = input.mixing.kind === 'static' ? input.mixing.mixture : undefined;
-    const runSpec = {
-      // Continuing: the checkpoint's own model; a lineage's first run without `init`: `model`, from scratch.
-      model: startedFrom
-        ? (await compute.describeCheckpoint(startedFrom)).model
-        : { kind: 'lm' as const, config: { ...input.model, ctx: input.model.ctx ?? input.ingest.ctx } },
-      optimizer: PAPER_ADAMW,
-      schedule: input.schedule,
-      totalSteps: input.totalSteps,
-      chunkSteps: input.chunkSteps,
-      batchSize: input.batchSize,
-      ...(input.evalMaxRows ? { evalMaxRows: input.evalMaxRows } : {}),
-      ...(startedFrom ? { init: startedFrom } : {}),
-      ...common,
-    };
-    let checkpoint: ArtifactRef;
-    let training: Record<string, unknown>;
-    if (input.mixing.kind === 'aioli') {
-      // One run whose mixture Aioli re-estimates every round, from the lineage checkpoint (or scratch).
-      const groups = ingested.groups.filter((g) => (g.windows?.train ?? 0) > 0).map((g) => g.group);
-      const mixed = await child<MixAioliResult>('mixAioli', 'train', {
-        training: { ...runSpec, data: { train, eval: val } },
-        groups,
-        method: 'aioli',
-        aioli: input.mixing.aioli,
-        valRowsPerGroup: input.mixing.valRowsPerGroup,
-      } satisfies MixAioliInput);
-      checkpoint = mixed.checkpoint;
-      training = {
+interface Resolved {
+  found: PartitionInfo | undefined;
+  previous: LineageRecord | null;
+  partition: string;
+  generation: number;
+}
+
+/** The newest partition under the source prefix and the lineage's latest record. */
+async function resolve({ input, lineage, progress, io, stage }: Curation): Promise<Resolved> {
+  stage('resolve');
+  const [found, previous] = await Promise.all([
+    'partitions' in input.source ? io.newestPartition({ prefix: input.source.partitions }) : undefined,
+    io.readLineage({ lineage }),
+  ]);
+  const src = input.source;
+  const partition =
+    found?.partition ??
+    ('builtin' in src ? `builtin:${src.builtin.join('+')}` : 'uri' in src ? src.uri : src.partitions);
+  const generation = (previous?.generation ?? 0) + 1;
+  Object.assign(progress, { partition, generation });
+  return { found, previous, partition, generation };
+}
+
+/** The partition (or the builtin/URI source) through an ingestCorpus child: splits + byte windows. */
+async function ingest(
+  { input, stage, common }: Curation,
+  found: PartitionInfo | undefined,
+): Promise<IngestCorpusResult> {
+  stage('ingest');
+  const src = input.source;
+  const source = found ? { uri: found.uri } : 'partitions' in src ? undefined : src;
+  return child<IngestCorpusResult>('ingestCorpus', 'ingest', {
+    dataset: input.dataset,
+    source,
+    ...input.ingest,
+    ...common,
+  } satisfies IngestCorpusInput);
+}
+
+/** Optional GOT-D selection (selectWarmup child); training then uses the selected rows' windows. */
+async function select(
+  { input, io, stage, common }: Curation,
+  ingested: IngestCorpusResult,
+): Promise<{ train: ArtifactRef; selection: ArtifactRef | null }> {
+  if (!input.selection) return { train: ingested.windows.train, selection: null };
+  stage('select');
+  const selected = await child<SelectWarmupResult>('selectWarmup', 'select', {
+    dataset: input.dataset,
+    pool: ingested.corpus.train,
+    target: input.selection.target,
+    ...(input.selection.budget ? { budget: input.selection.budget } : {}),
+    ...common,
+  } satisfies SelectWarmupInput);
+  // The selected rows (id, group, text) are a text corpus: train on their byte windows.
+  const corpus = await io.ingestTextCorpus({
+    source: { uri: selected.selection.uri, format: 'parquet' },
+    maxBytesPerGroup: Number.MAX_SAFE_INTEGER,
+    passageBytes: input.ingest.passageBytes,
+    split: { val: 0, test: 0 },
+    seed: input.seed,
+    cache: input.cache,
+  });
+  const train = (
+    await io.tokenizeCorpus({ corpus: corpus.corpus, ctx: input.ingest.ctx, cache: input.cache })
+  ).windows.train;
+  return { train, selection: selected.selection };
+}
+
+interface Trained {
+  startedFrom: ArtifactRef | null;
+  checkpoint: ArtifactRef;
+  training: Record<string, unknown>;
+}
+
+/**
+ * Continual pre-training from the lineage checkpoint (or `init`) with the re-warmed schedule under
+ * the chosen mixing: a mixAioli child for Aioli, a continualPretrain child for a static mixture, or
+ * trainModel from scratch on the same schedule for a lineage's first run without `init`.
+ */
+async function trainOn(
+  { input, compute, stage, common }: Curation,
+  previous: LineageRecord | null,
+  ingested: IngestCorpusResult,
+  train: ArtifactRef,
+): Promise<Trained> {
+  stage('train');
+  const val = ingested.windows.val;
+  const startedFrom = previous?.checkpoint ?? input.init ?? null;
+  const upstreamVal = previous?.val ?? val;
+  const mixture = input.mixing.kind === 'static' ? input.mixing.mixture : undefined;
+  const runSpec = {
+    // Continuing: the checkpoint's own model; a lineage's first run without `init`: `model`, from scratch.
+    model: startedFrom
+      ? (await compute.describeCheckpoint(startedFrom)).model
+      : { kind: 'lm' as const, config: { ...input.model, ctx: input.model.ctx ?? input.ingest.ctx } },
+    optimizer: PAPER_ADAMW,
+    schedule: input.schedule,
+    totalSteps: input.totalSteps,
+    chunkSteps: input.chunkSteps,
+    batchSize: input.batchSize,
+    ...(input.evalMaxRows ? { evalMaxRows: input.evalMaxRows } : {}),
+    ...(startedFrom ? { init: startedFrom } : {}),
+    ...common,
+  };
+  if (input.mixing.kind === 'aioli') {
+    // One run whose mixture Aioli re-estimates every round, from the lineage checkpoint (or scratch).
+    const groups = ingested.groups.filter((g) => (g.windows?.train ?? 0) > 0).map((g) => g.group);
+    const mixed = await child<MixAioliResult>('mixAioli', 'train', {
+      training: { ...runSpec, data: { train, eval: val } },
+      groups,
+      method: 'aioli',
+      aioli: input.mixing.aioli,
+      valRowsPerGroup: input.mixing.valRowsPerGroup,
+    } satisfies MixAioliInput);
+    return {
+      startedFrom,
+      checkpoint: mixed.checkpoint,
+      training: {
         workflow: 'mixAioli',
         runKey: mixed.runKey,
         proportions: mixed.proportions,
         history: mixed.history,
         manifest: mixed.manifest,
-      };
-    } else if (!startedFrom) {
-      // The paper's scratch baseline: random init, the same schedule.
-      const scratch = await child<TrainModelResult>('trainModel', 'train', {
-        ...runSpec,
-        data: { train, eval: val, ...(mixture ? { mixture } : {}) },
-      } satisfies TrainingSpecInput);
-      checkpoint = scratch.checkpoint;
-      training = { workflow: 'trainModel', runKey: scratch.runKey, manifest: scratch.manifest };
-    } else {
-      const continued = await child<ContinualPretrainResult>('continualPretrain', 'train', {
-        dataset: input.dataset,
-        init: startedFrom,
-        model: runSpec.model,
-        data: { train, ...(mixture ? { mixture } : {}) },
-        upstreamVal,
-        downstreamVal: val,
-        schedule: input.schedule,
-        totalSteps: input.totalSteps,
-        chunkSteps: input.chunkSteps,
-        batchSize: input.batchSize,
-        ...(input.evalMaxRows ? { evalMaxRows: input.evalMaxRows } : {}),
-        ...common,
-      } satisfies ContinualPretrainInput);
-      checkpoint = continued.checkpoint;
-      training = {
-        workflow: 'continualPretrain',
-        runKey: continued.runKey,
-        curve: continued.curve,
-        metrics: continued.metrics,
-        manifest: continued.manifest,
-      };
-    }
-
-    stage('evaluate');
-    const limit = input.evalMaxRows ? { maxRows: input.evalMaxRows } : {};
-    const [down, up] = await Promise.all([
-      compute.evaluate({ checkpoint, data: val, ...limit }),
-      previous ? compute.evaluate({ checkpoint, data: previous.val, ...limit }) : undefined,
-    ]);
-    const perGroup = (r: { groups: Record<string, { loss: number }> }) =>
-      Object.fromEntries(Object.entries(r.groups).map(([g, m]) => [g, m.loss]));
-    const evaluation = { downstream: perGroup(down), upstream: up ? perGroup(up) : null };
-
-    stage('report');
-    const run = currentRun();
-    const summary = {
-      lineage,
-      generation,
-      partition,
-      partitions: found?.partitions ?? [partition],
-      previousRun: previous?.workflowId ?? null,
-      previousPartition: previous?.partition ?? null,
-      startedFrom,
-      checkpoint,
-      selection,
-      mixing: input.mixing,
-      schedule: input.schedule,
-      training,
-      evaluation,
-    };
-    const report = await io.writeCurateReport({ workflowId: run.workflowId, report: { ...run, ...summary } });
-    const manifest = await io.commitManifest({
-      ...run,
-      input,
-      outputs: {
-        ...summary,
-        ingest: { corpus: ingested.corpus, windows: ingested.windows, manifest: ingested.manifest },
-        report,
       },
-    });
-    await io.advanceLineage({
-      lineage,
-      workflowId: run.workflowId,
-      runId: run.runId,
-      checkpoint,
-      partition,
-      val,
-      generation,
-    });
-    stage('done');
-    return {
-      dataset: input.dataset,
-      lineage,
-      partition,
-      startedFrom,
-      previousRun: previous?.workflowId ?? null,
-      generation,
-      checkpoint,
-      evaluation,
-      report,
-      manifest,
     };
+  }
+  if (!startedFrom) {
+    // The paper's scratch baseline: random init, the same schedule.
+    const scratch = await child<TrainModelResult>('trainModel', 'train', {
+      ...runSpec,
+      data: { train, eval: val, ...(mixture ? { mixture } : {}) },
+    } satisfies TrainingSpecInput);
+    return {
+      startedFrom,
+      checkpoint: scratch.checkpoint,
+      training: { workflow: 'trainModel', runKey: scratch.runKey, manifest: scratch.manifest },
+    };
+  }
+  const continued = await child<ContinualPretrainResult>('continualPretrain', 'train', {
+    dataset: input.dataset,
+    init: startedFrom,
+    model: runSpec.model,
+    data: { train, ...(mixture ? { mixture } : {}) },
+    upstreamVal,
+    downstreamVal: val,
+    schedule: input.schedule,
+    totalSteps: input.totalSteps,
+    chunkSteps: input.chunkSteps,
+    batchSize: input.batchSize,
+    ...(input.evalMaxRows ? { evalMaxRows: input.evalMaxRows } : {}),
+    ...common,
+  } satisfies ContinualPretrainInput);
+  return {
+    startedFrom,
+    checkpoint: continued.checkpoint,
+    training: {
+      workflow: 'continualPretrain',
+      runKey: continued.runKey,
+      curve: continued.curve,
+      metrics: continued.metrics,
+      manifest: continued.manifest,
+    },
+  };
+}
+
+type Evaluation = CurateCorpusResult['evaluation'];
+
+/** Per-group loss on this partition's and the previous partition's validation windows. */
+async function evaluate(
+  { input, compute, stage }: Curation,
+  checkpoint: ArtifactRef,
+  val: ArtifactRef,
+  previous: LineageRecord | null,
+): Promise<Evaluation> {
+  stage('evaluate');
+  const limit = input.evalMaxRows ? { maxRows: input.evalMaxRows } : {};
+  const [down, up] = await Promise.all([
+    compute.evaluate({ checkpoint, data: val, ...limit }),
+    previous ? compute.evaluate({ checkpoint, data: previous.val, ...limit }) : undefined,
+  ]);
+  const perGroup = (r: { groups: Record<string, { loss: number }> }) =>
+    Object.fromEntries(Object.entries(r.groups).map(([g, m]) => [g, m.loss]));
+  return { downstream: perGroup(down), upstream: up ? perGroup(up) : null };
+}
+
+/** The report, the manifest (the commit point), then the lineage pointer moves to this run. */
+async function report(
+  { input, lineage, io, stage }: Curation,
+  { found, previous, partition, generation }: Resolved,
+  ingested: IngestCorpusResult,
+  selection: ArtifactRef | null,
+  { startedFrom, checkpoint, training }: Trained,
+  evaluation: Evaluation,
+): Promise<CurateCorpusResult> {
+  stage('report');
+  const run = currentRun();
+  const summary = {
+    lineage,
+    generation,
+    partition,
+    partitions: found?.partitions ?? [partition],
+    previousRun: previous?.workflowId ?? null,
+    previousPartition: previous?.partition ?? null,
+    startedFrom,
+    checkpoint,
+    selection,
+    mixing: input.mixing,
+    schedule: input.schedule,
+    training,
+    evaluation,
+  };
+  const reportRef = await io.writeCurateReport({
+    workflowId: run.workflowId,
+    report: { ...run, ...summary },
   });
+  const manifest = await io.commitManifest({
+    ...run,
+    input,
+    outputs: {
+      ...summary,
+      ingest: { corpus: ingested.corpus, windows: ingested.windows, manifest: ingested.manifest },
+      report: reportRef,
+    },
+  });
+  await io.advanceLineage({
+    lineage,
+    workflowId: run.workflowId,
+    runId: run.runId,
+    checkpoint,
+    partition,
+    val: ingested.windows.val,
+    generation,
+  });
+  stage('done');
+  return {
+    dataset: input.dataset,
+    lineage,
+    partition,
+    startedFrom,
+    previousRun: previous?.workflowId ?? null,
+    generation,
+    checkpoint,
+    evaluation,
+    report: reportRef,
+    manifest,
+  };
 }
