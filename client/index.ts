@@ -25,6 +25,8 @@ export interface ConnectOptions {
   address?: string;
   /** Default `TEMPORAL_NAMESPACE`, else `default`. */
   namespace?: string;
+  /** How long to wait for the server before failing (default: the SDK's). */
+  connectTimeout?: string;
 }
 
 export interface StartOptions {
@@ -58,7 +60,7 @@ export function defaultWorkflowId(type: WorkflowType, input: Record<string, unkn
 }
 
 /** Walks a failure's cause chain to the innermost message and type (the one naming file and column). */
-function rootCause(err: unknown): { message: string; type?: string } {
+export function rootCause(err: unknown): { message: string; type?: string } {
   let e = err as { message?: string; type?: string; cause?: unknown } | undefined;
   let best: { message: string; type?: string } = {
     message: String((e as Error | undefined)?.message ?? err),
@@ -80,7 +82,10 @@ export class RetortClient {
   static async connect(options: ConnectOptions = {}): Promise<RetortClient> {
     const address = options.address ?? process.env.TEMPORAL_ADDRESS ?? '127.0.0.1:7233';
     const namespace = options.namespace ?? process.env.TEMPORAL_NAMESPACE ?? 'default';
-    const connection = await Connection.connect({ address });
+    const connection = await Connection.connect({
+      address,
+      ...(options.connectTimeout ? { connectTimeout: options.connectTimeout as `${number}s` } : {}),
+    });
     return new RetortClient(new Client({ connection, namespace }), connection);
   }
 
