@@ -11,6 +11,7 @@ import { createMixingHistoryActivities } from './mixing-history.js';
 import { createSelectWarmupIoActivities } from './select-warmup-io.js';
 import { createContinualIoActivities } from './continual.js';
 import { createCurateIoActivities } from './curate.js';
+import { createReportActivities } from './report/index.js';
 
 export interface ActivityDeps {
   store: ObjectStore;
@@ -28,6 +29,7 @@ export function createIoActivities({ store }: ActivityDeps) {
     ...createSelectWarmupIoActivities({ artifacts }),
     ...createContinualIoActivities({ artifacts }),
     ...createCurateIoActivities({ artifacts }),
+    ...createReportActivities({ artifacts }),
   });
 }
 export type IoActivities = ReturnType<typeof createIoActivities>;

@@ -54,7 +54,7 @@ const out = (value: unknown) => console.log(JSON.stringify(value, null, 2));
 async function connect(): Promise<RetortClient> {
   await probeServer();
   try {
-    return await RetortClient.connect({ connectTimeout: '3s' });
+    return await RetortClient.connect();
   } catch (err) {
     throw serverUnreachable(err);
   }

@@ -25,8 +25,6 @@ export interface ConnectOptions {
   address?: string;
   /** Default `TEMPORAL_NAMESPACE`, else `default`. */
   namespace?: string;
-  /** How long to wait for the server before failing (default: the SDK's). */
-  connectTimeout?: string;
 }
 
 export interface StartOptions {
@@ -82,10 +80,7 @@ export class RetortClient {
   static async connect(options: ConnectOptions = {}): Promise<RetortClient> {
     const address = options.address ?? process.env.TEMPORAL_ADDRESS ?? '127.0.0.1:7233';
     const namespace = options.namespace ?? process.env.TEMPORAL_NAMESPACE ?? 'default';
-    const connection = await Connection.connect({
-      address,
-      ...(options.connectTimeout ? { connectTimeout: options.connectTimeout as `${number}s` } : {}),
-    });
+    const connection = await Connection.connect({ address });
     return new RetortClient(new Client({ connection, namespace }), connection);
   }
 

@@ -37,6 +37,7 @@ import {
   type TrajectoryDistillResult,
 } from '../schemas/distill.js';
 import { progressQuery } from '../schemas/messages.js';
+import type { ReportContent } from '../schemas/report.js';
 import {
   computeActivities,
   currentRun,
@@ -46,6 +47,7 @@ import {
   surfaceFailures,
 } from './common.js';
 import type { distillCommittee } from './distill-committee.js';
+import { reportStage } from './report-stage.js';
 import type { distillTrajectory } from './distill-trajectory.js';
 import type { trainExperts } from './train-experts.js';
 
@@ -99,6 +101,18 @@ async function runDistillDataset(
       `**${workflow}** \`${input.dataset}\` ${input.method} IPC ${input.ipc}: ${s}${ev}${child ? ` — child \`${child}\`` : ''}`,
     );
   };
+
+  /** The run's `report.html`, the last stage before the manifest. */
+  async function writeReport(contents: ReportContent[]): Promise<{ reportHtml?: ArtifactRef }> {
+    return reportStage(io, {
+      dataset: input.dataset,
+      contents,
+      input,
+      cache: input.cache,
+      topLevelOnly: false,
+      onStage: () => stage('report'),
+    });
+  }
 
   /** Trajectory matching: experts (parallel activities) → resumable distillation. */
   async function trajectoryMatching(
@@ -163,9 +177,30 @@ async function runDistillDataset(
       parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
       args: [{ ...settings, train: images.train, test: images.test }],
     });
-    stage('manifest');
     const { manifest: committeeManifest, ...committee } = c;
-    const outputs = { images: { train: images.train, test: images.test }, ...committee, committeeManifest };
+    const reportHtml = await writeReport([
+      {
+        kind: 'cvdd',
+        ipc: c.ipc,
+        distilled: c.distilled,
+        committee: c.committee.map(({ index, id, valAcc, prior, priorSource }) => ({
+          index,
+          id,
+          valAcc,
+          prior,
+          ...(priorSource ? { priorSource } : {}),
+        })),
+        recovery: c.recovery,
+        accuracy: c.accuracy,
+      },
+    ]);
+    stage('manifest');
+    const outputs = {
+      images: { train: images.train, test: images.test },
+      ...committee,
+      committeeManifest,
+      ...reportHtml,
+    };
     const manifest = await io.commitManifest({ ...currentRun(), input: cfg, outputs });
     stage('done');
     return { dataset: cfg.dataset, method: 'cvdd', ...outputs, manifest };
@@ -267,6 +302,17 @@ async function runDistillDataset(
       cache: cfg.cache,
     });
 
+    const reportHtml = await writeReport([
+      {
+        kind: 'trajectory',
+        method: out.methodTag,
+        ipc: cfg.ipc,
+        distilled: out.distilled,
+        log: out.log,
+        accuracy,
+      },
+    ]);
+
     stage('manifest');
     const outputs = {
       images: { train: images.train, test: images.test },
@@ -274,6 +320,7 @@ async function runDistillDataset(
       distilled: out.distilled,
       log: out.log,
       report,
+      ...reportHtml,
     };
     const manifest = await io.commitManifest({
       ...currentRun(),

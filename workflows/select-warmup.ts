@@ -28,6 +28,7 @@ import {
   parseInput,
   surfaceFailures,
 } from './common.js';
+import { reportStage } from './report-stage.js';
 
 export async function selectWarmup(rawInput: SelectWarmupInput): Promise<SelectWarmupResult> {
   const progress: SelectWarmupProgress = {
@@ -250,8 +251,25 @@ export async function selectWarmup(rawInput: SelectWarmupInput): Promise<SelectW
       cache: input.cache,
     });
 
+    const report = await reportStage(io, {
+      dataset: input.dataset,
+      contents: [
+        {
+          kind: 'selectWarmup',
+          selection: merge.selection,
+          composition: summary.composition.slice(0, 20),
+          otCost: summary.otCost,
+          budget: prepared.budget,
+          poolRows: prepared.poolRows,
+          targetRows: prepared.targetRows,
+        },
+      ],
+      input: recorded,
+      cache: input.cache,
+    });
     stage('manifest');
     const outputs = {
+      ...report,
       selection: merge.selection,
       summary: summary.summary,
       poolShards: prepared.poolShards,
@@ -278,6 +296,7 @@ export async function selectWarmup(rawInput: SelectWarmupInput): Promise<SelectW
         lambda: summary.otCost.lambda,
       },
       converged: merge.report.converged,
+      ...report,
     };
   });
 }
