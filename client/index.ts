@@ -70,6 +70,23 @@ export function rootCause(err: unknown): { message: string; type?: string } {
   return best;
 }
 
+/**
+ * Markdown the Web UI shows under a run started here: what it is, the input's top-level settings, and
+ * where its report will be.
+ */
+export function staticDetails(type: WorkflowType, input: Record<string, unknown>): string {
+  const highlights = Object.entries(input)
+    .filter(([, v]) => ['string', 'number', 'boolean'].includes(typeof v))
+    .slice(0, 12)
+    .map(([k, v]) => `- \`${k}\`: ${String(v)}`);
+  return [
+    `**${type}** started with the Retort client.`,
+    ...(highlights.length ? ['', ...highlights] : []),
+    '',
+    "Pipelines that write a report name its `report.html` `reportHtml` in their result (`retort report <workflowId>`).",
+  ].join('\n');
+}
+
 export class RetortClient {
   private constructor(
     readonly client: Client,
@@ -98,6 +115,7 @@ export class RetortClient {
       args: [input],
       workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
       staticSummary: `${type} ${typeof input.dataset === 'string' ? input.dataset : ''}`.trim(),
+      staticDetails: staticDetails(type, input),
     });
   }
 

@@ -208,7 +208,11 @@ export async function start(args: string[]) {
   if (live) process.stderr.write('\n');
   const runUrl = `${uiUrl}/namespaces/${namespace()}/workflows/${encodeURIComponent(outcome.workflowId)}`;
   if (outcome.status === 'COMPLETED') {
-    const report = await writeRunReport(store, outcome.workflowId, outcome.result as Record<string, unknown>);
+    // The pipeline commits its own report.html; runs from before that get one from their manifest.
+    const committed = (outcome.result as { reportHtml?: { uri: string } }).reportHtml?.uri;
+    const report =
+      committed ??
+      (await writeRunReport(store, outcome.workflowId, outcome.result as Record<string, unknown>));
     console.log(`ingestCorpus COMPLETED\n  Web UI: ${runUrl}\n  report: ${report}`);
   } else {
     console.error(

@@ -5,7 +5,7 @@ import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it, inject } from 'vitest';
 import { freePort } from '../../workers/dev-server.js';
-import { startWorkers, tempFileStore, uniqueQueue } from '../support/temporal.js';
+import { connectClient, startWorkers, tempFileStore, uniqueQueue } from '../support/temporal.js';
 
 const run = promisify(execFile);
 const retort = (args: string[], env: Record<string, string> = {}) =>
@@ -83,6 +83,23 @@ describe('retort CLI', () => {
     expect(stdout).toContain('groups: code, novel, speeches');
     expect(stdout).toContain(`Web UI: ${link}`);
     expect(stdout.split('\n').length).toBeLessThan(20);
+    // The Web UI shows what the run is under its static summary and details.
+    const { client, connection } = await connectClient();
+    try {
+      const d = await client.workflow.getHandle(id).describe();
+      expect(await d.staticSummary()).toBe('ingestCorpus builtin-text');
+      expect(await d.staticDetails()).toContain('**ingestCorpus** started with the Retort client.');
+      // Activities carry their one-line summary (workflows/activity-summaries.ts) in the history.
+      const history = await client.workflow.getHandle(id).fetchHistory();
+      const summaries = (history.events ?? [])
+        .filter((e) => e.activityTaskScheduledEventAttributes)
+        .map((e) => e.userMetadata?.summary?.data)
+        .filter((b): b is Uint8Array => !!b)
+        .map((b) => JSON.parse(new TextDecoder().decode(b)) as string);
+      expect(summaries).toContain('report.html (ingest)');
+    } finally {
+      await connection.close();
+    }
   });
 });
 
