@@ -49,12 +49,22 @@ export interface MixingReportContent {
   history: ArtifactRef;
 }
 
+/** curateCorpus: loss per group on this partition's validation windows and the previous one's. */
+export interface CurateEvaluationReportContent {
+  kind: 'curateEvaluation';
+  partition: string;
+  previousPartition: string | null;
+  downstream: Record<string, number>;
+  upstream: Record<string, number> | null;
+}
+
 export type ReportContent =
   | TrajectoryReportContent
   | CvddReportContent
   | IngestReportContent
   | SelectWarmupReportContent
-  | MixingReportContent;
+  | MixingReportContent
+  | CurateEvaluationReportContent;
 
 export interface WriteReportInput {
   /** The workflow type, and the run the report belongs to (shown in its header). */

@@ -27,6 +27,7 @@ import { CurateCorpusInput, type CurateCorpusResult, type CurateProgress } from 
 import type { IngestCorpusInput, IngestCorpusResult } from '../schemas/ingest.js';
 import type { MixAioliInput, MixAioliResult } from '../schemas/mixing.js';
 import { progressQuery } from '../schemas/messages.js';
+import type { ReportContent } from '../schemas/report.js';
 import type { SelectWarmupInput, SelectWarmupResult } from '../schemas/select-warmup.js';
 import type { TrainModelResult, TrainingSpecInput } from '../schemas/training.js';
 import {
@@ -37,6 +38,7 @@ import {
   parseInput,
   surfaceFailures,
 } from './common.js';
+import { reportStage } from './report-stage.js';
 
 /** One child per stage, id `<parent>/<stage>`; a child's non-retryable failure becomes this run's own. */
 const child = async <R>(type: string, stage: string, input: unknown): Promise<R> => {
@@ -104,6 +106,7 @@ export async function curateCorpus(rawInput: CurateCorpusInput): Promise<CurateC
     const val = ingested.windows.val;
 
     let selection: ArtifactRef | null = null;
+    const reportContents: ReportContent[] = [{ kind: 'ingest', groups: ingested.groups }];
     if (input.selection) {
       stage('select');
       const selected = await child<SelectWarmupResult>('selectWarmup', 'select', {
@@ -114,6 +117,15 @@ export async function curateCorpus(rawInput: CurateCorpusInput): Promise<CurateC
         ...common,
       } satisfies SelectWarmupInput);
       selection = selected.selection;
+      reportContents.push({
+        kind: 'selectWarmup',
+        selection: selected.selection,
+        composition: selected.composition,
+        otCost: selected.otCost,
+        budget: selected.budget,
+        poolRows: selected.poolRows,
+        targetRows: selected.targetRows,
+      });
       // The selected rows (id, group, text) are a text corpus: train on their byte windows.
       const corpus = await io.ingestTextCorpus({
         source: { uri: selected.selection.uri, format: 'parquet' },
@@ -158,6 +170,7 @@ export async function curateCorpus(rawInput: CurateCorpusInput): Promise<CurateC
         valRowsPerGroup: input.mixing.valRowsPerGroup,
       } satisfies MixAioliInput);
       checkpoint = mixed.checkpoint;
+      reportContents.push({ kind: 'mixing', history: mixed.history });
       training = {
         workflow: 'mixAioli',
         runKey: mixed.runKey,
@@ -226,6 +239,18 @@ export async function curateCorpus(rawInput: CurateCorpusInput): Promise<CurateC
       evaluation,
     };
     const report = await io.writeCurateReport({ workflowId: run.workflowId, report: { ...run, ...summary } });
+    reportContents.push({
+      kind: 'curateEvaluation',
+      partition,
+      previousPartition: previous?.partition ?? null,
+      ...evaluation,
+    });
+    const html = await reportStage(io, {
+      dataset: input.dataset,
+      contents: reportContents,
+      input,
+      cache: input.cache,
+    });
     const manifest = await io.commitManifest({
       ...run,
       input,
@@ -233,6 +258,7 @@ export async function curateCorpus(rawInput: CurateCorpusInput): Promise<CurateC
         ...summary,
         ingest: { corpus: ingested.corpus, windows: ingested.windows, manifest: ingested.manifest },
         report,
+        ...html,
       },
     });
     await io.advanceLineage({
@@ -256,6 +282,7 @@ export async function curateCorpus(rawInput: CurateCorpusInput): Promise<CurateC
       evaluation,
       report,
       manifest,
+      ...html,
     };
   });
 }

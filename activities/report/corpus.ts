@@ -94,7 +94,7 @@ export async function selectWarmupSection(
     },
   });
   const histogramSvg = await vegaLiteSvg({
-    title: 'scores of the selected rows (calibrated OT gradient; lower = selected first)',
+    title: 'scores of the selected rows (calibrated OT gradient)',
     width: 480,
     height: 220,
     data: { values: scores.map((score) => ({ score })) },

@@ -7,6 +7,7 @@ import { type ArtifactStore, sha256Hex } from '../../storage/artifacts.js';
 import { memoized } from '../memo.js';
 import { ingestSection, selectWarmupSection } from './corpus.js';
 import { cvddSection, trajectorySection } from './distill.js';
+import { curateEvaluationSection, mixingSection } from './mixing.js';
 import { type Section, renderReportPage } from './page.js';
 
 export { renderReportPage, type Figure, type Section } from './page.js';
@@ -23,7 +24,9 @@ function section(c: ReportContent, artifacts: ArtifactStore): Promise<Section> {
     case 'selectWarmup':
       return selectWarmupSection(c, artifacts);
     case 'mixing':
-      throw new Error('mixing reports are not rendered yet');
+      return mixingSection(c, artifacts);
+    case 'curateEvaluation':
+      return curateEvaluationSection(c);
   }
 }
 

@@ -44,7 +44,7 @@ describe('run reports in headless Chromium', () => {
     await browser?.close();
   });
 
-  it.each(['trajectory', 'cvdd', 'ingest', 'selectWarmup'] as const)(
+  it.each(['trajectory', 'cvdd', 'ingest', 'selectWarmup', 'mixing', 'curateEvaluation'] as const)(
     '%s: every named plot renders',
     async (kind) => {
       const { plots, errors, outside } = await inspectReport(

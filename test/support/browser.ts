@@ -14,6 +14,7 @@ export const PLOTS: Record<ReportContent['kind'], string[]> = {
   ingest: ['bytes-per-group', 'windows-per-group'],
   selectWarmup: ['composition', 'score-histogram', 'ot-cost'],
   mixing: ['proportions', 'val-loss'],
+  curateEvaluation: ['group-loss'],
 };
 
 export interface PlotCheck {

@@ -4,7 +4,13 @@
 import { loadMnist } from '../../activities/mnist.js';
 import { DISTILL_LOG } from '../../schemas/distill.js';
 import type { ReportContent } from '../../schemas/report.js';
-import { DISTILLED_IMAGES, IMAGES, SELECTED_SUBSET, contractFingerprint } from '../../schemas/tables.js';
+import {
+  DISTILLED_IMAGES,
+  HISTORY,
+  IMAGES,
+  SELECTED_SUBSET,
+  contractFingerprint,
+} from '../../schemas/tables.js';
 import { buildTable } from '../../storage/arrow-tables.js';
 import { ArtifactStore, sha256Hex } from '../../storage/artifacts.js';
 import { encodeParquet } from '../../storage/parquet.js';
@@ -96,7 +102,34 @@ export async function reportContents(artifacts: ArtifactStore): Promise<Record<s
     }),
     contractFingerprint(SELECTED_SUBSET),
   );
+  // Aioli-style history: 4 rounds of 50 steps, proportions drifting towards `code`.
+  const hist: { step: bigint; key: string; value: number }[] = [];
+  for (let r = 0; r < 4; r++) {
+    const p = [1 / 3 + 0.1 * r, 1 / 3 - 0.05 * r, 1 / 3 - 0.05 * r];
+    groups.forEach((g, i) => {
+      hist.push({ step: BigInt(r * 50), key: `proportion/${g}`, value: p[i]! });
+      hist.push({ step: BigInt(r * 50 + 49), key: `val_loss/${g}`, value: 2.5 - 0.3 * r + 0.1 * i });
+    });
+  }
+  const history = await commitTable(
+    artifacts,
+    'history',
+    buildTable(HISTORY, {
+      step: BigInt64Array.from(hist.map((h) => h.step)),
+      key: hist.map((h) => h.key),
+      value: Float64Array.from(hist.map((h) => h.value)),
+    }),
+    contractFingerprint(HISTORY),
+  );
   return {
+    mixing: { kind: 'mixing', history },
+    curateEvaluation: {
+      kind: 'curateEvaluation',
+      partition: '2026-12-02',
+      previousPartition: '2026-12-01',
+      downstream: { code: 1.9, novel: 2.2, speeches: 2.1 },
+      upstream: { code: 2.0, novel: 2.1, speeches: 2.0 },
+    },
     trajectory: {
       kind: 'trajectory',
       method: 'datm',
