@@ -83,7 +83,7 @@ export function staticDetails(type: WorkflowType, input: Record<string, unknown>
     `**${type}** started with the Retort client.`,
     ...(highlights.length ? ['', ...highlights] : []),
     '',
-    "Pipelines that write a report name its `report.html` `reportHtml` in their result (`retort report <workflowId>`).",
+    'Pipelines that write a report name its `report.html` `reportHtml` in their result (`retort report <workflowId>`).',
   ].join('\n');
 }
 
