@@ -4,6 +4,7 @@
 import { mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { NativeConnection } from '@temporalio/worker';
+import type { Page } from 'playwright-core';
 import { describe, expect, it, inject } from 'vitest';
 import { RetortClient } from '../../client/index.js';
 import { FileStore } from '../../storage/file-store.js';
@@ -12,6 +13,22 @@ import { createWorkers } from '../../workers/workers.js';
 import { launchChromium } from '../support/browser.js';
 
 const OUT = resolve('test-output/ui');
+
+/** Waits until the page or one of its frames shows `text`. */
+async function textInSomeFrame(page: Page, text: string, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  const seen: string[] = [];
+  while (Date.now() < deadline) {
+    seen.length = 0;
+    for (const frame of page.frames()) {
+      const body = await frame.innerText('body').catch(() => '');
+      seen.push(body.replace(/\s+/g, ' '));
+    }
+    if (seen.some((b) => b.includes(text))) return;
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  throw new Error(`"${text}" not shown in any frame; frames showed: ${JSON.stringify(seen).slice(0, 2000)}`);
+}
 
 describe('Temporal Web UI of a finished run', () => {
   it('shows activity summaries on the timeline and the static summary and details', async () => {
@@ -43,8 +60,10 @@ describe('Temporal Web UI of a finished run', () => {
       await page.getByText('writeReport • report.html (ingest)').first().waitFor({ timeout: 30_000 });
       await page.screenshot({ path: join(OUT, 'run-timeline.png'), fullPage: true });
       await page.getByText('User Metadata', { exact: true }).first().click();
-      await page.getByText('ingestCorpus builtin-text').first().waitFor({ timeout: 30_000 });
-      await page.getByText('started with the Retort client').first().waitFor({ timeout: 30_000 });
+      // The UI renders the static summary and details (markdown) in sandboxed iframes.
+      await textInSomeFrame(page, 'ingestCorpus builtin-text');
+      await textInSomeFrame(page, 'ingestCorpus started with the Retort client.');
+      await textInSomeFrame(page, 'maxBytesPerGroup: 1000000');
       await page.screenshot({ path: join(OUT, 'run-metadata.png'), fullPage: true });
       await page.close();
     } finally {
