@@ -13,6 +13,7 @@
 //   report    eval_results table, accuracy table, PNG grid of the synthetic images, loss curve SVG
 // `distillCvdd` (examples/distill-cvdd.json) is an alias: the same run with `method: 'cvdd'` implied.
 import {
+  ApplicationFailure,
   ParentClosePolicy,
   executeChild,
   setCurrentDetails,
@@ -88,6 +89,14 @@ async function runDistillDataset(
   setHandler(progressQuery, () => ({ ...progress, evaluations: { ...progress.evaluations } }), {
     description: 'Stage, running child workflow, evaluations done of total',
   });
+  // Every default together is the paper-scale MNIST run (hours on a CPU): an empty input is refused
+  // rather than silently starting it.
+  const { method: _implied, ...given } = rawInput ?? {};
+  if (Object.keys(given).length === 0)
+    throw ApplicationFailure.nonRetryable(
+      `${workflow} input is empty: its defaults are a full-scale run; give at least "dataset" and "ipc" (examples/${workflow === 'distillCvdd' ? 'distill-cvdd' : 'distill-dataset'}.json is a small profile)`,
+      'InvalidPipelineInput',
+    );
   const input = parseInput(DistillDatasetInput, rawInput, workflow);
   const io = ioActivities(input.profile);
   const compute = computeActivities(input.profile);

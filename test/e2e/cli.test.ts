@@ -198,6 +198,31 @@ describe('retort CLI user errors: one line, a hint, exit code 2', () => {
   });
 });
 
+describe('heavy workflows state what they run', () => {
+  it.each(['distill-dataset', 'distill-cvdd'])('%s: {} fails at once, naming the examples', async (name) => {
+    const store = tempFileStore('cli-empty');
+    const taskQueue = uniqueQueue('cli-empty');
+    const { runUntil } = await startWorkers(store, taskQueue);
+    const dir = mkdtempSync('/tmp/retort-cli-empty-');
+    writeFileSync(join(dir, `${name}.json`), '{}');
+    const err = (await runUntil(() =>
+      retort([
+        'run',
+        join(dir, `${name}.json`),
+        '--wait',
+        '--task-queue',
+        taskQueue,
+        '--id',
+        `${name}-${taskQueue}`,
+      ]).catch((e: unknown) => e),
+    )) as { code: number; stderr: string };
+    expect(err.code).toBe(1);
+    expect(err.stderr).toContain('InvalidPipelineInput');
+    expect(err.stderr).toContain(`input is empty`);
+    expect(err.stderr).toContain(`examples/${name}.json`);
+  });
+});
+
 describe('retort server', () => {
   it('--db-filename outside .retort/ starts in a fresh directory (log beside the database)', async () => {
     const cwd = mkdtempSync('/tmp/retort-fresh-');
