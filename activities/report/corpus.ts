@@ -11,9 +11,10 @@ const SPLITS = ['train', 'val', 'test'] as const;
 
 export async function ingestSection(c: IngestReportContent): Promise<Section> {
   const rows = c.groups.flatMap((g) =>
-    SPLITS.map((split) => ({
+    SPLITS.map((split, splitIndex) => ({
       group: g.group,
       split,
+      splitIndex,
       bytes: g.bytes[split] ?? 0,
       windows: g.windows?.[split] ?? 0,
       passages: g.passages[split] ?? 0,
@@ -30,7 +31,7 @@ export async function ingestSection(c: IngestReportContent): Promise<Section> {
         y: { field: 'group', type: 'nominal', title: null },
         x: { field, type: 'quantitative', title: field, stack: 'zero' },
         color: { field: 'split', type: 'nominal', sort: [...SPLITS], scale: { domain: [...SPLITS] } },
-        order: { field: 'split', sort: 'ascending' },
+        order: { field: 'splitIndex', sort: 'ascending' },
       },
     });
   return {
