@@ -15,6 +15,16 @@ export default defineConfig({
         },
       },
       {
+        // Reports and the Web UI in real headless Chromium (Debian's chromium, installed by .ci/run).
+        test: {
+          name: 'browser',
+          include: ['test/browser/**/*.test.ts'],
+          setupFiles: ['test/support/tf-setup.ts'],
+          testTimeout: 120_000,
+          hookTimeout: 120_000,
+        },
+      },
+      {
         test: {
           name: 'integration',
           include: [

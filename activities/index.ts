@@ -12,6 +12,7 @@ import { createAioliHistoryActivities } from './aioli-history.js';
 import { createGotdIoActivities } from './gotd/io.js';
 import { createRewarmIoActivities } from './rewarm.js';
 import { createCurateIoActivities } from './curate.js';
+import { createReportActivities } from './report/index.js';
 
 export interface ActivityDeps {
   store: ObjectStore;
@@ -30,6 +31,7 @@ export function createIoActivities({ store }: ActivityDeps) {
       ...createGotdIoActivities({ artifacts }),
       ...createRewarmIoActivities({ artifacts }),
       ...createCurateIoActivities({ artifacts }),
+      ...createReportActivities({ artifacts }),
     }),
   );
 }

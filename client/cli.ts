@@ -1,12 +1,35 @@
 // The `retort` CLI (DESIGN.md §7). Every command honours TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE and
-// RETORT_STORE. Long commands show live progress unless --json.
-import { readFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
+// RETORT_STORE. Long commands show live progress unless --json. A user error is one line, a hint and
+// exit code 2 (client/cli-support.ts); anything else is a bug and keeps its stack.
+import {
+  ScheduleAlreadyRunning,
+  ScheduleNotFoundError,
+  WorkflowNotFoundError,
+  type WorkflowHandleWithFirstExecutionRunId,
+} from '@temporalio/client';
+import { progressQuery } from '../schemas/messages.js';
+import {
+  ProgressPrinter,
+  UserError,
+  checkDuration,
+  describeProgress,
+  exitWithUserError,
+  parseCommand,
+  probeServer,
+  readInputFile,
+  readJsonFile,
+  reportRefs,
+  serverUnreachable,
+  summarizeResult,
+  workflowUrl,
+} from './cli-support.js';
+import { ENV, HELP, TYPES } from './cli-help.js';
 import {
   RetortClient,
-  WORKFLOW_INPUTS,
+  type RunOutcome,
   type WorkflowType,
   isWorkflowType,
+  rootCause,
   workflowTypeFromFile,
 } from './index.js';
 
@@ -19,151 +42,187 @@ usage:
   retort worker [--queue retort|retort-compute|all] [--task-queue NAME]
   retort run <input.json> [--workflow TYPE] [--id ID] [--wait] [--json]
   retort status <workflowId> [--json]
-  retort report <workflowId>           write runs/<id>/report.html next to the run manifest
-  retort schedule create <id> <input.json> [--workflow TYPE] [--every 1d | --cron "0 3 * * *"]
-                         [--task-queue Q] [--paused] [--json]
-                                       put a pipeline (default curateCorpus) on a Temporal Schedule,
-                                       overlap SKIP, pause on failure; no --every/--cron: trigger-only
-  retort schedule list [--json]
-  retort schedule pause <id> [--resume] [--note TEXT] [--json]
-  retort schedule trigger <id> [--wait] [--json]   run it now; prints the run's workflow ID (and result)
-  retort schedule delete <id>
+  retort report <workflowId>           the run's report.html
+  retort schedule create|list|pause|trigger|delete …
+\`retort <command> --help\` describes each command.
 
-environment: TEMPORAL_ADDRESS (127.0.0.1:7233), TEMPORAL_NAMESPACE (default), RETORT_STORE
-(file://./.retort/store), RETORT_TF_BACKEND (auto|tfjs-node-gpu|tfjs-node|cpu)
-workflow types: ${Object.keys(WORKFLOW_INPUTS).join(', ')}`;
-
-class UsageError extends Error {}
-
-function fail(message: string, code = 1): never {
-  console.error(`retort: ${message}`);
-  process.exit(code);
-}
+${ENV}
+workflow types: ${TYPES}`;
 
 const out = (value: unknown) => console.log(JSON.stringify(value, null, 2));
 
-/** Reads a workflow input file and validates it against the type's schema, naming the bad field. */
-function readInputFile(file: string, type: keyof typeof WORKFLOW_INPUTS): Record<string, unknown> {
-  let input: Record<string, unknown>;
+async function connect(): Promise<RetortClient> {
+  await probeServer();
   try {
-    input = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+    return await RetortClient.connect();
   } catch (err) {
-    fail(`cannot read ${file}: ${(err as Error).message}`);
+    throw serverUnreachable(err);
   }
-  const parsed = WORKFLOW_INPUTS[type].safeParse(input);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    fail(`${file}: field "${issue.path.join('.') || '(input)'}": ${issue.message}`);
+}
+
+/** Maps "no such workflow" to a user error naming the ID. */
+async function knownWorkflow<T>(id: string, work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError || (err as { code?: number }).code === 5)
+      throw new UserError(
+        `no workflow with ID "${id}" in namespace ${process.env.TEMPORAL_NAMESPACE ?? 'default'}`,
+        'IDs are printed by `retort run`; the Web UI lists recent runs',
+      );
+    throw err;
   }
-  return input;
+}
+
+/** Progress of a run and of its first running child (one level down: where the work happens). */
+async function nestedProgress(
+  retort: RetortClient,
+  workflowId: string,
+): Promise<{ parent?: Record<string, unknown>; child?: Record<string, unknown>; childId?: string }> {
+  const handle = retort.client.workflow.getHandle(workflowId);
+  const parent = await handle.query(progressQuery).catch(() => undefined);
+  const d = await handle.describe().catch(() => undefined);
+  const childId = d?.raw.pendingChildren?.[0]?.workflowId ?? undefined;
+  if (!childId) return { ...(parent ? { parent } : {}) };
+  const child = await retort.client.workflow
+    .getHandle(childId)
+    .query(progressQuery)
+    .catch(() => undefined);
+  return { ...(parent ? { parent } : {}), ...(child ? { child } : {}), childId };
 }
 
 async function cmdRun(args: string[]) {
-  const { values, positionals } = parseArgs({
-    args,
-    allowPositionals: true,
-    options: {
-      workflow: { type: 'string' },
-      id: { type: 'string' },
-      wait: { type: 'boolean' },
-      json: { type: 'boolean' },
-      'task-queue': { type: 'string' },
-    },
+  const { values, positionals } = parseCommand('run', HELP.run, args, {
+    workflow: { type: 'string' },
+    id: { type: 'string' },
+    wait: { type: 'boolean' },
+    json: { type: 'boolean' },
+    'task-queue': { type: 'string' },
   });
   const file = positionals[0];
-  if (!file) throw new UsageError('run needs an input file');
+  if (!file)
+    throw new UserError('run needs an input file', 'e.g. `retort run examples/ingest-corpus.json --wait`');
+  if (values.workflow && !isWorkflowType(values.workflow))
+    throw new UserError(`unknown workflow type "${values.workflow}"`, `one of ${TYPES}`);
+  readJsonFile(file); // a missing file or broken JSON is named before the type is guessed
   const type = values.workflow ?? workflowTypeFromFile(file);
-  if (!type || !isWorkflowType(type)) {
-    throw new UsageError(
-      `cannot tell the workflow type of ${file}: pass --workflow (one of ${Object.keys(WORKFLOW_INPUTS).join(', ')})`,
+  if (!type || !isWorkflowType(type))
+    throw new UserError(
+      `cannot tell the workflow type of ${file} from its name`,
+      `pass --workflow TYPE (one of ${TYPES}) or name the file after the type, e.g. distill-cvdd.json`,
     );
-  }
   const input = readInputFile(file, type);
-  const retort = await RetortClient.connect();
+  const retort = await connect();
   try {
     const opts = {
       ...(values.id ? { workflowId: values.id } : {}),
       ...(values['task-queue'] ? { taskQueue: values['task-queue'] } : {}),
     };
+    const handle = await retort.start(type, input, opts);
+    const started = { workflowId: handle.workflowId, runId: handle.firstExecutionRunId };
+    if (!values.json)
+      console.error(`started ${type} ${started.workflowId}\n  Web UI: ${workflowUrl(started.workflowId)}`);
     if (!values.wait) {
-      const handle = await retort.start(type, input, opts);
-      const res = { workflowId: handle.workflowId, runId: handle.firstExecutionRunId, status: 'RUNNING' };
-      if (values.json) out(res);
-      else
-        console.log(
-          `started ${type} ${res.workflowId} (run ${res.runId})\nwatch: retort status '${res.workflowId}'`,
-        );
+      if (values.json) out({ ...started, status: 'RUNNING' });
+      else console.log(`watch: retort status '${started.workflowId}'`);
       return;
     }
-    const live = !values.json && process.stderr.isTTY;
-    const outcome = await retort.run(type, input, {
-      ...opts,
-      ...(values.json ? {} : { onProgress: (p) => progressLine(p, live) }),
+    const printer = new ProgressPrinter(!values.json && !!process.stderr.isTTY);
+    let timer: NodeJS.Timeout | undefined;
+    let stopped = false;
+    const poll = async () => {
+      const p = await nestedProgress(retort, started.workflowId).catch(() => ({}) as Record<string, never>);
+      if (stopped) return;
+      if (p.parent) printer.update(p.parent, p.child);
+      timer = setTimeout(() => void poll(), 1000);
+    };
+    if (!values.json) void poll();
+    const outcome = await waitFor(handle).finally(() => {
+      stopped = true;
+      clearTimeout(timer);
     });
-    if (live) process.stderr.write('\n');
+    printer.end();
     if (values.json) out(outcome);
-    else if (outcome.status === 'COMPLETED')
-      console.log(`${type} ${outcome.workflowId}: COMPLETED\n${JSON.stringify(outcome.result, null, 2)}`);
-    else
-      console.error(
-        `${type} ${outcome.workflowId}: ${outcome.status}: ${outcome.error?.type ?? ''} ${outcome.error?.message ?? ''}`,
-      );
+    else printOutcome(type, outcome);
     if (outcome.status !== 'COMPLETED') process.exitCode = 1;
   } finally {
     await retort.close();
   }
 }
 
-let lastLine = '';
-function progressLine(p: Record<string, unknown>, live: boolean) {
-  const parts = Object.entries(p)
-    .filter(([, v]) => typeof v !== 'object')
-    .map(([k, v]) => `${k}=${typeof v === 'number' && !Number.isInteger(v) ? v.toFixed(4) : String(v)}`);
-  const line = parts.join(' ');
-  if (line === lastLine) return;
-  lastLine = line;
-  if (live) process.stderr.write(`\r\x1b[2K${line}`);
-  else console.error(line);
+/** Waits for a started run; a failed run is an outcome (status + root cause), not an exception. */
+async function waitFor(handle: WorkflowHandleWithFirstExecutionRunId): Promise<RunOutcome> {
+  const ids = { workflowId: handle.workflowId, runId: handle.firstExecutionRunId };
+  try {
+    return { ...ids, status: 'COMPLETED', result: await handle.result() };
+  } catch (err) {
+    const desc = await handle.describe().catch(() => undefined);
+    return { ...ids, status: desc?.status.name ?? 'FAILED', error: rootCause(err) };
+  }
+}
+
+/** The human ending of `--wait`: status, a few figures, the report and the Web UI link. */
+function printOutcome(type: string, outcome: RunOutcome) {
+  if (outcome.status === 'COMPLETED') {
+    console.log(`${type} ${outcome.workflowId}: COMPLETED`);
+    for (const line of summarizeResult(outcome.result)) console.log(line);
+    for (const r of reportRefs(outcome.result)) console.log(`  ${r.path}: ${r.uri}`);
+  } else {
+    console.error(
+      `${type} ${outcome.workflowId}: ${outcome.status}: ${outcome.error?.type ?? ''} ${outcome.error?.message ?? ''}`,
+    );
+  }
+  console.log(`  Web UI: ${workflowUrl(outcome.workflowId)}`);
 }
 
 async function cmdStatus(args: string[]) {
-  const { values, positionals } = parseArgs({
-    args,
-    allowPositionals: true,
-    options: { json: { type: 'boolean' } },
-  });
+  const { values, positionals } = parseCommand('status', HELP.status, args, { json: { type: 'boolean' } });
   const id = positionals[0];
-  if (!id) throw new UsageError('status needs a workflow ID');
-  const retort = await RetortClient.connect();
+  if (!id) throw new UserError('status needs a workflow ID', 'e.g. `retort status ingestCorpus/default/…`');
+  const retort = await connect();
   try {
-    const s = await retort.status(id);
-    if (values.json) out(s);
-    else {
-      console.log(
-        `${s.type} ${s.workflowId}\n  status   ${s.status}\n  run      ${s.runId}\n  started  ${s.startTime}${s.closeTime ? `\n  closed   ${s.closeTime}` : ''}`,
-      );
-      if (s.progress) console.log(`  progress ${JSON.stringify(s.progress)}`);
+    const s = await knownWorkflow(id, () => retort.status(id));
+    const nested = s.status === 'RUNNING' ? await nestedProgress(retort, id) : {};
+    if (values.json) {
+      out({
+        ...s,
+        ...(nested.childId ? { child: { workflowId: nested.childId, progress: nested.child } } : {}),
+      });
+      return;
     }
+    console.log(
+      `${s.type} ${s.workflowId}\n  status   ${s.status}\n  run      ${s.runId}\n  started  ${s.startTime}${s.closeTime ? `\n  closed   ${s.closeTime}` : ''}`,
+    );
+    if (s.progress) console.log(`  progress ${describeProgress(s.progress).text}`);
+    if (nested.childId)
+      console.log(
+        `  child    ${nested.childId}${nested.child ? `: ${describeProgress(nested.child).text}` : ''}`,
+      );
+    console.log(`  Web UI   ${workflowUrl(id)}`);
   } finally {
     await retort.close();
   }
 }
 
 async function cmdReport(args: string[]) {
-  const { positionals } = parseArgs({ args, allowPositionals: true });
+  const { values, positionals } = parseCommand('report', HELP.report, args, { json: { type: 'boolean' } });
   const id = positionals[0];
-  if (!id) throw new UsageError('report needs a workflow ID');
+  if (!id) throw new UserError('report needs a workflow ID', 'e.g. `retort report distillDataset/mnist/…`');
   const { openStore } = await import('../storage/open.js');
   const { writeRunReport } = await import('./report.js');
-  const retort = await RetortClient.connect();
+  const retort = await connect();
   try {
-    // The result adds per-group tables; the manifest alone is enough for the artifact list.
-    const status = await retort.status(id).catch(() => undefined);
-    const result =
-      status?.status === 'COMPLETED'
-        ? ((await retort.client.workflow.getHandle(id).result()) as Record<string, unknown>)
-        : undefined;
-    console.log(await writeRunReport(openStore(), id, result));
+    const status = await knownWorkflow(id, () => retort.status(id));
+    if (status.status !== 'COMPLETED')
+      throw new UserError(
+        `workflow "${id}" is ${status.status}: a report is written when a run completes`,
+        `follow it with \`retort status ${id}\``,
+      );
+    const result = (await retort.client.workflow.getHandle(id).result()) as Record<string, unknown>;
+    const committed = reportRefs(result).map((r) => r.uri);
+    const uri = committed[0] ?? (await writeRunReport(openStore(), id, result));
+    if (values.json) out({ workflowId: id, report: uri });
+    else console.log(uri);
   } finally {
     await retort.close();
   }
@@ -171,37 +230,44 @@ async function cmdReport(args: string[]) {
 
 async function cmdSchedule(args: string[]) {
   const [sub, ...rest] = args;
-  const { values, positionals } = parseArgs({
-    args: rest,
-    allowPositionals: true,
-    options: {
-      workflow: { type: 'string' },
-      every: { type: 'string' },
-      cron: { type: 'string', multiple: true },
-      'task-queue': { type: 'string' },
-      paused: { type: 'boolean' },
-      resume: { type: 'boolean' },
-      note: { type: 'string' },
-      wait: { type: 'boolean' },
-      json: { type: 'boolean' },
-    },
+  if (sub === '--help' || sub === '-h' || sub === undefined) {
+    console.log(HELP.schedule);
+    if (sub === undefined) process.exitCode = 2;
+    return;
+  }
+  if (!['create', 'list', 'pause', 'trigger', 'delete'].includes(sub))
+    throw new UserError(`unknown schedule command "${sub}"`, 'one of create, list, pause, trigger, delete');
+  const { values, positionals } = parseCommand(`schedule ${sub}`, HELP.schedule, rest, {
+    workflow: { type: 'string' },
+    every: { type: 'string' },
+    cron: { type: 'string', multiple: true },
+    'task-queue': { type: 'string' },
+    paused: { type: 'boolean' },
+    resume: { type: 'boolean' },
+    note: { type: 'string' },
+    wait: { type: 'boolean' },
+    json: { type: 'boolean' },
   });
   const schedules = await import('./schedules.js');
   const id = positionals[0];
-  if (!['create', 'list', 'pause', 'trigger', 'delete'].includes(sub ?? '')) {
-    throw new UsageError(`unknown schedule command "${sub ?? ''}" (create, list, pause, trigger, delete)`);
-  }
-  if (sub !== 'list' && !id) throw new UsageError(`schedule ${sub ?? ''} needs a schedule ID`);
-  // Validate the input file before connecting: a bad file fails at once, naming the field.
+  if (sub !== 'list' && !id)
+    throw new UserError(`schedule ${sub} needs a schedule ID`, `see \`retort schedule --help\``);
+  // Validate the input file and the interval before connecting: a bad file fails at once, naming the field.
   let createArgs: { type: WorkflowType; input: Record<string, unknown> } | undefined;
   if (sub === 'create') {
     const file = positionals[1];
-    if (!file) throw new UsageError('schedule create needs a schedule ID and an input file');
+    if (!file)
+      throw new UserError(
+        'schedule create needs a schedule ID and an input file',
+        'e.g. `retort schedule create nightly curate.json --every 1d`',
+      );
+    if (values.every) checkDuration('--every', values.every);
+    readJsonFile(file);
     const type = values.workflow ?? workflowTypeFromFile(file) ?? 'curateCorpus';
-    if (!isWorkflowType(type)) throw new UsageError(`unknown workflow type "${type}"`);
+    if (!isWorkflowType(type)) throw new UserError(`unknown workflow type "${type}"`, `one of ${TYPES}`);
     createArgs = { type, input: readInputFile(file, type) };
   }
-  const retort = await RetortClient.connect();
+  const retort = await connect();
   try {
     const show = (info: Awaited<ReturnType<typeof schedules.describeSchedule>>) =>
       values.json
@@ -240,7 +306,7 @@ async function cmdSchedule(args: string[]) {
         if (values.json) out(outcome);
         else
           console.log(
-            `${id}: ${outcome.workflowId} ${outcome.status}${outcome.error ? `: ${outcome.error}` : ''}`,
+            `${id}: ${outcome.workflowId} ${outcome.status}${outcome.error ? `: ${outcome.error}` : ''}\n  Web UI: ${workflowUrl(outcome.workflowId)}`,
           );
         if (values.wait && outcome.status !== 'COMPLETED') process.exitCode = 1;
         return;
@@ -250,11 +316,18 @@ async function cmdSchedule(args: string[]) {
         if (values.json) out({ scheduleId: id, deleted: true });
         else console.log(`deleted schedule ${id}`);
         return;
-      default:
-        throw new UsageError(
-          `unknown schedule command "${sub ?? ''}" (create, list, pause, trigger, delete)`,
-        );
     }
+  } catch (err) {
+    if (err instanceof ScheduleAlreadyRunning || err instanceof schedules.ScheduleExists)
+      throw new UserError(
+        `schedule "${id}" already exists`,
+        `delete it first (\`retort schedule delete ${id}\`) or pick another ID`,
+      );
+    if (err instanceof ScheduleNotFoundError)
+      throw new UserError(`no schedule "${id}"`, '`retort schedule list` shows the schedules');
+    if (err instanceof schedules.ScheduleBusy)
+      throw new UserError(err.message, 'trigger it again when that run has finished');
+    throw err;
   } finally {
     await retort.close();
   }
@@ -276,6 +349,11 @@ async function main() {
     case 'worker':
     case 'start': {
       // These start servers and workers: they live with the workers (which may import everything).
+      // Their --help needs none of that.
+      if (rest.includes('--help') || rest.includes('-h')) {
+        console.log(HELP[command]);
+        return;
+      }
       const ops = await import('../workers/commands.js');
       return ops[command](rest);
     }
@@ -286,11 +364,15 @@ async function main() {
       console.log(USAGE);
       return;
     default:
-      throw new UsageError(`unknown command "${command}"`);
+      throw new UserError(
+        `unknown command "${command}"`,
+        'commands: start, doctor, server, worker, run, status, report, schedule (`retort --help`)',
+      );
   }
 }
 
 main().catch((err: unknown) => {
-  if (err instanceof UsageError) fail(`${err.message}\n\n${USAGE}`, 2);
-  fail((err as Error)?.stack ?? String(err));
+  if (err instanceof UserError) exitWithUserError(err);
+  console.error(`retort: ${(err as Error)?.stack ?? String(err)}`);
+  process.exit(1);
 });

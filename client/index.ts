@@ -103,7 +103,7 @@ export class WorkflowInputConflict extends Error {
 }
 
 /** Walks a failure's cause chain to the innermost message and type (the one naming file and column). */
-function rootCause(err: unknown): { message: string; type?: string } {
+export function rootCause(err: unknown): { message: string; type?: string } {
   let e = err as { message?: string; type?: string; cause?: unknown } | undefined;
   let best: { message: string; type?: string } = {
     message: String((e as Error | undefined)?.message ?? err),
@@ -113,6 +113,23 @@ function rootCause(err: unknown): { message: string; type?: string } {
     e = e.cause as typeof e;
   }
   return best;
+}
+
+/**
+ * Markdown the Web UI shows under a run started here: what it is, the input's top-level settings, and
+ * where its report will be.
+ */
+export function staticDetails(type: WorkflowType, input: Record<string, unknown>): string {
+  const highlights = Object.entries(input)
+    .filter(([, v]) => ['string', 'number', 'boolean'].includes(typeof v))
+    .slice(0, 12)
+    .map(([k, v]) => `- \`${k}\`: ${String(v)}`);
+  return [
+    `**${type}** started with the Retort client.`,
+    ...(highlights.length ? ['', ...highlights] : []),
+    '',
+    'Pipelines that write a report name its `report.html` `reportHtml` in their result (`retort report <workflowId>`).',
+  ].join('\n');
 }
 
 export class RetortClient {
@@ -148,6 +165,7 @@ export class RetortClient {
       workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
       memo: { [INPUT_SHA256_MEMO]: sha256 },
       staticSummary: `${type} ${typeof input.dataset === 'string' ? input.dataset : ''}`.trim(),
+      staticDetails: staticDetails(type, input),
     });
     // USE_EXISTING returns the running run if there is one; its memo says what it was started with.
     const running = await this.client.workflow.getHandle(workflowId, handle.firstExecutionRunId).describe();

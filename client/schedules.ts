@@ -39,6 +39,11 @@ export interface ScheduleInfo {
   nextRunTimes: string[];
 }
 
+/** `createSchedule` on an ID that is taken. */
+export class ScheduleExists extends Error {}
+/** `triggerSchedule` while the schedule's previous run is still going (overlap SKIP would drop it). */
+export class ScheduleBusy extends Error {}
+
 /** The run IDs a schedule started, oldest first. */
 const runsOf = (actions: ScheduleExecutionResult[]) => actions.map((a) => a.action.workflow.workflowId);
 
@@ -71,7 +76,7 @@ export async function createSchedule(client: Client, options: CreateScheduleOpti
     });
   } catch (err) {
     if (err instanceof ScheduleAlreadyRunning)
-      throw new Error(`schedule "${options.scheduleId}" already exists (delete it first)`);
+      throw new ScheduleExists(`schedule "${options.scheduleId}" already exists (delete it first)`);
     throw err;
   }
   return describeSchedule(client, options.scheduleId);
@@ -141,7 +146,7 @@ export async function triggerSchedule(
     ...before.info.runningActions.map((a) => a.workflow.workflowId),
   ]);
   if (before.info.runningActions.length > 0) {
-    throw new Error(
+    throw new ScheduleBusy(
       `schedule "${scheduleId}" has a run in progress (${before.info.runningActions[0]!.workflow.workflowId}); overlap policy SKIP would drop this trigger`,
     );
   }

@@ -119,6 +119,8 @@ export interface CurateCorpusResult {
   evaluation: { downstream: Record<string, number>; upstream: Record<string, number> | null };
   report: ArtifactRef;
   manifest: ArtifactRef;
+  /** `report.html`: groups, selection, mixing proportions and losses, loss per group vs the previous partition. */
+  reportHtml?: ArtifactRef;
 }
 
 export interface CurateProgress {

@@ -110,6 +110,8 @@ interface DistillDatasetResultBase {
   distilled: ArtifactRef;
   /** This run's manifest (runs/<workflowId>/manifest.json). */
   manifest: ArtifactRef;
+  /** `report.html`: images, accuracy per arm, losses (runs started before reports have none). */
+  reportHtml?: ArtifactRef;
 }
 
 /** Result of a trajectory-matching run: experts' trajectories, distill log, learned α, report. */

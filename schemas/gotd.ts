@@ -412,6 +412,8 @@ export interface SelectWarmupResult {
   composition: GroupComposition[];
   otCost: { before: number; after: number; lambda: number } | null;
   converged: boolean;
+  /** `report.html` (top-level runs): composition of pool/target/selection, scores, OT cost. */
+  reportHtml?: ArtifactRef;
 }
 
 export const SELECT_WARMUP_STAGES = [

@@ -58,10 +58,12 @@ export interface IngestCorpusResult {
   stats: ArtifactRef;
   groups: GroupCounts[];
   manifest: ArtifactRef;
+  /** `report.html` (top-level runs): bytes and windows per group and split. */
+  reportHtml?: ArtifactRef;
 }
 
 export interface IngestProgress {
-  stage: 'validate' | 'ingest' | 'tokenize' | 'manifest' | 'done';
+  stage: 'validate' | 'ingest' | 'tokenize' | 'report' | 'manifest' | 'done';
   step: number;
   total: number;
 }

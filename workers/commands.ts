@@ -1,12 +1,13 @@
 // CLI commands that start things: `retort doctor|server|worker|start`.
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
-import { parseArgs } from 'node:util';
+import { dirname, join, resolve } from 'node:path';
 import { Connection } from '@temporalio/client';
 import { NativeConnection, Runtime, DefaultLogger } from '@temporalio/worker';
 import { temporalSettings } from '../client/connection.js';
 import { RetortClient } from '../client/index.js';
+import { HELP } from '../client/cli-help.js';
+import { UserError, parseCommand, serverUnreachable } from '../client/cli-support.js';
 import { writeRunReport } from '../client/report.js';
 import { openStore } from '../storage/open.js';
 import { FileStore } from '../storage/file-store.js';
@@ -46,7 +47,7 @@ async function storeWritable(uri: string): Promise<boolean> {
 }
 
 export async function doctor(args: string[]) {
-  const { values } = parseArgs({ args, options: { json: { type: 'boolean' } } });
+  const { values } = parseCommand('doctor', HELP.doctor, args, { json: { type: 'boolean' } });
   const report: Record<string, unknown> = { node: process.version };
   try {
     const b = await initBackend();
@@ -98,21 +99,35 @@ store     ${s.uri} ${s.writable ? 'writable' : 'NOT WRITABLE'}`);
 }
 
 export async function server(args: string[]) {
-  const { values } = parseArgs({
-    args,
-    options: {
-      port: { type: 'string' },
-      'ui-port': { type: 'string' },
-      'db-filename': { type: 'string' },
-      headless: { type: 'boolean' },
-    },
+  const { values } = parseCommand('server', HELP.server, args, {
+    port: { type: 'string' },
+    'ui-port': { type: 'string' },
+    'db-filename': { type: 'string' },
+    headless: { type: 'boolean' },
   });
   const port = Number(values.port ?? 7233);
+  const uiPort = Number(values['ui-port'] ?? port + 1000);
+  for (const [flag, p] of [
+    ['--port', port],
+    ['--ui-port', uiPort],
+  ] as const)
+    if (!Number.isInteger(p) || p < 1 || p > 65535)
+      throw new UserError(
+        `${flag} must be a port number (1–65535)`,
+        'e.g. `retort server --port 7233 --ui-port 8233`',
+      );
+  if (await reachable(`127.0.0.1:${port}`))
+    throw new UserError(
+      `a Temporal server already answers on 127.0.0.1:${port}`,
+      'use it (TEMPORAL_ADDRESS), or pick another --port',
+    );
+  // The log lives beside the database, so a database outside .retort/ needs no .retort/ folder.
+  const dbFilename = resolve(values['db-filename'] ?? '.retort/temporal.db');
   const srv = await startDevServer({
     port,
-    uiPort: values.headless ? false : Number(values['ui-port'] ?? port + 1000),
-    dbFilename: resolve(values['db-filename'] ?? '.retort/temporal.db'),
-    logFile: resolve('.retort/temporal.log'),
+    uiPort: values.headless ? false : uiPort,
+    dbFilename,
+    logFile: join(dirname(dbFilename), 'temporal.log'),
   });
   console.log(
     `Temporal dev server ${srv.address}${srv.uiUrl ? `, Web UI ${srv.uiUrl}` : ''} (Ctrl-C stops it)`,
@@ -125,13 +140,17 @@ export async function server(args: string[]) {
 }
 
 export async function worker(args: string[]) {
-  const { values } = parseArgs({
-    args,
-    options: { queue: { type: 'string' }, 'task-queue': { type: 'string' } },
+  const { values } = parseCommand('worker', HELP.worker, args, {
+    queue: { type: 'string' },
+    'task-queue': { type: 'string' },
   });
   const queues = (values.queue ?? 'all') as QueueName;
   if (!['retort', 'retort-compute', 'all'].includes(queues))
-    throw new Error(`--queue ${queues}: expected retort, retort-compute or all`);
+    throw new UserError(
+      `--queue ${queues}: expected retort, retort-compute or all`,
+      'see `retort worker --help`',
+    );
+  if (!(await reachable(address()))) throw serverUnreachable('no answer');
   const connection = await NativeConnection.connect(temporalSettings().connectionOptions);
   const store = openStore();
   const workers = await createWorkers({
@@ -150,7 +169,10 @@ export async function worker(args: string[]) {
 
 /** `npm start`: the embedded default, end to end. */
 export async function start(args: string[]) {
-  const { values } = parseArgs({ args, options: { exit: { type: 'boolean' }, example: { type: 'string' } } });
+  const { values } = parseCommand('start', HELP.start, args, {
+    exit: { type: 'boolean' },
+    example: { type: 'string' },
+  });
   Runtime.install({ logger: new DefaultLogger('WARN') });
   const addr = address();
   let srv: Awaited<ReturnType<typeof startDevServer>> | undefined;
@@ -188,7 +210,11 @@ export async function start(args: string[]) {
   if (live) process.stderr.write('\n');
   const runUrl = `${uiUrl}/namespaces/${namespace()}/workflows/${encodeURIComponent(outcome.workflowId)}`;
   if (outcome.status === 'COMPLETED') {
-    const report = await writeRunReport(store, outcome.workflowId, outcome.result as Record<string, unknown>);
+    // The pipeline commits its own report.html; runs from before that get one from their manifest.
+    const committed = (outcome.result as { reportHtml?: { uri: string } }).reportHtml?.uri;
+    const report =
+      committed ??
+      (await writeRunReport(store, outcome.workflowId, outcome.result as Record<string, unknown>));
     console.log(`ingestCorpus COMPLETED\n  Web UI: ${runUrl}\n  report: ${report}`);
   } else {
     console.error(

@@ -11,6 +11,7 @@ import {
 import type { z } from 'zod';
 import type { ComputeActivities } from '../activities/compute.js';
 import type { IoActivities } from '../activities/index.js';
+import { withSummaries } from './activity-summaries.js';
 import {
   MAX_NAME_CHARS,
   NON_RETRYABLE_ERROR_TYPES,
@@ -52,11 +53,13 @@ export function parseInput<S extends z.ZodType>(schema: S, raw: unknown, workflo
 export function ioActivities(profile: Profile) {
   const t = TIMEOUTS[profile].io;
   // No taskQueue: I/O activities run on the workflow's own queue (`retort`, or a test's queue).
-  return proxyActivities<IoActivities>({
-    startToCloseTimeout: t.startToCloseTimeout,
-    ...(t.heartbeatTimeout ? { heartbeatTimeout: t.heartbeatTimeout } : {}),
-    retry: { ...t.retry, nonRetryableErrorTypes: NON_RETRYABLE_ERROR_TYPES },
-  });
+  return withSummaries(
+    proxyActivities<IoActivities>({
+      startToCloseTimeout: t.startToCloseTimeout,
+      ...(t.heartbeatTimeout ? { heartbeatTimeout: t.heartbeatTimeout } : {}),
+      retry: { ...t.retry, nonRetryableErrorTypes: NON_RETRYABLE_ERROR_TYPES },
+    }),
+  );
 }
 
 /**
@@ -66,13 +69,15 @@ export function ioActivities(profile: Profile) {
  */
 export function computeActivities(profile: Profile) {
   const t = TIMEOUTS[profile].compute;
-  return proxyActivities<ComputeActivities>({
-    taskQueue: `${workflowInfo().taskQueue}-compute`,
-    startToCloseTimeout: t.startToCloseTimeout,
-    ...(t.heartbeatTimeout ? { heartbeatTimeout: t.heartbeatTimeout } : {}),
-    retry: { ...t.retry, nonRetryableErrorTypes: NON_RETRYABLE_ERROR_TYPES },
-    cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
-  });
+  return withSummaries(
+    proxyActivities<ComputeActivities>({
+      taskQueue: `${workflowInfo().taskQueue}-compute`,
+      startToCloseTimeout: t.startToCloseTimeout,
+      ...(t.heartbeatTimeout ? { heartbeatTimeout: t.heartbeatTimeout } : {}),
+      retry: { ...t.retry, nonRetryableErrorTypes: NON_RETRYABLE_ERROR_TYPES },
+      cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+    }),
+  );
 }
 
 /**

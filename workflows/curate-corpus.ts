@@ -32,6 +32,7 @@ import {
 import type { IngestCorpusInput, IngestCorpusResult } from '../schemas/ingest.js';
 import type { MixAioliInput, MixAioliResult } from '../schemas/aioli.js';
 import { progressQuery } from '../schemas/messages.js';
+import type { ReportContent } from '../schemas/report.js';
 import type { SelectWarmupInput, SelectWarmupResult } from '../schemas/gotd.js';
 import type { TrainModelResult, TrainingSpecInput } from '../schemas/training.js';
 import {
@@ -42,6 +43,7 @@ import {
   parseInput,
   surfaceFailures,
 } from './common.js';
+import { reportStage } from './report-stage.js';
 
 /** One child per stage, id `<parent>/<stage>`; a child's non-retryable failure becomes this run's own. */
 const child = async <R>(type: string, stage: string, input: unknown): Promise<R> => {
@@ -78,10 +80,10 @@ export async function curateCorpus(rawInput: CurateCorpusInput): Promise<CurateC
   return surfaceFailures(async () => {
     const resolved = await resolve(run);
     const ingested = await ingest(run, resolved.found);
-    const { train, selection } = await select(run, ingested);
+    const { train, selected } = await select(run, ingested);
     const trained = await trainOn(run, resolved.previous, ingested, train);
     const evaluation = await evaluate(run, trained.checkpoint, ingested.windows.val, resolved.previous);
-    return report(run, resolved, ingested, selection, trained, evaluation);
+    return report(run, resolved, ingested, selected, trained, evaluation);
   });
 }
 
@@ -158,8 +160,8 @@ async function ingest(
 async function select(
   { input, io, stage, common }: Curation,
   ingested: IngestCorpusResult,
-): Promise<{ train: ArtifactRef; selection: ArtifactRef | null }> {
-  if (!input.selection) return { train: ingested.windows.train, selection: null };
+): Promise<{ train: ArtifactRef; selected: SelectWarmupResult | null }> {
+  if (!input.selection) return { train: ingested.windows.train, selected: null };
   stage('select');
   const selected = await child<SelectWarmupResult>('selectWarmup', 'select', {
     dataset: input.dataset,
@@ -180,7 +182,7 @@ async function select(
   const train = (
     await io.tokenizeCorpus({ corpus: corpus.corpus, ctx: input.ingest.ctx, cache: input.cache })
   ).windows.train;
-  return { train, selection: selected.selection };
+  return { train, selected };
 }
 
 interface Trained {
@@ -305,12 +307,13 @@ async function report(
   { input, lineage, io, stage }: Curation,
   { found, previous, partition, generation }: Resolved,
   ingested: IngestCorpusResult,
-  selection: ArtifactRef | null,
+  selected: SelectWarmupResult | null,
   { startedFrom, checkpoint, training }: Trained,
   evaluation: Evaluation,
 ): Promise<CurateCorpusResult> {
   stage('report');
   const run = currentRun();
+  const selection = selected?.selection ?? null;
   const summary = {
     lineage,
     generation,
@@ -330,6 +333,12 @@ async function report(
     workflowId: run.workflowId,
     report: { ...run, ...summary },
   });
+  const html = await reportStage(io, {
+    dataset: input.dataset,
+    contents: reportContents(ingested, selected, training, evaluation, partition, previous),
+    input,
+    cache: input.cache,
+  });
   const manifest = await io.commitManifest({
     ...run,
     input,
@@ -337,6 +346,7 @@ async function report(
       ...summary,
       ingest: { corpus: ingested.corpus, windows: ingested.windows, manifest: ingested.manifest },
       report: reportRef,
+      ...html,
     },
   });
   await io.advanceLineage({
@@ -360,5 +370,37 @@ async function report(
     evaluation,
     report: reportRef,
     manifest,
+    ...html,
   };
+}
+
+/** What the run's report.html plots: ingest, the selection, the mixing history, the evaluation. */
+function reportContents(
+  ingested: IngestCorpusResult,
+  selected: SelectWarmupResult | null,
+  training: Record<string, unknown>,
+  evaluation: Evaluation,
+  partition: string,
+  previous: LineageRecord | null,
+): ReportContent[] {
+  const contents: ReportContent[] = [{ kind: 'ingest', groups: ingested.groups }];
+  if (selected)
+    contents.push({
+      kind: 'selectWarmup',
+      selection: selected.selection,
+      composition: selected.composition,
+      otCost: selected.otCost,
+      budget: selected.budget,
+      poolRows: selected.poolRows,
+      targetRows: selected.targetRows,
+    });
+  if (training.workflow === 'mixAioli')
+    contents.push({ kind: 'mixing', history: training.history as ArtifactRef });
+  contents.push({
+    kind: 'curateEvaluation',
+    partition,
+    previousPartition: previous?.partition ?? null,
+    ...evaluation,
+  });
+  return contents;
 }

@@ -13,6 +13,7 @@
 //   report    eval_results table, accuracy table, PNG grid of the synthetic images, loss curve SVG
 // `distillCvdd` (examples/distill-cvdd.json) is an alias: the same run with `method: 'cvdd'` implied.
 import {
+  ApplicationFailure,
   ParentClosePolicy,
   executeChild,
   setCurrentDetails,
@@ -39,6 +40,7 @@ import {
 } from '../schemas/distill.js';
 import { type IngestImagesResult } from '../schemas/images.js';
 import { progressQuery } from '../schemas/messages.js';
+import type { ReportContent } from '../schemas/report.js';
 import {
   computeActivities,
   currentRun,
@@ -48,6 +50,7 @@ import {
   surfaceFailures,
 } from './common.js';
 import type { distillCommittee } from './cvdd.js';
+import { reportStage } from './report-stage.js';
 import type { distillTrajectory, trainExperts } from './trajectory-matching.js';
 
 /** What a distill branch hands to evaluation and the report. */
@@ -87,6 +90,14 @@ async function runDistillDataset(
   setHandler(progressQuery, () => ({ ...progress, evaluations: { ...progress.evaluations } }), {
     description: 'Stage, running child workflow, evaluations done of total',
   });
+  // Every default together is the paper-scale MNIST run (hours on a CPU): an empty input is refused
+  // rather than silently starting it.
+  const { method: _implied, ...given } = rawInput ?? {};
+  if (Object.keys(given).length === 0)
+    throw ApplicationFailure.nonRetryable(
+      `${workflow} input is empty: its defaults are a full-scale run; give at least "dataset" and "ipc" (examples/${workflow === 'distillCvdd' ? 'distill-cvdd' : 'distill-dataset'}.json is a small profile)`,
+      'InvalidPipelineInput',
+    );
   const input = parseInput(DistillDatasetInput, rawInput, workflow);
   const io = ioActivities(input.profile);
   const compute = computeActivities(input.profile);
@@ -100,6 +111,18 @@ async function runDistillDataset(
       `**${workflow}** \`${input.dataset}\` ${input.method} IPC ${input.ipc}: ${s}${ev}${child ? ` — child \`${child}\`` : ''}`,
     );
   };
+
+  /** The run's `report.html`, the last stage before the manifest. */
+  async function writeReport(contents: ReportContent[]): Promise<{ reportHtml?: ArtifactRef }> {
+    return reportStage(io, {
+      dataset: input.dataset,
+      contents,
+      input,
+      cache: input.cache,
+      topLevelOnly: false,
+      onStage: () => stage('report'),
+    });
+  }
 
   /** Trajectory matching: experts (parallel activities) → resumable distillation. */
   async function trajectoryMatching(
@@ -164,9 +187,30 @@ async function runDistillDataset(
       parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
       args: [{ ...settings, train: images.train, test: images.test }],
     });
-    stage('manifest');
     const { manifest: committeeManifest, ...committee } = c;
-    const outputs = { images: { train: images.train, test: images.test }, ...committee, committeeManifest };
+    const reportHtml = await writeReport([
+      {
+        kind: 'cvdd',
+        ipc: c.ipc,
+        distilled: c.distilled,
+        committee: c.committee.map(({ index, id, valAcc, prior, priorSource }) => ({
+          index,
+          id,
+          valAcc,
+          prior,
+          ...(priorSource ? { priorSource } : {}),
+        })),
+        recovery: c.recovery,
+        accuracy: c.accuracy,
+      },
+    ]);
+    stage('manifest');
+    const outputs = {
+      images: { train: images.train, test: images.test },
+      ...committee,
+      committeeManifest,
+      ...reportHtml,
+    };
     const manifest = await io.commitManifest({ ...currentRun(), input: cfg, outputs });
     stage('done');
     return { dataset: cfg.dataset, method: 'cvdd', ...outputs, manifest };
@@ -268,6 +312,17 @@ async function runDistillDataset(
       cache: cfg.cache,
     });
 
+    const reportHtml = await writeReport([
+      {
+        kind: 'trajectory',
+        method: out.methodTag,
+        ipc: cfg.ipc,
+        distilled: out.distilled,
+        log: out.log,
+        accuracy,
+      },
+    ]);
+
     stage('manifest');
     const outputs = {
       images: { train: images.train, test: images.test },
@@ -275,6 +330,7 @@ async function runDistillDataset(
       distilled: out.distilled,
       log: out.log,
       report,
+      ...reportHtml,
     };
     const manifest = await io.commitManifest({
       ...currentRun(),

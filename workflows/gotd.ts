@@ -34,6 +34,7 @@ import {
   parseInput,
   surfaceFailures,
 } from './common.js';
+import { reportStage } from './report-stage.js';
 
 type Input = SelectWarmupConfig;
 type Embedder = Input['embedder'];
@@ -347,8 +348,26 @@ async function commit(
   merge: MergeSelectionResult,
   summary: SummarizeSelectionResult,
 ): Promise<SelectWarmupResult> {
+  const { profile: _profile, cache: _cache, ...recorded } = input;
+  const report = await reportStage(io, {
+    dataset: input.dataset,
+    contents: [
+      {
+        kind: 'selectWarmup',
+        selection: merge.selection,
+        composition: summary.composition.slice(0, 20),
+        otCost: summary.otCost,
+        budget: prepared.budget,
+        poolRows: prepared.poolRows,
+        targetRows: prepared.targetRows,
+      },
+    ],
+    input: recorded,
+    cache: input.cache,
+  });
   stage('manifest');
   const outputs = {
+    ...report,
     selection: merge.selection,
     summary: summary.summary,
     poolShards: prepared.poolShards,
@@ -375,5 +394,6 @@ async function commit(
       lambda: summary.otCost.lambda,
     },
     converged: merge.report.converged,
+    ...report,
   };
 }

@@ -4,6 +4,7 @@ import { setCurrentDetails, setHandler } from '@temporalio/workflow';
 import { IngestCorpusInput, type IngestCorpusResult, type IngestProgress } from '../schemas/ingest.js';
 import { progressQuery } from '../schemas/messages.js';
 import { currentRun, enterStage, ioActivities, parseInput, surfaceFailures } from './common.js';
+import { reportStage } from './report-stage.js';
 
 export async function ingestCorpus(rawInput: IngestCorpusInput): Promise<IngestCorpusResult> {
   const progress: IngestProgress = { stage: 'validate', step: 0, total: 3 };
@@ -34,8 +35,20 @@ export async function ingestCorpus(rawInput: IngestCorpusInput): Promise<IngestC
       ctx: input.ctx,
       cache: input.cache,
     });
+    const report = await reportStage(act, {
+      dataset: input.dataset,
+      contents: [{ kind: 'ingest', groups: tokenized.groups }],
+      input,
+      cache: input.cache,
+      onStage: () => stage('report', 2),
+    });
     stage('manifest', 2);
-    const outputs = { corpus: ingested.corpus, windows: tokenized.windows, stats: tokenized.stats };
+    const outputs = {
+      corpus: ingested.corpus,
+      windows: tokenized.windows,
+      stats: tokenized.stats,
+      ...report,
+    };
     const manifest = await act.commitManifest({ ...currentRun(), input, outputs });
     stage('done', 3);
     return { dataset: input.dataset, ...outputs, groups: tokenized.groups, manifest };

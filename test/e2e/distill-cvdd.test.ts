@@ -6,6 +6,8 @@
 // `distillCvdd` is `distillDataset` with `method: 'cvdd'`: the result is tagged with the method and both
 // the run's manifest and its distillCommittee child's are written.
 import { execFile } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it, inject } from 'vitest';
 import { IMAGES } from '../../schemas/tables.js';
@@ -14,6 +16,7 @@ import { validateTable } from '../../storage/arrow-tables.js';
 import { ArtifactStore } from '../../storage/artifacts.js';
 import { runsPrefix } from '../../storage/run-keys.js';
 import { decodeParquet } from '../../storage/parquet.js';
+import { PLOTS, inspectReport, launchChromium } from '../support/browser.js';
 import { startWorkers, tempFileStore, uniqueQueue } from '../support/temporal.js';
 
 const run = promisify(execFile);
@@ -104,5 +107,25 @@ describe('retort run examples/distill-cvdd.json', () => {
     expect(manifest.outputs.distilled.sha256).toBe(r.distilled.sha256);
     expect(manifest.outputs.images.train.sha256).toBe(r.images.train.sha256);
     expect(manifest.outputs.committeeManifest.uri).toBe(r.committeeManifest.uri);
+
+    // The report: committed as HTML, named in the result and the manifest; its plots render in Chromium.
+    expect(r.reportHtml).toMatchObject({ kind: 'report', format: 'html' });
+    expect((manifest.outputs as { reportHtml?: { sha256: string } }).reportHtml?.sha256).toBe(
+      r.reportHtml!.sha256,
+    );
+    const html = new TextDecoder().decode(await new ArtifactStore(store).read(r.reportHtml!));
+    mkdirSync(resolve('test-output/reports'), { recursive: true });
+    const file = resolve('test-output/reports/distillCvdd-run.html');
+    writeFileSync(file, html);
+    const browser = await launchChromium();
+    try {
+      const seen = await inspectReport(browser, file, resolve('test-output/reports/distillCvdd-run.png'));
+      expect(seen.errors).toEqual([]);
+      expect(seen.plots.map((p) => p.name)).toEqual(PLOTS.cvdd);
+      for (const p of seen.plots) expect(p.marks, p.name).toBeGreaterThan(0);
+      expect(seen.plots[0]!.imagesDecoded).toBe(20);
+    } finally {
+      await browser.close();
+    }
   });
 });
