@@ -32,4 +32,5 @@ export const DsaSettings = z.union([
 export type DsaSettings = z.infer<typeof DsaSettings>;
 
 /** A resolved `DsaConfig` (every field set) or false, as it travels in activity inputs. */
-export type DsaJson = false | Required<Exclude<DsaSettings, false>>;
+export const DsaJson = z.union([z.literal(false), DsaSettings.options[1].required()]);
+export type DsaJson = z.infer<typeof DsaJson>;
