@@ -340,6 +340,8 @@ export function createImageActivities({ artifacts }: { artifacts: ArtifactStore 
         if (overrides.initialMaxStartEpoch! >= maxStart && input.distill.sequentialGeneration === undefined)
           overrides.sequentialGeneration = false;
         const distill = trajectoryMatchingConfig(overrides);
+        // The experts see the augmentation the student unroll uses (buffer.py and distill.py share --dsa).
+        if (distill.dsa) experts.dsa = distill.dsa;
         const needed = distill.maxStartEpoch - 1 + distill.expertEpochs;
         if (needed > experts.epochs)
           throw configError(

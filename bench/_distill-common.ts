@@ -139,6 +139,7 @@ export function runTrajectoryMatching(args: {
       skipped: log.filter((r) => r.skipped).length,
     },
     config: {
+      dsa: config.dsa ? config.dsa.strategy : false,
       syntheticSteps: config.syntheticSteps,
       expertEpochs: config.expertEpochs,
       batchSyn: config.batchSyn,

@@ -1,5 +1,5 @@
 // `npm run bench -- distill-mtt [--json] [--quick] [--ipc 1,10] [--iterations-1 N] [--iterations-10 N]
-//                              [--students R] [--lr-img X]`
+//                              [--students R] [--lr-img X] [--dsa]`
 //
 // Dataset distillation by trajectory matching on the real MNIST digits
 // (specs/distill-trajectory-matching.md §10.2): expert trajectories on real images, then for IPC 1 and
@@ -22,7 +22,9 @@
 //
 // Full run: 28×28 digits, ConvNet W16 D3 ('native-28' profile, tfjs-node). --quick (≤ 5 min on this
 // 2-core box): the 14×14 W8 D2 'cpu-14' profile with fewer experts, iterations and test digits; the
-// JSON has the same shape.
+// JSON has the same shape. --dsa: differentiable siamese augmentation (ml/ops/dsa.ts, the digit
+// strategy of the papers' code) on the experts' batches and every unrolled student step; the
+// evaluation students train without it in both cases.
 import { cpus, loadavg } from 'node:os';
 import * as tf from '@tensorflow/tfjs-core';
 import { loadMnist } from '../activities/mnist.js';
@@ -41,6 +43,7 @@ import {
   mnistProfile,
 } from '../ml/methods/trajectory-matching/index.js';
 import { paramCount } from '../ml/models/convnet.js';
+import { DSA_DIGITS } from '../ml/ops/dsa.js';
 import { initBackend } from '../workers/backend.js';
 import { type Json, mean, round, runTrajectoryMatching, trainExperts } from './_distill-common.js';
 
@@ -56,7 +59,8 @@ const num = (name: string): number | undefined => {
   if (!Number.isFinite(x)) throw new Error(`${name}: expected a number, got ${v}`);
   return x;
 };
-const opts = { json: argv.includes('--json'), quick: argv.includes('--quick') };
+const opts = { json: argv.includes('--json'), quick: argv.includes('--quick'), dsa: argv.includes('--dsa') };
+const dsa = opts.dsa ? DSA_DIGITS : false;
 const t0 = Date.now();
 const elapsed = (): number => (Date.now() - t0) / 1000;
 const say = (msg: string): void => {
@@ -72,7 +76,9 @@ interface IpcPlan {
   /** Methods whose learned α also trains the random subsets (`random_real_at_syn_lr`; costs R students each). */
   randomAtSynLr: ('mtt' | 'datm')[];
   /** Overrides of the mnistProfile distillation config (both methods). */
-  distill: Partial<Pick<TrajectoryMatchingConfig, 'syntheticSteps' | 'batchSyn' | 'lrImages' | 'lrSynLr'>>;
+  distill: Partial<
+    Pick<TrajectoryMatchingConfig, 'syntheticSteps' | 'batchSyn' | 'lrImages' | 'lrSynLr' | 'dsa'>
+  >;
 }
 
 const ipcs = (flag('--ipc') ?? '1,10').split(',').map(Number) as MnistIpc[];
@@ -86,17 +92,12 @@ const PLAN = {
   // Experts: spec §10.2 lr 0.05, batch 64, plain SGD. Start epochs < T+ = 4 with M = 1 need epochs 0..4,
   // so 5 epochs (the profile's 6 cost a sixth more); 3 experts × 300 digits/class (the 28×28 profile
   // says 4 × 400: cut for the 30-minute budget on this shared box).
-  experts: (opts.quick
-    ? { count: 2, epochs: 4, imagesPerClass: 100, lr: 0.05, batch: 64, momentum: 0, weightDecay: 0 }
-    : {
-        count: 3,
-        epochs: 5,
-        imagesPerClass: 300,
-        lr: 0.05,
-        batch: 64,
-        momentum: 0,
-        weightDecay: 0,
-      }) satisfies ExpertTrainingProfile,
+  experts: {
+    ...(opts.quick
+      ? { count: 2, epochs: 4, imagesPerClass: 100, lr: 0.05, batch: 64, momentum: 0, weightDecay: 0 }
+      : { count: 3, epochs: 5, imagesPerClass: 300, lr: 0.05, batch: 64, momentum: 0, weightDecay: 0 }),
+    dsa,
+  } satisfies ExpertTrainingProfile,
   // Spec §10.2 evaluation: 150 steps, SGD m 0.9, wd 5e-4, lr ×0.1 at half, batch min(256, N_s).
   evaluation: {
     students: num('--students') ?? 3,
@@ -114,12 +115,16 @@ const PLAN = {
     1: {
       iterations: num('--iterations-1') ?? (opts.quick ? 20 : 120),
       randomAtSynLr: opts.quick ? [] : ['mtt', 'datm'],
-      distill: { ...(num('--lr-img') ? { lrImages: num('--lr-img') } : {}) },
+      distill: { dsa, ...(num('--lr-img') ? { lrImages: num('--lr-img') } : {}) },
     },
     10: {
       iterations: num('--iterations-10') ?? (opts.quick ? 3 : 30),
       randomAtSynLr: opts.quick ? [] : ['mtt'],
-      distill: { batchSyn: opts.quick ? 50 : 20, ...(num('--lr-img') ? { lrImages: num('--lr-img') } : {}) },
+      distill: {
+        batchSyn: opts.quick ? 50 : 20,
+        dsa,
+        ...(num('--lr-img') ? { lrImages: num('--lr-img') } : {}),
+      },
     },
   } as Record<MnistIpc, IpcPlan>,
 };
@@ -265,7 +270,9 @@ async function main(): Promise<void> {
       evaluation: PLAN.evaluation,
       real_lr: PLAN.realLr,
       iterations: Object.fromEntries(ipcs.map((i) => [String(i), PLAN.ipc[i].iterations])),
-      augmentation: 'none (DSA not implemented; spec §10.2 CPU profile)',
+      augmentation: dsa
+        ? { dsa, applies_to: 'experts and unrolled student steps (not the evaluation students)' }
+        : 'none',
     },
     machine: {
       backend: backend.name,

@@ -5,6 +5,7 @@
 // and ml/ validates it on the compute side.
 import { z } from 'zod';
 import { ArtifactRef } from './artifact.js';
+import { DsaJson, DsaSettings } from './dsa.js';
 import type { TableContract } from './tables.js';
 import { Profile } from './temporal.js';
 
@@ -43,6 +44,8 @@ export const TmSettings = z.strictObject({
   updateThreshold: z.number().positive().nullable().optional(),
   init: z.enum(['real', 'samples_predicted_correctly', 'noise']).optional(),
   kernels: z.enum(['native', 'im2col']).optional(),
+  /** Differentiable siamese augmentation for the experts and the distillation: false (default) or overrides of the digit strategy (`{}` = as the papers' code runs MNIST). */
+  dsa: DsaSettings.optional(),
 });
 
 export const ExpertSettings = z.strictObject({
@@ -54,8 +57,8 @@ export const ExpertSettings = z.strictObject({
   momentum: z.number().min(0).max(0.999).optional(),
   weightDecay: z.number().nonnegative().optional(),
 });
-/** ml/ `ExpertTrainingProfile`, resolved. */
-export type ExpertProfileJson = Required<z.infer<typeof ExpertSettings>>;
+/** ml/ `ExpertTrainingProfile`, resolved; `dsa` is the distillation's (not a separate setting). */
+export type ExpertProfileJson = Required<z.infer<typeof ExpertSettings>> & { dsa?: DsaJson };
 
 export const EvaluationSettings = z.strictObject({
   students: positiveInt.max(32).optional(),
@@ -122,6 +125,7 @@ export const TrainExpertsInput = z.object({
     batch: positiveInt,
     momentum: z.number().min(0).max(0.999),
     weightDecay: z.number().nonnegative(),
+    dsa: DsaJson.optional(),
   }),
   seed: nonNegInt.default(0),
   /** Checkpoint namespace; default derived from a hash of the inputs. */

@@ -19,6 +19,8 @@ import { softmaxGradConfig } from './softmax-grad.js';
 import { tanhGradConfig } from './tanh-grad.js';
 
 export { logSoftmax, softmaxCrossEntropy } from './cross-entropy.js';
+// Differentiable siamese augmentation (not a gradient registration: built from ops whose gradients are).
+export * from './dsa.js';
 
 /** Every gradient Retort registers over (or in addition to) tfjs-core's. */
 export const SECOND_ORDER_GRADIENTS: readonly tf.GradConfig[] = [

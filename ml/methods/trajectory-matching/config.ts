@@ -2,6 +2,7 @@
 // expert-trajectory lookup the method reads. Config is plain JSON-able data (no Infinity, no functions): it
 // is stored as `retort.config` in the distilled set's metadata (spec §2.3) and hashed into artifact keys.
 import { type ConvNetConfig, DEFAULT_CONVNET, convNetConfig } from '../../models/convnet.js';
+import { type DsaConfig, dsaConfig, validateDsaConfig } from '../../ops/dsa.js';
 
 /** How the synthetic images start (DATM `pix_init`). */
 export type SyntheticInit = 'real' | 'samples_predicted_correctly' | 'noise';
@@ -87,6 +88,12 @@ export interface TrajectoryMatchingConfig {
   updateThreshold: number | null;
 
   ast: AstStudentOptions;
+  /**
+   * Differentiable siamese augmentation of every student minibatch (MTT/DATM `--dsa`, on in all their
+   * published runs): each unrolled step draws a new augmentation, per image, from its own seed; the
+   * experts must be trained with the same setting (`ExpertTrainingProfile.dsa`). false = none.
+   */
+  dsa: DsaConfig | false;
   /** ConvNet kernels (see ConvNetForwardOptions): 'native' on tfjs-node, 'im2col' for backends without conv gradients. */
   kernels: 'native' | 'im2col';
 }
@@ -128,6 +135,7 @@ export const DEFAULT_TRAJECTORY_MATCHING: TrajectoryMatchingConfig = {
   labelExpertEpoch: -1,
   updateThreshold: 1,
   ast: DEFAULT_AST,
+  dsa: false,
   kernels: 'native',
 };
 
@@ -142,21 +150,24 @@ export const MTT_OVERRIDES: TrajectoryMatchingOverrides = {
   updateThreshold: null,
 };
 
-export type TrajectoryMatchingOverrides = Partial<Omit<TrajectoryMatchingConfig, 'net' | 'ast'>> & {
+export type TrajectoryMatchingOverrides = Partial<Omit<TrajectoryMatchingConfig, 'net' | 'ast' | 'dsa'>> & {
   net?: Partial<ConvNetConfig>;
   ast?: Partial<AstStudentOptions>;
+  /** false, or overrides of the digit defaults (`DSA_DIGITS`); `{}` = the digit defaults. */
+  dsa?: Partial<DsaConfig> | false;
 };
 
 /** Fills defaults (nested `net` and `ast` too) and validates; throws a RangeError naming the field. */
 export function trajectoryMatchingConfig(
   overrides: TrajectoryMatchingOverrides = {},
 ): TrajectoryMatchingConfig {
-  const { net, ast, ...rest } = overrides;
+  const { net, ast, dsa, ...rest } = overrides;
   const config: TrajectoryMatchingConfig = {
     ...DEFAULT_TRAJECTORY_MATCHING,
     ...rest,
     net: convNetConfig({ ...DEFAULT_TRAJECTORY_MATCHING.net, ...net }),
     ast: { ...DEFAULT_AST, ...ast },
+    dsa: dsa === undefined ? DEFAULT_TRAJECTORY_MATCHING.dsa : dsa === false ? false : dsaConfig(dsa),
   };
   validateTrajectoryMatchingConfig(config);
   return config;
@@ -198,6 +209,7 @@ export function validateTrajectoryMatchingConfig(config: TrajectoryMatchingConfi
   // Instance norm keeps each sample's loss independent of the batch (spec §13); batch norm would not.
   if (config.net.norm === 'batchnorm')
     fail('net.norm', "'instancenorm' or 'none' (spec §13)", config.net.norm);
+  if (config.dsa !== false) validateDsaConfig(config.dsa);
   const { ast } = config;
   if (!(ast.innerMomentum >= 0 && ast.innerMomentum < 1))
     fail('ast.innerMomentum', 'in [0, 1)', ast.innerMomentum);

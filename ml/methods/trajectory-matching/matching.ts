@@ -1,7 +1,7 @@
 // The unrolled student and the normalised parameter-matching loss (spec §5.3, §5.4, AST §7).
 import * as tf from '@tensorflow/tfjs-core';
 import { convNetForward } from '../../models/convnet.js';
-import { logSoftmax, softmaxCrossEntropy } from '../../ops/index.js';
+import { diffAugment, logSoftmax, softmaxCrossEntropy } from '../../ops/index.js';
 import { type SyntheticSet } from './state.js';
 import {
   type SegmentPlan,
@@ -14,10 +14,24 @@ import { type TrajectoryMatchingConfig, type ExpertTrajectories } from './config
 
 export interface MatchOptions {
   /**
-   * Differentiable augmentation A_n applied to each student minibatch (spec §5.3; DSA). Must be built
-   * from ops with twice-differentiable gradients and must draw its randomness from `seed` only.
+   * Differentiable augmentation A_n applied to each student minibatch (spec §5.3), in place of the
+   * config's DSA. Must be built from ops with twice-differentiable gradients and must draw its
+   * randomness from `seed` only.
    */
   augment?: (x: tf.Tensor4D, seed: number) => tf.Tensor4D;
+}
+
+/**
+ * A_n of the unroll: `opts.augment`, else the config's DSA with per-image draws (distill.py calls
+ * DiffAugment without a seed on every student minibatch), else none.
+ */
+function studentAugmentation(
+  config: TrajectoryMatchingConfig,
+  opts: MatchOptions,
+): ((x: tf.Tensor4D, seed: number) => tf.Tensor4D) | undefined {
+  if (opts.augment) return opts.augment;
+  const dsa = config.dsa;
+  return dsa ? (x, seed) => diffAugment(x, dsa, seed) : undefined;
 }
 
 /** softmax(L) (DATM) or one-hot(y) (MTT): the inner loss's target distribution for every synthetic image. */
@@ -52,12 +66,13 @@ function unroll(
 ): tf.Tensor1D {
   const scale = innerLossScale(config, plan.startEpoch);
   const mom = config.ast.innerMomentum;
+  const augment = studentAugmentation(config, opts);
   let theta = start;
   let velocity: tf.Tensor | null = null;
   for (let n = 0; n < plan.batches.length; n++) {
     const index = tf.tensor1d(plan.batches[n]!, 'int32');
     const picked = tf.gather(images, index);
-    const xb = opts.augment ? opts.augment(picked, plan.augmentSeeds[n]!) : picked;
+    const xb = augment ? augment(picked, plan.augmentSeeds[n]!) : picked;
     const yb = tf.gather(targets, index);
     // Inner CE from ml/ops (max/sub/exp/sum/log only): its gradient is itself differentiable (spec §9.2).
     const innerLoss = (p: tf.Tensor): tf.Scalar => {

@@ -15,6 +15,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { LrSchedule } from '../rewarm.js';
 import { type ConvNetConfig, initConvNetParams, paramCount } from '../../models/convnet.js';
+import { diffAugment, dsaConfig } from '../../ops/dsa.js';
 import { BatchOrder, gatherImages, gatherLabels, gatherRows, gatherVectors } from '../../train/batches.js';
 import { trainConvNetSteps } from '../../train/loops.js';
 import { type OptimizerState, disposeOptimizerState, sgd } from '../../train/optimizers.js';
@@ -166,6 +167,7 @@ export function trainExpertTrajectory(
   if (test) checkImageSet('expert test set', test, net);
 
   const train = firstRowsPerClass(data, net, profile.imagesPerClass);
+  const dsa = profile.dsa ? dsaConfig(profile.dsa) : false;
   const order = new BatchOrder({
     n: train.labels.length,
     batchSize: Math.min(profile.batch, train.labels.length),
@@ -199,7 +201,10 @@ export function trainExpertTrajectory(
         kernels,
         batchAt: (s) => {
           const idx = order.indicesAt(s);
-          return { x: gatherImages(train.images, net, idx), y: gatherLabels(train.labels, idx) };
+          const x = gatherImages(train.images, net, idx);
+          // Seeded by the global step, so a resumed expert augments exactly as the uninterrupted one.
+          const xb = dsa ? diffAugment(x, dsa, deriveSeed(seed, 'expert-dsa', s)) : x;
+          return { x: xb, y: gatherLabels(train.labels, idx) };
         },
       });
       params.dispose();
