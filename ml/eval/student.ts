@@ -5,9 +5,11 @@
 // optimiser and stopping rule, so the labels and images — not the training budget — get the credit.
 //
 //   loss       hard labels: cross-entropy;  soft labels p (probabilities at temperature T, as the exported
-//              table stores them): KL(p ‖ softmax(s / T)) = CE(p, softmax(s/T)) − H(p), which reaches 0
-//              when the student reproduces p (a CE against soft targets cannot go below H(p), so CE
-//              would make "converged" depend on the labels' entropy).
+//              table stores them): T²·KL(p ‖ softmax(s / T)) = T²·(CE(p, softmax(s/T)) − H(p)), which
+//              reaches 0 when the student reproduces p (a CE against soft targets cannot go below H(p),
+//              so CE would make "converged" depend on the labels' entropy). The T² factor (Hinton et al.
+//              2015) keeps the loss on the scale of a T = 1 loss, so one loss floor means "converged"
+//              for every temperature (at T = 20 a bare KL is ~400× smaller and would stop at once).
 //   optimiser  AdamW (lr 3e-3, decoupled weight decay 5e-4), batches of min(batch, N) drawn by a seeded
 //              per-epoch shuffle, no augmentation (the set is what is evaluated, not an augmentation).
 //   stopping   every `window` steps the mean training loss of the window is compared with the previous
@@ -133,7 +135,7 @@ export interface StudentResult {
   testAccuracy: number;
   /** Top-1 on its own training set (hard labels / argmax of the soft labels), eval mode. */
   trainAccuracy: number;
-  /** Mean training loss (CE, or KL for soft labels) over the last window. */
+  /** Mean training loss (CE, or T²·KL for soft labels) over the last window. */
   finalTrainLoss: number;
   steps: number;
   stop: StopReason;
@@ -182,7 +184,10 @@ export function studentAccuracy(
     const size = Math.min(chunk, n - start);
     const pred = tf.tidy(() => {
       const x = tf.tensor4d(
-        set.pixels.subarray(start * shape.h * shape.w * shape.c, (start + size) * shape.h * shape.w * shape.c),
+        set.pixels.subarray(
+          start * shape.h * shape.w * shape.c,
+          (start + size) * shape.h * shape.w * shape.c,
+        ),
         [size, shape.h, shape.w, shape.c],
       );
       const out = forward(arch, state.params, x, false, state.runningStats);
@@ -245,7 +250,8 @@ export function trainStudent(
       throw new RangeError(
         `student training set: ${soft.probabilities.length} soft-label values, expected ${n}·${k}`,
       );
-    if (!(soft.temperature > 0)) throw new RangeError(`soft-label temperature must be > 0, got ${soft.temperature}`);
+    if (!(soft.temperature > 0))
+      throw new RangeError(`soft-label temperature must be > 0, got ${soft.temperature}`);
   }
   const negEnt = soft ? negativeEntropies(soft.probabilities, k) : null;
   const order = new BatchOrder({
@@ -290,7 +296,10 @@ export function trainStudent(
           const updated = layers ? updateBatchNormStats(stats, out.batchStats) : [];
           tf.dispose(out.batchStats.flatMap((s) => [s.mean, s.variance]));
           const loss = soft
-            ? tf.add(tf.mean(softmaxCrossEntropy(tf.div(out.logits, soft.temperature), y)), ne)
+            ? tf.mul(
+                tf.add(tf.mean(softmaxCrossEntropy(tf.div(out.logits, soft.temperature), y)), ne),
+                soft.temperature ** 2,
+              )
             : tf.mean(softmaxCrossEntropy(out.logits, tf.oneHot(y as tf.Tensor1D, k)));
           return { loss: loss as tf.Scalar, buffers: statsToBuffers(updated) };
         },
