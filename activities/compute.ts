@@ -3,10 +3,10 @@ import { ArtifactStore } from '../storage/artifacts.js';
 import type { ObjectStore } from '../storage/object-store.js';
 import { withFailureMapping } from './failures.js';
 import { createTrainingActivities } from './training.js';
-import { createCommitteeActivities } from './committee.js';
-import { createDistillActivities } from './distill.js';
-import { createSelectWarmupComputeActivities } from './select-warmup.js';
-import { createContinualComputeActivities } from './continual-compute.js';
+import { createCvddActivities } from './cvdd/index.js';
+import { createTrajectoryMatchingActivities } from './trajectory-matching/index.js';
+import { createGotdComputeActivities } from './gotd/compute.js';
+import { createRewarmComputeActivities } from './rewarm-compute.js';
 
 export interface ComputeDeps {
   store: ObjectStore;
@@ -25,10 +25,10 @@ export function createComputeActivities({ store, backend }: ComputeDeps) {
       };
     },
     ...createTrainingActivities({ artifacts }),
-    ...createCommitteeActivities({ artifacts }),
-    ...createDistillActivities({ artifacts }),
-    ...createSelectWarmupComputeActivities({ artifacts, backend }),
-    ...createContinualComputeActivities({ artifacts }),
+    ...createCvddActivities({ artifacts }),
+    ...createTrajectoryMatchingActivities({ artifacts }),
+    ...createGotdComputeActivities({ artifacts, backend }),
+    ...createRewarmComputeActivities({ artifacts }),
   });
 }
 export type ComputeActivities = ReturnType<typeof createComputeActivities>;

@@ -8,7 +8,7 @@ import {
   type AccuracyRow,
   type DistillReportInput,
   type DistillReportResult,
-} from '../schemas/distill.js';
+} from '../schemas/trajectory-matching.js';
 import { DISTILLED_IMAGES, contractFingerprint } from '../schemas/tables.js';
 import { buildTable, fixedSizeListValues } from '../storage/arrow-tables.js';
 import type { ArtifactStore } from '../storage/artifacts.js';

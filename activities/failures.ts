@@ -2,7 +2,32 @@
 // ApplicationFailures with a type the workflow and the UI can show; everything else is retried.
 import { ApplicationFailure } from '@temporalio/common';
 import { ZodError } from 'zod';
+import { IMAGE_ERROR_TYPES } from '../schemas/images.js';
 import { RetortDataError } from '../storage/errors.js';
+
+/** Settings that cannot work (names the field); a retry cannot fix them. */
+export const configError = (message: string) => ApplicationFailure.nonRetryable(message, 'ConfigError');
+/** A checkpoint that belongs to another run or another kind of state. */
+export const incompatible = (message: string) =>
+  ApplicationFailure.nonRetryable(message, 'CheckpointIncompatible');
+/** A loss or parameters went non-finite; rerunning the same seeded computation diverges again. */
+export const lossDiverged = (message: string) => ApplicationFailure.nonRetryable(message, 'LossDiverged');
+/** IPC asks for more images of a class than the table holds. */
+export const ipcExceedsClassSize = (message: string) =>
+  ApplicationFailure.nonRetryable(message, IMAGE_ERROR_TYPES.ipc);
+/** A label outside [0, classes). */
+export const labelOutOfRange = (message: string) =>
+  ApplicationFailure.nonRetryable(message, IMAGE_ERROR_TYPES.labelRange);
+
+/** RangeErrors of ml/ (bad sizes, bad settings) are configuration errors a retry cannot fix. */
+export function asConfigError<T>(what: string, fn: () => T): T {
+  try {
+    return fn();
+  } catch (err) {
+    if (err instanceof RangeError) throw configError(`${what}: ${err.message}`);
+    throw err;
+  }
+}
 
 export function toFailure(err: unknown): unknown {
   if (err instanceof ApplicationFailure) return err;

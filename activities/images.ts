@@ -17,17 +17,15 @@ import {
   mnistProfile,
   trajectoryMatchingConfig,
   trajectoryMatchingMethod,
-} from '../ml/methods/trajectory-matching-config.js';
+} from '../ml/methods/trajectory-matching/index.js';
 import { Rng, deriveSeed, permutation } from '../ml/train/rng.js';
 import {
   type DistillationPlan,
-  IMAGE_ERROR_TYPES,
-  IngestImagesInput,
-  type IngestImagesResult,
   type NetConfigJson,
   PlanDistillationInput,
   type TmConfigJson,
-} from '../schemas/distill.js';
+} from '../schemas/trajectory-matching.js';
+import { IMAGE_ERROR_TYPES, IngestImagesInput, type IngestImagesResult } from '../schemas/images.js';
 import { IMAGES, type TableContract, contractFingerprint } from '../schemas/tables.js';
 import { buildTable, fixedSizeListValues, stringValues, validateTable } from '../storage/arrow-tables.js';
 import { type ArtifactStore, sha256Hex } from '../storage/artifacts.js';

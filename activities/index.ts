@@ -7,9 +7,9 @@ import { createIngestActivities } from './ingest.js';
 import { createImageActivities } from './images.js';
 import { createDistillReportActivities } from './distill-report.js';
 import { createManifestActivities } from './manifest.js';
-import { createMixingHistoryActivities } from './mixing-history.js';
-import { createSelectWarmupIoActivities } from './select-warmup-io.js';
-import { createContinualIoActivities } from './continual.js';
+import { createAioliHistoryActivities } from './aioli-history.js';
+import { createGotdIoActivities } from './gotd/io.js';
+import { createRewarmIoActivities } from './rewarm.js';
 import { createCurateIoActivities } from './curate.js';
 
 export interface ActivityDeps {
@@ -22,11 +22,11 @@ export function createIoActivities({ store }: ActivityDeps) {
   return withFailureMapping({
     ...createIngestActivities({ artifacts }),
     ...createManifestActivities({ artifacts }),
-    ...createMixingHistoryActivities({ artifacts }),
+    ...createAioliHistoryActivities({ artifacts }),
     ...createImageActivities({ artifacts }),
     ...createDistillReportActivities({ artifacts }),
-    ...createSelectWarmupIoActivities({ artifacts }),
-    ...createContinualIoActivities({ artifacts }),
+    ...createGotdIoActivities({ artifacts }),
+    ...createRewarmIoActivities({ artifacts }),
     ...createCurateIoActivities({ artifacts }),
   });
 }

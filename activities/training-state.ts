@@ -5,7 +5,6 @@
 //   buffers/<name>    BatchNorm running statistics (ConvNet, norm 'batchnorm')
 // and whose `userDefinedMetadata.retort` records the model, the step and the run identity.
 // Spec → ml/ objects (model config, optimizer, LR schedule) is resolved here too.
-import { ApplicationFailure } from '@temporalio/common';
 import * as tf from '@tensorflow/tfjs-core';
 import { constantSchedule, rewarmedCosineSchedule, type LrSchedule } from '../ml/methods/rewarm.js';
 import {
@@ -34,13 +33,12 @@ import {
   type ScheduleSpec,
   stableJson,
 } from '../schemas/training.js';
+import { configError, incompatible } from './failures.js';
 import type { TrainingTable } from './training-data.js';
 
 export type ResolvedModel = { kind: 'convnet'; config: ConvNetConfig } | { kind: 'lm'; config: LmConfig };
 
-export const configError = (message: string) => ApplicationFailure.nonRetryable(message, 'ConfigError');
-export const incompatible = (message: string) =>
-  ApplicationFailure.nonRetryable(message, 'CheckpointIncompatible');
+export { configError, incompatible };
 
 /** Losses of the most recent steps kept in a checkpoint (a function of the step, not of chunking). */
 export const LOSS_HISTORY = 1000;

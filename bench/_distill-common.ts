@@ -1,12 +1,12 @@
 // Trajectory-matching steps shared by bench/distill-mtt.ts and bench/distill-cvdd.ts (the latter runs
 // MTT side by side with CV-DD on its own data split): train the experts, then distil one IPC with MTT
-// or DATM and summarise the run. Only the product's code (ml/methods/distill-training.ts,
-// ml/methods/trajectory-matching.ts); progress goes through the caller's `say`.
+// or DATM and summarise the run. Only the product's code (ml/methods/trajectory-matching/training.ts,
+// ml/methods/trajectory-matching/); progress goes through the caller's `say`.
 import {
   type ImageSet,
   type StudentTrainSet,
   trainExpertTrajectory,
-} from '../ml/methods/distill-training.js';
+} from '../ml/methods/trajectory-matching/training.js';
 import {
   type DistillLogRow,
   type ExpertTrainingProfile,
@@ -22,7 +22,7 @@ import {
   synLrValue,
   trajectoriesFromArrays,
   trajectoryMatchingConfig,
-} from '../ml/methods/trajectory-matching.js';
+} from '../ml/methods/trajectory-matching/index.js';
 
 export type Json = Record<string, unknown>;
 export type Say = (msg: string) => void;

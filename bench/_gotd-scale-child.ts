@@ -1,9 +1,9 @@
 // One measurement of bench/gotd-scale.ts in a fresh process (so that its peak RSS is its own):
 //   node --import tsx bench/_gotd-scale-child.ts scale --candidates N --targets n --dim d [--seed s]
 //   node --import tsx bench/_gotd-scale-child.ts agreement --candidates N --targets n --dim d --chunks R
-// Calls the GOT-D math directly (ml/methods/gotd.ts) and prints one JSON line.
+// Calls the GOT-D math directly (ml/methods/gotd/) and prints one JSON line.
 import { parseArgs } from 'node:util';
-import { type GotdScores, selectWarmupData } from '../ml/methods/gotd.js';
+import { type GotdScores, selectWarmupData } from '../ml/methods/gotd/index.js';
 import { initBackend } from '../workers/backend.js';
 import { rareShare, syntheticPool, syntheticTarget } from './_gotd-data.js';
 

@@ -7,7 +7,7 @@
 // activities (ingestTextCorpus → tokenizeCorpus, byte-level windows); the validation subset (drives
 // Aioli's LearnParams) and the test subset (reported) are fixed seeded row samples per group of the
 // disjoint val / test splits. Every method runs through the SAME code path as the mixAioli workflow:
-// `runMixtureRound` (ml/methods/aioli-rounds.ts) over a MixtureProvider, with the real trainChunk /
+// `runMixtureRound` (ml/methods/aioli/rounds.ts) over a MixtureProvider, with the real trainChunk /
 // evaluate activities (per-chunk mixtures, checkpoints, one optimizer state and one LR schedule on the
 // global step) called directly instead of through Temporal.
 //
@@ -21,14 +21,14 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createIngestActivities } from '../activities/ingest.js';
 import { createTrainingActivities } from '../activities/training.js';
-import { type AioliConfig, aioliConfig, aioliProvider } from '../ml/methods/aioli.js';
+import { type AioliConfig, aioliConfig, aioliProvider } from '../ml/methods/aioli/index.js';
 import {
   gridSearchMixtures,
   staticMixtureProvider,
   stratifiedProvider,
-} from '../ml/methods/aioli-baselines.js';
-import type { MixtureProvider, MixtureRoundRecord } from '../ml/methods/aioli-lmo.js';
-import { runMixtureRound } from '../ml/methods/aioli-rounds.js';
+} from '../ml/methods/aioli/baselines.js';
+import type { MixtureProvider, MixtureRoundRecord } from '../ml/methods/aioli/lmo.js';
+import { runMixtureRound } from '../ml/methods/aioli/rounds.js';
 import { Rng } from '../ml/train/rng.js';
 import type { ArtifactRef } from '../schemas/artifact.js';
 import { TOKEN_WINDOWS, contractFingerprint } from '../schemas/tables.js';

@@ -18,7 +18,7 @@
 // evaluation seed, hard labels, cross-entropy, same student and schedule. Extra rows (reported, not
 // gates): --real-soft `random_real_soft`, the same random subsets relabelled online by the committee
 // (§9.1's third column); --no-mlp-bn `committee_no_mlp_bn`, the committee recovered without the MLP's
-// BN term (bnTermFamilies ['convnet'], see committee-voting.ts).
+// BN term (bnTermFamilies ['convnet'], see ml/methods/cvdd/config.ts).
 // Trajectory matching side by side (off with --no-tm): MTT (spec distill-trajectory-matching
 // §10.2 'cpu-14' profile: ConvNet W8 D2 instance norm, hard labels, real init) distilled at IPC 10 from
 // experts trained on the SAME 14×14 train split (validation rows excluded), through bench/_distill-common.ts
@@ -32,8 +32,8 @@
 import { cpus, loadavg } from 'node:os';
 import * as tf from '@tensorflow/tfjs-core';
 import { loadMnist } from '../activities/mnist.js';
-import { trainAndEvaluateStudent } from '../ml/methods/distill-training.js';
-import { type ExpertTrainingProfile, mnistProfile } from '../ml/methods/trajectory-matching.js';
+import { trainAndEvaluateStudent } from '../ml/methods/trajectory-matching/training.js';
+import { type ExpertTrainingProfile, mnistProfile } from '../ml/methods/trajectory-matching/index.js';
 import {
   type ImageSet,
   disposeCommitteeMembers,
@@ -47,7 +47,7 @@ import {
   subsetImages,
   trainCommitteeMember,
   validationSplit,
-} from '../ml/methods/committee-distill.js';
+} from '../ml/methods/cvdd/index.js';
 import {
   type CommitteeMember,
   type CommitteeVotingConfig,
@@ -56,7 +56,7 @@ import {
   mnistConvCommitteeArchs,
   mnistCpuConfig,
   mnistStudentArch,
-} from '../ml/methods/committee-voting.js';
+} from '../ml/methods/cvdd/index.js';
 import { initBackend } from '../workers/backend.js';
 import { type Json, round, runTrajectoryMatching, trainExperts } from './_distill-common.js';
 

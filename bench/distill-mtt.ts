@@ -8,8 +8,8 @@
 // training R fresh ConvNets on the set (spec §8 protocol at CPU scale) and testing on held-out digits;
 // plus the same ConvNet trained on all training digits ("full_data").
 //
-// Everything is the product's code: activities/mnist.ts (data), ml/methods/distill-training.ts
-// (experts, evaluation, random subsets), ml/methods/trajectory-matching.ts (MTT / DATM).
+// Everything is the product's code: activities/mnist.ts (data), ml/methods/trajectory-matching/training.ts
+// (experts, evaluation, random subsets), ml/methods/trajectory-matching/ (MTT / DATM).
 //
 // Prints (stdout, one JSON object; progress lines go to stderr):
 //   {"ipc":{"1":{"random_real":{"mean","std",…},"mtt":{…},"datm":{…}},"10":{…}},"full_data":{…},
@@ -32,14 +32,14 @@ import {
   meanStd,
   randomRealSubset,
   trainAndEvaluateStudent,
-} from '../ml/methods/distill-training.js';
+} from '../ml/methods/trajectory-matching/training.js';
 import {
   type ExpertTrainingProfile,
   type EvaluationProfile,
   type MnistIpc,
   type TrajectoryMatchingConfig,
   mnistProfile,
-} from '../ml/methods/trajectory-matching.js';
+} from '../ml/methods/trajectory-matching/index.js';
 import { paramCount } from '../ml/models/convnet.js';
 import { initBackend } from '../workers/backend.js';
 import { type Json, mean, round, runTrajectoryMatching, trainExperts } from './_distill-common.js';

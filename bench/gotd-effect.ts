@@ -12,7 +12,7 @@
 //   gotd    — the real `selectWarmup` workflow (local Temporal dev server, in-process workers; the
 //             model-free n-gram embedder, exact solve, the workflow's own defaults unless --epsilon);
 //   random  — K pool rows drawn uniformly (seeded);
-//   nearest — spec §7.3's matching baseline (ml/methods/gotd-baselines.ts) on the SAME n-gram
+//   nearest — spec §7.3's matching baseline (ml/methods/gotd/baselines.ts) on the SAME n-gram
 //             embeddings the workflow computed: round-robin over the shuffled target rows, each taking
 //             its nearest untaken pool row.
 // - Each selection: warm up the pre-trained LM on the selection (W steps), then fine-tune on the
@@ -31,12 +31,12 @@ import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
 import * as tf from '@tensorflow/tfjs-core';
 import type { RunManifest } from '../activities/manifest.js';
-import { readCommittedEmbeddings } from '../activities/select-warmup-data.js';
+import { readCommittedEmbeddings } from '../activities/gotd/data.js';
 import { loadBuiltin, tokenizeWindows } from '../activities/text-corpus.js';
-import { nearestNeighbourMatching } from '../ml/methods/gotd-baselines.js';
-import { embedHashedNgrams, ngramDocumentFrequencies } from '../ml/methods/gotd-ngram-embedder.js';
-import { packToFixedLength } from '../ml/methods/gotd-preprocess.js';
-import { type EmbeddingTable, selectWarmupData } from '../ml/methods/gotd.js';
+import { nearestNeighbourMatching } from '../ml/methods/gotd/baselines.js';
+import { embedHashedNgrams, ngramDocumentFrequencies } from '../ml/methods/gotd/ngram-embedder.js';
+import { packToFixedLength } from '../ml/methods/gotd/preprocess.js';
+import { type EmbeddingTable, selectWarmupData } from '../ml/methods/gotd/index.js';
 import { constantSchedule } from '../ml/methods/rewarm.js';
 import { type LmConfig, type LmParams, initLmParams, lmConfig, lmPerExampleLoss } from '../ml/models/lm.js';
 import { BatchOrder, gatherTokenWindows } from '../ml/train/batches.js';
@@ -45,7 +45,7 @@ import { adamw, disposeOptimizerState } from '../ml/train/optimizers.js';
 import { disposeTree } from '../ml/train/param-tree.js';
 import { Rng, deriveSeed, permutation, sampleWithoutReplacement } from '../ml/train/rng.js';
 import type { ArtifactRef } from '../schemas/artifact.js';
-import type { SelectWarmupInput, SelectWarmupResult } from '../schemas/select-warmup.js';
+import type { SelectWarmupInput, SelectWarmupResult } from '../schemas/gotd.js';
 import { SELECTED_SUBSET, TEXT_CORPUS, type TextCorpusRow } from '../schemas/tables.js';
 import { buildTable, stringValues } from '../storage/arrow-tables.js';
 import { ArtifactStore } from '../storage/artifacts.js';

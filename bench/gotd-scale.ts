@@ -28,7 +28,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
-import type { SelectWarmupInput, SelectWarmupResult } from '../schemas/select-warmup.js';
+import type { SelectWarmupInput, SelectWarmupResult } from '../schemas/gotd.js';
 import { EMBEDDINGS, TEXT_CORPUS } from '../schemas/tables.js';
 import { buildTable } from '../storage/arrow-tables.js';
 import { FileStore } from '../storage/file-store.js';

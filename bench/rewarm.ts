@@ -34,7 +34,7 @@ import {
   type ContinualPretrainResult,
   type CurvePoint,
   PAPER_ADAMW,
-} from '../schemas/continual-pretrain.js';
+} from '../schemas/rewarm.js';
 import type { IngestCorpusInput, IngestCorpusResult } from '../schemas/ingest.js';
 import type { ScheduleSpec, TrainModelResult, TrainingSpecInput } from '../schemas/training.js';
 import { FileStore } from '../storage/file-store.js';

@@ -1,17 +1,13 @@
 // The workflow types a client can start, with the zod schema of each one's single argument.
 import { IngestCorpusInput } from '../schemas/ingest.js';
 import { TrainingSpec } from '../schemas/training.js';
-import { MixAioliInput } from '../schemas/mixing.js';
-import { SelectWarmupInput } from '../schemas/select-warmup.js';
-import {
-  DistillCvddInput,
-  DistillDatasetInput,
-  DistillTrajectoryInput,
-  TrainExpertsInput,
-} from '../schemas/distill.js';
-import { ContinualPretrainInput } from '../schemas/continual-pretrain.js';
+import { MixAioliInput } from '../schemas/aioli.js';
+import { SelectWarmupInput } from '../schemas/gotd.js';
+import { DistillCvddInput, DistillDatasetInput } from '../schemas/distill.js';
+import { DistillTrajectoryInput, TrainExpertsInput } from '../schemas/trajectory-matching.js';
+import { ContinualPretrainInput } from '../schemas/rewarm.js';
 import { CurateCorpusInput } from '../schemas/curate.js';
-import { DistillCommitteeInput } from '../schemas/committee.js';
+import { DistillCommitteeInput } from '../schemas/cvdd.js';
 import type { z } from 'zod';
 
 export const WORKFLOW_INPUTS = {

@@ -5,8 +5,8 @@
 import { z } from 'zod';
 import { ArtifactRef, DataUri } from './artifact.js';
 import { SplitFractions, TextSource } from './ingest.js';
-import { AioliSettings } from './mixing.js';
-import { TextTableInput } from './select-warmup.js';
+import { AioliSettings } from './aioli.js';
+import { TextTableInput } from './gotd.js';
 import { LmModelConfig, ScheduleSpec } from './training.js';
 import { Profile } from './temporal.js';
 

@@ -5,4 +5,4 @@ export * from './temporal.js';
 export * from './ingest.js';
 export * from './messages.js';
 export * from './training.js';
-export * from './select-warmup.js';
+export * from './gotd.js';

@@ -19,6 +19,18 @@ const example = (name: string) =>
     string,
     unknown
   >;
+const curate = {
+  dataset: 'replay-curate',
+  lineage: 'replay',
+  source: { builtin: ['novel', 'speeches'] },
+  ingest: { maxBytesPerGroup: 20_000, passageBytes: 512, split: { val: 0.2, test: 0.1 }, ctx: 32 },
+  model: { layers: 1, dModel: 16, heads: 2 },
+  schedule: { kind: 'rewarmedCosine', maxLr: 3e-3, warmupFraction: 0.25 },
+  totalSteps: 4,
+  chunkSteps: 2,
+  batchSize: 4,
+  profile: 'test',
+};
 const scenarios: {
   file: string;
   type: string;
@@ -53,6 +65,37 @@ const scenarios: {
     type: 'distillDataset',
     input: { ...example('distill-dataset.json'), profile: 'test' },
     children: { '/experts': 'train-experts.json', '/distill': 'distill-trajectory.json' },
+  },
+  // Curation, two generations of one lineage (run together: the second continues the first's checkpoint).
+  // Generation 1: Aioli mixing from scratch (mixAioli child).
+  {
+    file: 'curate-corpus-aioli.json',
+    type: 'curateCorpus',
+    input: {
+      ...curate,
+      mixing: {
+        kind: 'aioli',
+        aioli: { roundSteps: 4, sweeps: 1, stepsPerInterval: 1, eta: 1 },
+        valRowsPerGroup: 4,
+      },
+      totalSteps: 8,
+      chunkSteps: 4,
+      batchSize: 8,
+    },
+    children: { '/train': 'mix-aioli.json' },
+  },
+  // Generation 2: GOT-D selection (selectWarmup child), then re-warmed continual pre-training (continualPretrain child).
+  {
+    file: 'curate-corpus-select.json',
+    type: 'curateCorpus',
+    input: {
+      ...curate,
+      selection: {
+        target: { builtin: ['novel'], split: 'val', maxBytesPerGroup: 8000, passageBytes: 512 },
+        budget: { fraction: 0.5 },
+      },
+    },
+    children: { '/select': 'select-warmup.json', '/train': 'continual-pretrain.json' },
   },
 ];
 const onlyAt = process.argv.indexOf('--only');

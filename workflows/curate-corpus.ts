@@ -18,16 +18,12 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { ArtifactRef } from '../schemas/artifact.js';
-import {
-  type ContinualPretrainInput,
-  type ContinualPretrainResult,
-  PAPER_ADAMW,
-} from '../schemas/continual-pretrain.js';
+import { type ContinualPretrainInput, type ContinualPretrainResult, PAPER_ADAMW } from '../schemas/rewarm.js';
 import { CurateCorpusInput, type CurateCorpusResult, type CurateProgress } from '../schemas/curate.js';
 import type { IngestCorpusInput, IngestCorpusResult } from '../schemas/ingest.js';
-import type { MixAioliInput, MixAioliResult } from '../schemas/mixing.js';
+import type { MixAioliInput, MixAioliResult } from '../schemas/aioli.js';
 import { progressQuery } from '../schemas/messages.js';
-import type { SelectWarmupInput, SelectWarmupResult } from '../schemas/select-warmup.js';
+import type { SelectWarmupInput, SelectWarmupResult } from '../schemas/gotd.js';
 import type { TrainModelResult, TrainingSpecInput } from '../schemas/training.js';
 import {
   computeActivities,

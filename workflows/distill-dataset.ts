@@ -22,20 +22,22 @@ import {
 import type { ArtifactRef } from '../schemas/artifact.js';
 import {
   type AccuracyRow,
+  type DistillTrajectoryResult,
+  type DistillationPlan,
+  type EvaluateDistilledResult,
+  type TrainExpertsResult,
+} from '../schemas/trajectory-matching.js';
+import {
   type CvddDistillConfig,
   type CvddDistillResult,
   type DistillCvddInput,
   DistillDatasetInput,
   type DistillDatasetProgress,
   type DistillDatasetResult,
-  type DistillTrajectoryResult,
-  type DistillationPlan,
-  type EvaluateDistilledResult,
-  type IngestImagesResult,
-  type TrainExpertsResult,
   type TrajectoryDistillConfig,
   type TrajectoryDistillResult,
 } from '../schemas/distill.js';
+import { type IngestImagesResult } from '../schemas/images.js';
 import { progressQuery } from '../schemas/messages.js';
 import {
   computeActivities,
@@ -45,9 +47,8 @@ import {
   parseInput,
   surfaceFailures,
 } from './common.js';
-import type { distillCommittee } from './distill-committee.js';
-import type { distillTrajectory } from './distill-trajectory.js';
-import type { trainExperts } from './train-experts.js';
+import type { distillCommittee } from './cvdd.js';
+import type { distillTrajectory, trainExperts } from './trajectory-matching.js';
 
 /** What a distill branch hands to evaluation and the report. */
 interface DistilledOutput {

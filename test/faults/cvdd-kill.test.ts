@@ -10,8 +10,8 @@ import type {
   DistillCommitteeInput,
   DistillCommitteeProgress,
   DistillCommitteeResult,
-} from '../../schemas/committee.js';
-import type { IngestImagesResult } from '../../schemas/distill.js';
+} from '../../schemas/cvdd.js';
+import type { IngestImagesResult } from '../../schemas/images.js';
 import { ArtifactStore } from '../../storage/artifacts.js';
 import { CheckpointStore } from '../../storage/checkpoints.js';
 import type { FileStore } from '../../storage/file-store.js';

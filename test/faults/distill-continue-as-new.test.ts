@@ -5,15 +5,15 @@ import { randomUUID } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { createDistillActivities } from '../../activities/distill.js';
+import { createTrajectoryMatchingActivities } from '../../activities/trajectory-matching/index.js';
 import { createImageActivities } from '../../activities/images.js';
 import type { ArtifactRef } from '../../schemas/artifact.js';
 import type {
   DistillationPlan,
   DistillTrajectoryInput,
   DistillTrajectoryResult,
-  IngestImagesResult,
-} from '../../schemas/distill.js';
+} from '../../schemas/trajectory-matching.js';
+import type { IngestImagesResult } from '../../schemas/images.js';
 import { ArtifactStore } from '../../storage/artifacts.js';
 import type { FileStore } from '../../storage/file-store.js';
 import { type DevServer, startDevServer } from '../../workers/dev-server.js';
@@ -51,7 +51,7 @@ beforeAll(async () => {
     iterations: ITERATIONS,
     seed: 2,
   });
-  const compute = createDistillActivities({ artifacts });
+  const compute = createTrajectoryMatchingActivities({ artifacts });
   trajectories = [];
   for (let k = 0; k < plan.experts.count; k++) {
     const r = await compute.trainExpert({
@@ -70,7 +70,7 @@ afterAll(async () => server?.stop());
 
 describe('distillTrajectory continue-as-new', () => {
   it('hands over to new runs when suggested and ends on the uninterrupted checkpoint', async () => {
-    const compute = createDistillActivities({ artifacts: new ArtifactStore(store) });
+    const compute = createTrajectoryMatchingActivities({ artifacts: new ArtifactStore(store) });
     const reference = await compute.distillChunk({
       config: plan.distill,
       trajectories,

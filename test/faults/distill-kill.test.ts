@@ -12,9 +12,9 @@ import type {
   DistillTrajectoryInput,
   DistillTrajectoryResult,
   DistillationPlan,
-  IngestImagesResult,
   TrainExpertsResult,
-} from '../../schemas/distill.js';
+} from '../../schemas/trajectory-matching.js';
+import type { IngestImagesResult } from '../../schemas/images.js';
 import { ArtifactStore, manifestKey } from '../../storage/artifacts.js';
 import { CheckpointStore } from '../../storage/checkpoints.js';
 import type { FileStore } from '../../storage/file-store.js';

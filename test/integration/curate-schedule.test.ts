@@ -9,7 +9,7 @@ import { beforeAll, describe, expect, it, inject } from 'vitest';
 import { loadBuiltin } from '../../activities/text-corpus.js';
 import type { RunManifest } from '../../activities/manifest.js';
 import type { ArtifactRef } from '../../schemas/artifact.js';
-import type { CurvePoint } from '../../schemas/continual-pretrain.js';
+import type { CurvePoint } from '../../schemas/rewarm.js';
 import type { CurateCorpusInput } from '../../schemas/curate.js';
 import { manifestKey } from '../../storage/artifacts.js';
 import type { FileStore } from '../../storage/file-store.js';

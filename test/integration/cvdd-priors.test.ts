@@ -6,7 +6,7 @@
 // and students long enough (2 steps per epoch × 60) for the prior students to learn.
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import type { DistillCommitteeProgress } from '../../schemas/committee.js';
+import type { DistillCommitteeProgress } from '../../schemas/cvdd.js';
 import type { CvddDistillResult } from '../../schemas/distill.js';
 import { progressQuery } from '../../schemas/messages.js';
 import { ArtifactStore } from '../../storage/artifacts.js';

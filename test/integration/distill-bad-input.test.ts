@@ -68,7 +68,7 @@ async function expectNothingWritten() {
 }
 
 describe('distillDataset rejects bad image data', () => {
-  it('prepares the inputs folder', async () => {
+  beforeAll(async () => {
     await store.put('inputs/.keep', new Uint8Array());
   });
 

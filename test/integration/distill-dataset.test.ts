@@ -6,12 +6,8 @@ import { randomUUID } from 'node:crypto';
 import type { Client, Connection } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ArtifactRef } from '../../schemas/artifact.js';
-import {
-  DISTILL_LOG,
-  EVAL_RESULTS,
-  type DistillDatasetInput,
-  type TrajectoryDistillResult,
-} from '../../schemas/distill.js';
+import { DISTILL_LOG, EVAL_RESULTS } from '../../schemas/trajectory-matching.js';
+import { type DistillDatasetInput, type TrajectoryDistillResult } from '../../schemas/distill.js';
 import { DISTILLED_IMAGES, IMAGES, TRAJECTORIES } from '../../schemas/tables.js';
 import { fixedSizeListValues } from '../../storage/arrow-tables.js';
 import { ArtifactStore, manifestKey } from '../../storage/artifacts.js';

@@ -14,9 +14,9 @@ import {
   smallestRealisingBatch,
   validateAioliConfig,
   AIOLI_REPO_PRESETS,
-} from '../../../ml/methods/aioli.js';
-import { exponentiatedGradientUpdate } from '../../../ml/methods/aioli-lmo.js';
-import { columnSums } from '../../../ml/methods/aioli-numerics.js';
+} from '../../../ml/methods/aioli/index.js';
+import { exponentiatedGradientUpdate } from '../../../ml/methods/aioli/lmo.js';
+import { columnSums } from '../../../ml/methods/aioli/numerics.js';
 import { LinearMixingLaw } from './linear-mixing-law.js';
 
 const ORACLE2_A: Matrix = [

@@ -6,9 +6,9 @@ import type {
   MixtureProvider,
   MixtureProviderState,
   MixtureRoundRecord,
-} from '../../../ml/methods/aioli-lmo.js';
-import type { Matrix } from '../../../ml/methods/aioli-numerics.js';
-import { seededUniform, standardNormal } from '../../../ml/methods/aioli-numerics.js';
+} from '../../../ml/methods/aioli/lmo.js';
+import type { Matrix } from '../../../ml/methods/aioli/numerics.js';
+import { seededUniform, standardNormal } from '../../../ml/methods/aioli/numerics.js';
 
 export interface LinearLawOptions {
   /** A_step, or a function of the global step index (non-stationary laws). */

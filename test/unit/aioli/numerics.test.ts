@@ -9,7 +9,7 @@ import {
   solveLinearSystem,
   standardNormal,
   transpose,
-} from '../../../ml/methods/aioli-numerics.js';
+} from '../../../ml/methods/aioli/numerics.js';
 
 const matVec = (a: number[][], x: number[]) => a.map((row) => row.reduce((s, v, j) => s + v * x[j]!, 0));
 

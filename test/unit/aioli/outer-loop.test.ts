@@ -9,10 +9,10 @@ import {
   aioliStepBudget,
   normalizeInteractionMatrix,
   planLearnParams,
-} from '../../../ml/methods/aioli.js';
-import { exponentiatedGradientUpdate, multiplicativeWeightsUpdate } from '../../../ml/methods/aioli-lmo.js';
-import { stratifiedProvider } from '../../../ml/methods/aioli-baselines.js';
-import { columnSums } from '../../../ml/methods/aioli-numerics.js';
+} from '../../../ml/methods/aioli/index.js';
+import { exponentiatedGradientUpdate, multiplicativeWeightsUpdate } from '../../../ml/methods/aioli/lmo.js';
+import { stratifiedProvider } from '../../../ml/methods/aioli/baselines.js';
+import { columnSums } from '../../../ml/methods/aioli/numerics.js';
 import { LinearMixingLaw, runOnLinearLaw } from './linear-mixing-law.js';
 
 const SCHEDULE = { groups: ['arxiv', 'stackexchange'], totalSteps: 5000, roundSteps: 250 };

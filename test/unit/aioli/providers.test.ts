@@ -1,6 +1,6 @@
 // Baselines as MixtureProviders on the same round loop as Aioli (spec §3 table, §8 oracle 11).
 import { describe, expect, it } from 'vitest';
-import { type Matrix, aioliConfig, aioliProvider } from '../../../ml/methods/aioli.js';
+import { type Matrix, aioliConfig, aioliProvider } from '../../../ml/methods/aioli/index.js';
 import {
   bestStaticMixture,
   dirichletSimplexCover,
@@ -12,7 +12,7 @@ import {
   skillItProvider,
   staticMixtureProvider,
   stratifiedProvider,
-} from '../../../ml/methods/aioli-baselines.js';
+} from '../../../ml/methods/aioli/baselines.js';
 import { LinearMixingLaw, runOnLinearLaw } from './linear-mixing-law.js';
 
 const SCHEDULE = { groups: ['arxiv', 'stackexchange'], totalSteps: 5000, roundSteps: 250 };

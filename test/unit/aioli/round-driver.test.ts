@@ -1,13 +1,13 @@
-// runMixtureRound (ml/methods/aioli-rounds.ts), the round driver mixAioli and bench/aioli.ts share:
+// runMixtureRound (ml/methods/aioli/rounds.ts), the round driver mixAioli and bench/aioli.ts share:
 // on the linear mixing law it reproduces the spec §8 oracle 4 numbers exactly as the synchronous
 // reference loop does, asks for exact batches only on probes, and an operator override replaces
 // one round's main-phase mixture, after which cumulative EGD continues from it.
 import { describe, expect, it } from 'vitest';
-import { aioliConfig, aioliProvider } from '../../../ml/methods/aioli.js';
-import { stratifiedProvider } from '../../../ml/methods/aioli-baselines.js';
-import type { MixtureProvider, MixtureRoundRecord } from '../../../ml/methods/aioli-lmo.js';
-import type { Matrix } from '../../../ml/methods/aioli-numerics.js';
-import { type MixtureRoundOptions, runMixtureRound } from '../../../ml/methods/aioli-rounds.js';
+import { aioliConfig, aioliProvider } from '../../../ml/methods/aioli/index.js';
+import { stratifiedProvider } from '../../../ml/methods/aioli/baselines.js';
+import type { MixtureProvider, MixtureRoundRecord } from '../../../ml/methods/aioli/lmo.js';
+import type { Matrix } from '../../../ml/methods/aioli/numerics.js';
+import { type MixtureRoundOptions, runMixtureRound } from '../../../ml/methods/aioli/rounds.js';
 import { LinearMixingLaw } from './linear-mixing-law.js';
 
 const ORACLE4_A: Matrix = [

@@ -5,8 +5,8 @@ import {
   aioliConfig,
   aioliProvider,
   validateAioliConfig,
-} from '../../../ml/methods/aioli.js';
-import { validateMixture } from '../../../ml/methods/aioli-lmo.js';
+} from '../../../ml/methods/aioli/index.js';
+import { validateMixture } from '../../../ml/methods/aioli/lmo.js';
 
 const GROUPS = ['arxiv', 'book', 'stackexchange'];
 

@@ -4,7 +4,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { scheduleLrs } from '../../../activities/continual.js';
+import { scheduleLrs } from '../../../activities/rewarm.js';
 import { createCurateIoActivities, partitionsOf } from '../../../activities/curate.js';
 import { ArtifactStore } from '../../../storage/artifacts.js';
 import { FileStore } from '../../../storage/file-store.js';

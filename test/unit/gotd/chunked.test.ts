@@ -6,12 +6,12 @@ import {
   randomShardAssignment,
   resolveEpsilon,
   scoreShard,
-  screenDomains,
   selectWarmupData,
   splitIntoShards,
   type GotdScores,
   type ShardScores,
-} from '../../../ml/methods/gotd.js';
+} from '../../../ml/methods/gotd/index.js';
+import { screenDomains } from '../../../ml/methods/gotd/diagnostics.js';
 import { overlap, share, spearman, twoClusterData } from './fixtures.js';
 
 describe('oracle 6: chunked vs exact (8-D, pool 3,600 A + 400 B, target 200 + 200, ε = 0.5, 4 chunks)', () => {

@@ -1,5 +1,5 @@
 // Seeded synthetic data and small reference computations shared by the GOT-D tests.
-import type { EmbeddingTable, RowId } from '../../../ml/methods/gotd.js';
+import type { EmbeddingTable, RowId } from '../../../ml/methods/gotd/index.js';
 
 /** mulberry32 uniform [0, 1). */
 export function uniformRng(seed: number): () => number {
@@ -146,4 +146,4 @@ export function spearman(p: ArrayLike<number>, q: ArrayLike<number>): number {
 }
 
 // The spec §7.3 matching baseline is product code now (the gotd-effect bench uses it too).
-export { nearestNeighbourMatching } from '../../../ml/methods/gotd-baselines.js';
+export { nearestNeighbourMatching } from '../../../ml/methods/gotd/baselines.js';

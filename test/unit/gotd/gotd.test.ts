@@ -5,13 +5,13 @@ import * as tf from '@tensorflow/tfjs-core';
 import {
   calibratedOtGradient,
   mergeShardScores,
-  otCostWithSelection,
   rankByCalibratedGradient,
   scoreShard,
   selectWarmupData,
   type EmbeddingTable,
   type RowId,
-} from '../../../ml/methods/gotd.js';
+} from '../../../ml/methods/gotd/index.js';
+import { otCostWithSelection } from '../../../ml/methods/gotd/diagnostics.js';
 import {
   gaussianCloud,
   nearestNeighbourMatching,

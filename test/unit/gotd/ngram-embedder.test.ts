@@ -5,13 +5,13 @@ import {
   mergeNgramDocumentFrequencies,
   ngramDocumentFrequencies,
   normaliseForNgrams,
-} from '../../../ml/methods/gotd-ngram-embedder.js';
+} from '../../../ml/methods/gotd/ngram-embedder.js';
 import {
   dropDuplicateTexts,
   packToFixedLength,
   truncateToFixedLength,
-} from '../../../ml/methods/gotd-preprocess.js';
-import { selectWarmupData } from '../../../ml/methods/gotd.js';
+} from '../../../ml/methods/gotd/preprocess.js';
+import { selectWarmupData } from '../../../ml/methods/gotd/index.js';
 
 const prose = [
   'The river rises in the northern hills and flows south through the valley to the sea.',

@@ -11,7 +11,7 @@ import {
   transportPlan,
   type PointCloud,
 } from '../../../ml/ops/sinkhorn.js';
-import { calibratedOtGradient } from '../../../ml/methods/gotd.js';
+import { calibratedOtGradient } from '../../../ml/methods/gotd/index.js';
 import { gaussianCloud, normalRng, twoClusterData } from './fixtures.js';
 
 const cloud = (data: number[], dim: number): PointCloud => ({

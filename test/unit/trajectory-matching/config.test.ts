@@ -8,7 +8,7 @@ import {
   paperPreset,
   trajectoryMatchingConfig,
   trajectoryMatchingMethod,
-} from '../../../ml/methods/trajectory-matching.js';
+} from '../../../ml/methods/trajectory-matching/index.js';
 import { paramCount } from '../../../ml/models/convnet.js';
 
 describe('trajectory matching config', () => {

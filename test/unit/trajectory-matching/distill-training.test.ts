@@ -1,4 +1,4 @@
-// Expert trajectories and student evaluation around trajectory matching (ml/methods/distill-training.ts):
+// Expert trajectories and student evaluation around trajectory matching (ml/methods/trajectory-matching/training.ts):
 // determinism per seed, resume from an epoch == uninterrupted (bit for bit, with and without momentum),
 // the evaluation protocol really learning (and really using soft labels), the random-real baseline's
 // layout, and no leaked tensors.
@@ -13,11 +13,11 @@ import {
   randomRealSubset,
   trainAndEvaluateStudent,
   trainExpertTrajectory,
-} from '../../../ml/methods/distill-training.js';
+} from '../../../ml/methods/trajectory-matching/training.js';
 import type {
   EvaluationProfile,
   ExpertTrainingProfile,
-} from '../../../ml/methods/trajectory-matching-config.js';
+} from '../../../ml/methods/trajectory-matching/index.js';
 import { convNetConfig, convNetForward } from '../../../ml/models/convnet.js';
 import { classificationLoss } from '../../../ml/train/loops.js';
 import { expectNoLeak } from '../ops/finite-differences.js';

@@ -18,7 +18,7 @@ import {
   matchTrajectorySegment,
   synLrValue,
   trajectoriesFromArrays,
-} from '../../../ml/methods/trajectory-matching.js';
+} from '../../../ml/methods/trajectory-matching/index.js';
 import { expectNoLeak } from '../ops/finite-differences.js';
 import { blobImages, tinyConfig, trainExperts, values } from './fixtures.js';
 

@@ -9,7 +9,7 @@ import {
   type TrajectoryMatchingOverrides,
   trajectoriesFromArrays,
   trajectoryMatchingConfig,
-} from '../../../ml/methods/trajectory-matching.js';
+} from '../../../ml/methods/trajectory-matching/index.js';
 import { type ConvNetConfig, initConvNetParams } from '../../../ml/models/convnet.js';
 import { BatchOrder, gatherImages, gatherLabels } from '../../../ml/train/batches.js';
 import { trainConvNetSteps } from '../../../ml/train/loops.js';

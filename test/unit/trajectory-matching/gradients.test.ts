@@ -15,7 +15,7 @@ import {
   segmentCheckpoints,
   trajectoriesFromArrays,
   trajectoryMatchingLoss,
-} from '../../../ml/methods/trajectory-matching.js';
+} from '../../../ml/methods/trajectory-matching/index.js';
 import { registerSecondOrderGradients } from '../../../ml/ops/index.js';
 import { directionalFd, expectNoLeak, inner, randn, relativeError } from '../ops/finite-differences.js';
 import { initParams, jitter, tinyConfig } from './fixtures.js';

@@ -9,7 +9,7 @@ import {
   initializeSyntheticSet,
   selectInitialImages,
   trajectoriesFromArrays,
-} from '../../../ml/methods/trajectory-matching.js';
+} from '../../../ml/methods/trajectory-matching/index.js';
 import { type ConvNetConfig, convNetLayout } from '../../../ml/models/convnet.js';
 import { blobImages, tinyConfig, trainExperts } from './fixtures.js';
 

@@ -15,7 +15,7 @@ import {
   trajectoryMatchingConfig,
   trajectoryMatchingLoss,
   unrollStudent,
-} from '../../../ml/methods/trajectory-matching.js';
+} from '../../../ml/methods/trajectory-matching/index.js';
 import { expectNoLeak } from '../ops/finite-differences.js';
 import { blobImages, initParams, jitter, tinyConfig } from './fixtures.js';
 

@@ -1,0 +1,118 @@
+// Trajectory matching, spec §8: one fresh student ConvNet trained on a distilled set, a random real
+// subset or the full split → test accuracy; the workflow fans it out over students.
+import {
+  type ImageSet,
+  randomRealSubset,
+  trainAndEvaluateStudent,
+} from '../../ml/methods/trajectory-matching/training.js';
+import { type EvaluationProfile } from '../../ml/methods/trajectory-matching/index.js';
+import { type ConvNetConfig } from '../../ml/models/convnet.js';
+import { deriveSeed } from '../../ml/train/rng.js';
+import type { ArtifactRef } from '../../schemas/artifact.js';
+import {
+  type EvaluateDistilledInput,
+  type EvaluateDistilledResult,
+} from '../../schemas/trajectory-matching.js';
+import { DISTILLED_IMAGES } from '../../schemas/tables.js';
+import { fixedSizeListValues, validateTable } from '../../storage/arrow-tables.js';
+import { type ArtifactStore } from '../../storage/artifacts.js';
+import { decodeParquet } from '../../storage/parquet.js';
+import { checkImagesPerClass, countClasses } from '../images.js';
+import { memoized } from '../memo.js';
+import { type ImageData } from '../training-data.js';
+import { asConfigError } from '../failures.js';
+import { type TrajectoryMatchingDeps } from './deps.js';
+import { checkShape, resolveNet } from './config.js';
+
+/** What a student trains on: a distilled table (soft labels when it has them) or real images. */
+async function studentSet(
+  artifacts: ArtifactStore,
+  input: EvaluateDistilledInput,
+  net: ConvNetConfig,
+  images: (ref: ArtifactRef) => Promise<ImageData>,
+): Promise<{ set: ImageSet & { labelLogits?: Float32Array | null } }> {
+  const isDistilled = input.train.schema?.startsWith('distilled_images(') ?? false;
+  if (isDistilled) {
+    const table = decodeParquet(await artifacts.read(input.train), input.train.uri);
+    const size = net.h * net.w * net.c;
+    validateTable(table, DISTILLED_IMAGES, input.train.uri, {
+      sizes: { pixels: size, soft_label: net.classes },
+    });
+    const labels = Int32Array.from(table.getChild('label')!.toArray() as ArrayLike<number>);
+    const pixels = fixedSizeListValues<Float32Array>(table, 'pixels').flat;
+    const soft = table.schema.metadata.get('label_kind') === 'soft' && input.softLabels !== false;
+    return {
+      set: {
+        images: pixels,
+        labels,
+        labelLogits: soft ? fixedSizeListValues<Float32Array>(table, 'soft_label').flat : null,
+      },
+    };
+  }
+  const data = await images(input.train);
+  checkShape(net, data);
+  const counts = countClasses(data.labels, data.ids, net.classes, data.uri);
+  const set: ImageSet = { images: data.pixels, labels: data.labels };
+  if (!input.subset) return { set };
+  checkImagesPerClass(counts, input.subset.ipc, 'ipc', data.uri);
+  return {
+    set: asConfigError('random real subset', () =>
+      randomRealSubset(set, net, input.subset!.ipc, deriveSeed(input.seed, 'random-real')),
+    ),
+  };
+}
+
+/** One student trained on a distilled set / random real subset / full split, tested on `test`. */
+export async function evaluateDistilled(
+  deps: TrajectoryMatchingDeps,
+  input: EvaluateDistilledInput,
+): Promise<EvaluateDistilledResult> {
+  const { artifacts, images, readTest } = deps;
+  const net = resolveNet(input.net);
+  return memoized(
+    artifacts,
+    {
+      activity: 'evaluateDistilled@1',
+      inputs: [input.train.sha256, input.test.sha256],
+      config: {
+        net,
+        evaluation: input.evaluation,
+        lr: input.lr,
+        student: input.student,
+        subset: input.subset ?? null,
+        softLabels: input.softLabels ?? true,
+      },
+      seed: input.seed,
+    },
+    input.cache,
+    async () => {
+      const test = await images(input.test, readTest);
+      checkShape(net, test);
+      const train = await studentSet(artifacts, input, net, images);
+      const r = asConfigError('evaluateDistilled', () =>
+        trainAndEvaluateStudent(
+          train.set,
+          { images: test.pixels, labels: test.labels },
+          input.evaluation as EvaluationProfile,
+          net,
+          deriveSeed(input.seed, 'student', input.student),
+          input.lr,
+        ),
+      );
+      return {
+        outputs: [],
+        result: () => ({
+          accuracy: r.accuracy,
+          loss: r.loss,
+          seed: input.seed,
+          student: input.student,
+          lr: input.lr,
+          steps: r.steps,
+          trainRows: train.set.labels.length,
+          testRows: test.labels.length,
+          softLabels: Boolean(train.set.labelLogits),
+        }),
+      };
+    },
+  );
+}
