@@ -37,7 +37,7 @@ import {
   subsetImages,
   trainCommitteeMember,
   validationSplit,
-} from '../ml/methods/committee-distill.js';
+} from '../ml/methods/cvdd/index.js';
 import {
   type CommitteeMember,
   type CommitteeVotingConfig,
@@ -45,8 +45,8 @@ import {
   mnistCpuConfig,
   relabelWeights,
   relabelWithCommittee,
-} from '../ml/methods/committee-voting.js';
-import { mnistProfile } from '../ml/methods/trajectory-matching.js';
+} from '../ml/methods/cvdd/index.js';
+import { mnistProfile } from '../ml/methods/trajectory-matching/index.js';
 import {
   DEFAULT_STUDENT_PROTOCOL,
   STD_CONVENTION,

@@ -38,7 +38,7 @@ import {
   committeeMlpForwardWithStats,
   initCommitteeMlpBatchNormStats,
   initCommitteeMlpParams,
-} from '../methods/committee-mlp.js';
+} from '../methods/cvdd/mlp.js';
 import { softmaxCrossEntropy } from '../ops/index.js';
 import { BatchOrder, gatherImages, gatherLabels, gatherVectors } from '../train/batches.js';
 import { buffersToStats, statsToBuffers, trainSteps } from '../train/loops.js';
