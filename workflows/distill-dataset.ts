@@ -38,6 +38,7 @@ import {
   type TrajectoryDistillResult,
 } from '../schemas/distill.js';
 import { type IngestImagesResult } from '../schemas/images.js';
+import { meanStd } from '../ml/eval/mean-std.js';
 import { progressQuery } from '../schemas/messages.js';
 import {
   computeActivities,
@@ -57,12 +58,6 @@ interface DistilledOutput {
   synLr: number;
   trajectories: ArtifactRef[];
   methodTag: string;
-}
-
-/** Mean and population std (numpy default, spec §8). */
-function meanStd(values: readonly number[]): { mean: number; std: number } {
-  const mean = values.reduce((a, b) => a + b, 0) / values.length;
-  return { mean, std: Math.sqrt(values.reduce((a, b) => a + (b - mean) ** 2, 0) / values.length) };
 }
 
 export async function distillDataset(rawInput: DistillDatasetInput): Promise<DistillDatasetResult> {
@@ -249,7 +244,9 @@ async function runDistillDataset(
       return {
         method: r.method,
         ipc: r.ipc,
-        ...meanStd(values),
+        // The one convention of every distillation figure: sample std (n − 1), ml/eval/mean-std.ts.
+        mean: meanStd(values).mean,
+        std: meanStd(values).std,
         values,
         lr: r.lr,
         steps: results[i]![0]!.steps,
