@@ -8,8 +8,9 @@
 //             ipc, classes, h, w, c
 //             downsample      the f×f average pooling applied to the source images before normalising
 //             normalization   {"mean":[…],"std":[…]} per channel: pixels = (x − mean) / std, x in [0, 1]
-//             pixel_range     [lo, hi] = [(0 − mean)/std, (1 − mean)/std] of channel 0..c−1 (pixels are
-//                             clipped to it on write: a synthetic pixel outside it is no image)
+//             pixel_range     [[lo, hi], …] = [(0 − mean)/std, (1 − mean)/std] per channel (pixels are
+//                             clipped to it on write: a synthetic pixel outside it is no image), or null
+//                             when the source declared no normalisation (identity recorded, no clipping)
 //             label_kind      hard (soft_label is one-hot) | soft
 //             soft_label_temperature  T: soft_label = softmax(z / T); train with KL(p ‖ softmax(s / T))
 //             retort.*        provenance (learned LR, committee member refs by sha256, config) — never a
@@ -17,33 +18,13 @@
 // A reader needs nothing else: `readDistilledTable` validates the columns, the keys and that the soft
 // labels are probability rows, and names the first problem and the file.
 import { type Table } from 'apache-arrow';
-import { type TableContract } from '../schemas/tables.js';
+import { DISTILLED_IMAGES } from '../schemas/tables.js';
 import { buildTable, fixedSizeListValues, stringValues, validateTable } from './arrow-tables.js';
 import { schemaMismatch } from './errors.js';
 import { decodeParquet, encodeParquet } from './parquet.js';
 
-export const DISTILLED_SET: TableContract = {
-  name: 'distilled_images',
-  columns: [
-    { name: 'id', type: { kind: 'utf8' } },
-    { name: 'label', type: { kind: 'int32' } },
-    { name: 'pixels', type: { kind: 'fixed_size_list', item: 'float32', size: 'any' } },
-    { name: 'soft_label', type: { kind: 'fixed_size_list', item: 'float32', size: 'any' } },
-  ],
-  metadata: [
-    'retort.method',
-    'ipc',
-    'classes',
-    'h',
-    'w',
-    'c',
-    'downsample',
-    'normalization',
-    'pixel_range',
-    'label_kind',
-    'soft_label_temperature',
-  ],
-};
+/** The contract (schemas/tables.ts): columns and the metadata keys every file carries. */
+export const DISTILLED_SET = DISTILLED_IMAGES;
 
 export interface Normalization {
   mean: number[];
@@ -64,6 +45,8 @@ export interface DistilledSetMeta {
   temperature: number;
   /** Further provenance keys (`retort.syn_lr`, `retort.committee`, …), written as given. */
   extra?: Record<string, string>;
+  /** False when the source's data range is unknown: no clipping, pixel_range null (default true). */
+  clip?: boolean;
 }
 
 export interface DistilledSet {
@@ -143,10 +126,11 @@ export function buildDistilledTable(
     );
   checkProbabilities(set.softLabels, meta.classes, source);
   const pixels = new Float32Array(set.pixels.length);
+  const clip = meta.clip ?? true;
   const ranges = Array.from({ length: meta.c }, (_x, ch) => pixelRange(meta.normalization, ch));
   for (let i = 0; i < pixels.length; i++) {
     const [lo, hi] = ranges[i % meta.c]!;
-    pixels[i] = Math.min(hi, Math.max(lo, set.pixels[i]!));
+    pixels[i] = clip ? Math.min(hi, Math.max(lo, set.pixels[i]!)) : set.pixels[i]!;
   }
   return buildTable(
     DISTILLED_SET,
@@ -165,7 +149,7 @@ export function buildDistilledTable(
       c: String(meta.c),
       downsample: String(meta.downsample),
       normalization: JSON.stringify({ mean: meta.normalization.mean, std: meta.normalization.std }),
-      pixel_range: JSON.stringify(ranges),
+      pixel_range: JSON.stringify(clip ? ranges : null),
       label_kind: meta.labelKind,
       soft_label_temperature: String(meta.temperature),
       ...meta.extra,
@@ -206,6 +190,26 @@ function metaNormalization(table: Table, source: string, c: number): Normalizati
   return { mean: norm.mean, std: norm.std };
 }
 
+/**
+ * What a distilled set inherits from its source `images` table: `normalization` and `downsample` when
+ * the table declares them (MNIST ingest does), else identity / 1 and no clipping (a user table of raw
+ * floats whose range Retort does not know).
+ */
+export function sourceImageMeta(
+  table: Table,
+  c: number,
+  source: string,
+): { normalization: Normalization; downsample: number; clip: boolean } {
+  const declared = table.schema.metadata.has('normalization');
+  return {
+    normalization: declared
+      ? metaNormalization(table, source, c)
+      : { mean: new Array<number>(c).fill(0), std: new Array<number>(c).fill(1) },
+    downsample: table.schema.metadata.has('downsample') ? metaNumber(table, 'downsample', source, true) : 1,
+    clip: declared,
+  };
+}
+
 /** Reads a distilled-set table from its bytes with nothing but its own metadata (see the file comment). */
 export function readDistilledTable(bytes: Uint8Array, source: string): DistilledSet {
   const table = decodeParquet(bytes, source);
@@ -229,7 +233,7 @@ export function readDistilledTable(bytes: Uint8Array, source: string): Distilled
         `Parquet column "label" in ${source}: row ${i} has label ${y}, expected 0..${classes - 1}`,
       );
   });
-  const known = new Set(DISTILLED_SET.metadata);
+  const known = new Set<string>(DISTILLED_SET.metadata);
   const extra: Record<string, string> = {};
   for (const [k, v] of table.schema.metadata) if (!known.has(k)) extra[k] = v;
   return {
@@ -249,6 +253,7 @@ export function readDistilledTable(bytes: Uint8Array, source: string): Distilled
       labelKind,
       temperature: metaNumber(table, 'soft_label_temperature', source, false),
       extra,
+      clip: table.schema.metadata.get('pixel_range') !== 'null',
     },
   };
 }
