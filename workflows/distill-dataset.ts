@@ -60,6 +60,15 @@ interface DistilledOutput {
   methodTag: string;
 }
 
+/** Mean and max of the students' final training losses, when every result carries one. */
+function finalTrainLoss(results: readonly { trainLoss?: number }[]): {
+  finalTrainLoss?: { mean: number; max: number };
+} {
+  const losses = results.map((e) => e.trainLoss);
+  if (!losses.every((l): l is number => typeof l === 'number')) return {};
+  return { finalTrainLoss: { mean: meanStd(losses).mean, max: Math.max(...losses) } };
+}
+
 export async function distillDataset(rawInput: DistillDatasetInput): Promise<DistillDatasetResult> {
   return runDistillDataset(rawInput, 'distillDataset');
 }
@@ -247,6 +256,7 @@ async function runDistillDataset(
         // The one convention of every distillation figure: sample std (n − 1), ml/eval/mean-std.ts.
         mean: meanStd(values).mean,
         std: meanStd(values).std,
+        ...finalTrainLoss(results[i]!),
         values,
         lr: r.lr,
         steps: results[i]![0]!.steps,

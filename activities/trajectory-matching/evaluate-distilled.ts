@@ -105,6 +105,7 @@ export async function evaluateDistilled(
           trainRows: train.set.labels.length,
           testRows: test.labels.length,
           softLabels: Boolean(train.set.labelLogits),
+          trainLoss: r.trainLoss,
         }),
       };
     },
