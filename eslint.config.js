@@ -66,7 +66,8 @@ export default tseslint.config(
           patterns: [
             { group: heavy, message: 'Workflows carry references, never data: no Arrow/Parquet/S3/tfjs.' },
             { group: ['node:*'], message: 'No Node built-ins in workflows.' },
-            // Exception: Aioli's mixing math is plain JS (no tfjs, no I/O) and runs inside the mixAioli workflow.
+            // Exceptions: Aioli's mixing math and ml/eval's meanStd are plain JS (no tfjs, no I/O) and run inside
+            // workflows (mixAioli; distillDataset's summaries use the one std convention).
             {
               group: [
                 '../activities',
@@ -78,10 +79,14 @@ export default tseslint.config(
                 '!../ml/methods/aioli',
                 '../ml/methods/aioli/*',
                 '!../ml/methods/aioli/*.js',
+                '!../ml/eval',
+                '../ml/eval/*',
+                '!../ml/eval/mean-std.js',
                 '../workers/*',
               ],
               allowTypeImports: true,
-              message: 'Workflows import activity types only (values: ml/methods/aioli/ only).',
+              message:
+                'Workflows import activity types only (values: ml/methods/aioli/ and ml/eval/mean-std.ts only).',
             },
           ],
         },

@@ -156,11 +156,11 @@ export function lossCurveSvg(
 export function accuracyMarkdown(rows: readonly AccuracyRow[]): string {
   const pct = (v: number) => (100 * v).toFixed(1);
   return [
-    '| method | IPC | test accuracy % (mean ± std) | students | lr | steps |',
-    '|---|---|---|---|---|---|',
+    '| method | IPC | test accuracy % (mean ± sample std) | students | lr | steps | final train loss (mean / max) |',
+    '|---|---|---|---|---|---|---|',
     ...rows.map(
       (r) =>
-        `| ${r.method} | ${r.ipc ?? 'all'} | ${pct(r.mean)} ± ${pct(r.std)} | ${r.values.length} | ${r.lr.toPrecision(3)} | ${r.steps} |`,
+        `| ${r.method} | ${r.ipc ?? 'all'} | ${pct(r.mean)} ± ${pct(r.std)} | ${r.values.length} | ${r.lr.toPrecision(3)} | ${r.steps} | ${r.finalTrainLoss ? `${r.finalTrainLoss.mean.toFixed(3)} / ${r.finalTrainLoss.max.toFixed(3)}` : '—'} |`,
     ),
   ].join('\n');
 }

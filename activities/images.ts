@@ -48,6 +48,8 @@ export const labelOutOfRange = (message: string) =>
   ApplicationFailure.nonRetryable(message, IMAGE_ERROR_TYPES.labelRange);
 export const ipcExceedsClassSize = (message: string) =>
   ApplicationFailure.nonRetryable(message, IMAGE_ERROR_TYPES.ipc);
+export const pixelTypeUnsupported = (message: string) =>
+  ApplicationFailure.nonRetryable(message, IMAGE_ERROR_TYPES.pixelType);
 
 /** Per-class counts; throws LabelOutOfRange naming the row, its id and the file. */
 export function countClasses(
@@ -83,15 +85,51 @@ export function checkImagesPerClass(
   }
 }
 
-/** The pixel column of a user table: FixedSizeList or List of float32, every row exactly h·w·c values. */
-function userPixels(table: Table, size: number, ids: string[], source: string): Float32Array {
+/**
+ * The pixel column of a user table: FixedSizeList or List, every row exactly h·w·c values, of floats
+ * (taken as they are) or of uint8 (0–255, divided by 255: `scale` 'uint8/255', recorded in the images
+ * table's metadata with the identity normalisation). Both list kinds are read the same way; any other
+ * item type is refused with ImagePixelTypeUnsupported naming the column, its type and the file.
+ */
+function userPixels(
+  table: Table,
+  size: number,
+  ids: string[],
+  source: string,
+): { pixels: Float32Array; scale: 'uint8/255' | null } {
   const field = table.schema.fields.find((f) => f.name === 'pixels');
+  const item =
+    field && (DataType.isFixedSizeList(field.type) || DataType.isList(field.type))
+      ? field.type.children[0]!.type
+      : null;
+  const uint8 = item !== null && DataType.isInt(item) && item.bitWidth === 8 && !item.isSigned;
+  if (item !== null && !uint8 && !DataType.isFloat(item))
+    throw pixelTypeUnsupported(
+      `Parquet column "pixels" in ${source}: items are ${String(item).toLowerCase()}, expected float32/float64 (pixels as they are) or uint8 (0–255, divided by 255)`,
+    );
+  const pixels = listPixels(table, field, size, ids, source);
+  if (uint8) for (let i = 0; i < pixels.length; i++) pixels[i] = pixels[i]! / 255;
+  return { pixels, scale: uint8 ? 'uint8/255' : null };
+}
+
+function listPixels(
+  table: Table,
+  field: Table['schema']['fields'][number] | undefined,
+  size: number,
+  ids: string[],
+  source: string,
+): Float32Array {
   if (field && DataType.isFixedSizeList(field.type) && (field.type as FixedSizeList).listSize !== size) {
     throw pixelCountMismatch(
       `Parquet column "pixels" in ${source}: every row has ${(field.type as FixedSizeList).listSize} values, but metadata h·w·c = ${size}`,
     );
   }
-  if (field && DataType.isList(field.type)) {
+  const floatFsl =
+    field &&
+    DataType.isFixedSizeList(field.type) &&
+    DataType.isFloat(field.type.children[0]!.type) &&
+    field.type.children[0]!.type.precision === 1;
+  if (field && (DataType.isList(field.type) || (DataType.isFixedSizeList(field.type) && !floatFsl))) {
     const vec = table.getChild('pixels')!;
     const out = new Float32Array(table.numRows * size);
     for (let row = 0; row < table.numRows; row++) {
@@ -123,7 +161,7 @@ export function readUserImages(bytes: Uint8Array, source: string, classes: numbe
   const w = metadataInt(table, 'w', source);
   const c = metadataInt(table, 'c', source);
   const ids = stringValues(table, 'id');
-  const pixels = userPixels(table, h * w * c, ids, source);
+  const { pixels, scale } = userPixels(table, h * w * c, ids, source);
   const labels = Int32Array.from(table.getChild('label')!.toArray() as ArrayLike<number>);
   const counts = countClasses(labels, ids, classes, source);
   for (let i = 0; i < pixels.length; i++) {
@@ -134,7 +172,7 @@ export function readUserImages(bytes: Uint8Array, source: string, classes: numbe
       );
     }
   }
-  return { rows: { ids, labels, pixels }, h, w, c, counts };
+  return { rows: { ids, labels, pixels }, h, w, c, counts, scale };
 }
 
 /** Seeded, class-stratified split: round(n_c · testFraction) test rows per class (≥ 1 when n_c ≥ 2). */
@@ -218,7 +256,7 @@ export function createImageActivities({ artifacts }: { artifacts: ArtifactStore 
       };
       const result = await memoized(
         artifacts,
-        { activity: 'ingestImages@1', inputs, config, seed },
+        { activity: 'ingestImages@2', inputs, config, seed },
         input.cache,
         async () => {
           let split: { train: ImageRows; test: ImageRows };
@@ -259,7 +297,18 @@ export function createImageActivities({ artifacts }: { artifacts: ArtifactStore 
               source.testFraction,
               seed,
             );
-            meta = { source: sourceName };
+            // uint8 sources were divided by 255: the table says so, with the identity normalisation
+            // (pixels = x in [0, 1]) that distilled exports inherit and clip to.
+            meta = user!.scale
+              ? {
+                  source: sourceName,
+                  pixel_scale: user!.scale,
+                  normalization: JSON.stringify({
+                    mean: new Array<number>(shape.c).fill(0),
+                    std: new Array<number>(shape.c).fill(1),
+                  }),
+                }
+              : { source: sourceName };
           }
           const perClass = (labels: Int32Array) => {
             const n = new Array<number>(classes).fill(0);

@@ -39,7 +39,6 @@ import {
   disposeCommitteeMembers,
   downsampleImages,
   estimateSingleModelPrior,
-  meanStd,
   postEvaluate,
   randomRealIndices,
   recoverSlot,
@@ -48,6 +47,7 @@ import {
   trainCommitteeMember,
   validationSplit,
 } from '../ml/methods/cvdd/index.js';
+import { meanStd } from '../ml/eval/index.js';
 import {
   type CommitteeMember,
   type CommitteeVotingConfig,

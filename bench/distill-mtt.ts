@@ -14,8 +14,8 @@
 // Prints (stdout, one JSON object; progress lines go to stderr):
 //   {"ipc":{"1":{"random_real":{"mean","std",…},"mtt":{…},"datm":{…}},"10":{…}},"full_data":{…},
 //    "wall_s":…, "config":{…}, "experts":{…}, "machine":{…}, "target":{…}}
-// Accuracies are test accuracy in PERCENT; "std" is the population std over the R students (numpy
-// default, spec §8). Each distilled method also reports its learned α (`syn_lr`), seconds per outer
+// Accuracies are test accuracy in PERCENT; "std" is the sample std (n − 1) over the R students
+// (ml/eval/mean-std.ts, the one convention). Each distilled method also reports its learned α (`syn_lr`), seconds per outer
 // iteration on this backend, the matching loss over the first and last 10 iterations, the number of
 // iterations DATM's gate skipped, and `random_real_at_syn_lr`: the same random subsets trained with the
 // method's learned α (spec §11.10: much of the early gain comes from α alone).
@@ -28,10 +28,10 @@
 import { cpus, loadavg } from 'node:os';
 import * as tf from '@tensorflow/tfjs-core';
 import { loadMnist } from '../activities/mnist.js';
+import { STD_CONVENTION, meanStd } from '../ml/eval/index.js';
 import {
   type ImageSet,
   type StudentTrainSet,
-  meanStd,
   randomRealSubset,
   trainAndEvaluateStudent,
 } from '../ml/methods/trajectory-matching/training.js';
@@ -243,7 +243,7 @@ async function main(): Promise<void> {
     full_data: fullData,
     wall_s: round(elapsed(), 1),
     cpu_s: round((process.cpuUsage().user + process.cpuUsage().system) / 1e6, 1),
-    units: 'test accuracy in percent; std = population std over students',
+    units: `test accuracy in percent; ${STD_CONVENTION}`,
     target: {
       rule: 'distilled mean − random real mean ≥ 10 points at IPC 1',
       ...(ipc1 ? { met_mtt: ipc1.mtt_minus_random >= 10, met_datm: ipc1.datm_minus_random >= 10 } : {}),

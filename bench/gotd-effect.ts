@@ -52,6 +52,7 @@ import { ArtifactStore } from '../storage/artifacts.js';
 import { FileStore } from '../storage/file-store.js';
 import { decodeValidated, encodeParquet } from '../storage/parquet.js';
 import { initBackend } from '../workers/backend.js';
+import { meanStd as sampleMeanStd } from '../ml/eval/mean-std.js';
 import { startDevServer } from '../workers/dev-server.js';
 import { createWorkers } from '../workers/workers.js';
 
@@ -476,10 +477,10 @@ function epsilonEvidence(corpus: Corpus): Json {
 
 // -------------------------------------------------------------------------------------------------
 
+/** ml/eval's meanStd (sample std, n − 1), rounded for the JSON. */
 function meanStd(xs: readonly number[]): { mean: number; std: number; n: number } {
-  const mean = xs.reduce((a, b) => a + b, 0) / xs.length;
-  const std = xs.length > 1 ? Math.sqrt(xs.reduce((a, b) => a + (b - mean) ** 2, 0) / (xs.length - 1)) : 0;
-  return { mean: round(mean), std: round(std), n: xs.length };
+  const r = sampleMeanStd(xs);
+  return { mean: round(r.mean), std: round(r.std), n: r.n };
 }
 
 async function main(): Promise<Json> {

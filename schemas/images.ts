@@ -14,6 +14,8 @@ export const IMAGE_ERROR_TYPES = {
   labelRange: 'LabelOutOfRange',
   /** IPC asks for more images of a class than the training split holds. */
   ipc: 'IpcExceedsClassSize',
+  /** Pixels are neither floats nor uint8 (0–255). */
+  pixelType: 'ImagePixelTypeUnsupported',
 } as const;
 
 // -------------------------------------------------------------------------------------------------

@@ -77,10 +77,26 @@ export const IMAGES: TableContract = {
   metadata: ['h', 'w', 'c'],
 };
 
+/**
+ * A distilled (or baseline) set that describes itself (storage/distilled-table.ts writes and reads it):
+ * `soft_label` holds PROBABILITIES (one-hot rows for hard labels) at `soft_label_temperature`.
+ */
 export const DISTILLED_IMAGES: TableContract = {
   name: 'distilled_images',
   columns: [...IMAGES.columns, { name: 'soft_label', type: fsl('float32') }],
-  metadata: ['h', 'w', 'c'],
+  metadata: [
+    'retort.method',
+    'ipc',
+    'classes',
+    'h',
+    'w',
+    'c',
+    'downsample',
+    'normalization',
+    'pixel_range',
+    'label_kind',
+    'soft_label_temperature',
+  ],
 };
 
 export const TRAJECTORIES: TableContract = {

@@ -320,14 +320,18 @@ export interface EvaluateDistilledResult {
   trainRows: number;
   testRows: number;
   softLabels: boolean;
+  /** The student's training loss at its last step (the protocol reports it: a high one is undertrained). */
+  trainLoss?: number;
 }
 
 export interface AccuracySummary {
   mean: number;
-  /** Population std (numpy default, spec §8). */
+  /** Sample std (n − 1), ml/eval/mean-std.ts: the one convention of every distillation figure. */
   std: number;
   values: number[];
   lr: number;
+  /** Final training loss of the students: mean and max (absent in results recorded before it existed). */
+  finalTrainLoss?: { mean: number; max: number };
 }
 
 /** One row of the accuracy table: a method (distilled, random_real, full_data) at an IPC. */

@@ -39,6 +39,7 @@ import {
   type TrajectoryDistillResult,
 } from '../schemas/distill.js';
 import { type IngestImagesResult } from '../schemas/images.js';
+import { meanStd } from '../ml/eval/mean-std.js';
 import { progressQuery } from '../schemas/messages.js';
 import type { ReportContent } from '../schemas/report.js';
 import {
@@ -62,10 +63,13 @@ interface DistilledOutput {
   methodTag: string;
 }
 
-/** Mean and population std (numpy default, spec §8). */
-function meanStd(values: readonly number[]): { mean: number; std: number } {
-  const mean = values.reduce((a, b) => a + b, 0) / values.length;
-  return { mean, std: Math.sqrt(values.reduce((a, b) => a + (b - mean) ** 2, 0) / values.length) };
+/** Mean and max of the students' final training losses, when every result carries one. */
+function finalTrainLoss(results: readonly { trainLoss?: number }[]): {
+  finalTrainLoss?: { mean: number; max: number };
+} {
+  const losses = results.map((e) => e.trainLoss);
+  if (!losses.every((l): l is number => typeof l === 'number')) return {};
+  return { finalTrainLoss: { mean: meanStd(losses).mean, max: Math.max(...losses) } };
 }
 
 export async function distillDataset(rawInput: DistillDatasetInput): Promise<DistillDatasetResult> {
@@ -293,7 +297,10 @@ async function runDistillDataset(
       return {
         method: r.method,
         ipc: r.ipc,
-        ...meanStd(values),
+        // The one convention of every distillation figure: sample std (n − 1), ml/eval/mean-std.ts.
+        mean: meanStd(values).mean,
+        std: meanStd(values).std,
+        ...finalTrainLoss(results[i]!),
         values,
         lr: r.lr,
         steps: results[i]![0]!.steps,

@@ -1,11 +1,15 @@
-// CV-DD: the final images of every slot → one `images` table (memoized, all-or-nothing), plus the
-// §8.5 per-voter report at the final images.
+// CV-DD: the final images of every slot → one self-describing `distilled_images` table (memoized,
+// all-or-nothing; storage/distilled-table.ts) with the committee's soft labels PER IMAGE (§5.3 relabel
+// of the un-augmented image, as probabilities softmax(z / T) at T = klTemperature, so the table alone
+// trains a student), the member checkpoints as refs by sha256 (online BSSL relabelling), plus the §8.5
+// per-voter report at the final images.
 import * as tf from '@tensorflow/tfjs-core';
-import { recoveryReport } from '../../ml/methods/cvdd/index.js';
+import { recoveryReport, relabelWeights, relabelWithCommittee } from '../../ml/methods/cvdd/index.js';
 import type { ExportRecoveredInput, ExportRecoveredResult } from '../../schemas/cvdd.js';
-import { IMAGES, contractFingerprint } from '../../schemas/tables.js';
+import { DISTILLED_IMAGES, contractFingerprint } from '../../schemas/tables.js';
+import { encodeParquet, decodeParquet } from '../../storage/parquet.js';
+import { buildDistilledTable, probabilityRows, sourceImageMeta } from '../../storage/distilled-table.js';
 import { memoized } from '../memo.js';
-import { imageTableBytes } from '../images.js';
 import { type CvddDeps } from './deps.js';
 import { resolveCvddConfig } from './config.js';
 import { type SlotMeta, decodeCheckpoint } from './checkpoint.js';
@@ -22,7 +26,7 @@ export async function exportRecovered(
   try {
     const committee = lease.members;
     const identity = {
-      activity: 'exportRecovered@1',
+      activity: 'exportRecovered@2',
       inputs: input.slots.map((s) => s.sha256),
       config: { committee: input.committee.map((m) => m.checkpoint.sha256), run: input.run },
       seed: input.seed,
@@ -34,11 +38,20 @@ export async function exportRecovered(
       const labels: number[] = [];
       const ids: string[] = [];
       const slots: ExportRecoveredResult['slots'] = [];
+      const weights = relabelWeights(committee, config);
+      const softLabels = new Float32Array(input.slots.length * config.classes * config.classes);
       for (const [j, ref] of input.slots.entries()) {
         const { tensors, meta } = decodeCheckpoint<SlotMeta>(await checkpoints.load(ref), ref.uri, 'slot');
         const images = tensors.images as tf.Tensor4D;
         const voters = meta.voters.map((i) => committee[i]!);
         const report = recoveryReport(images, meta.labels, voters, meta.weights, config);
+        const relabelled = relabelWithCommittee(images, committee, weights, config);
+        const z = relabelled.logits.dataSync() as Float32Array;
+        tf.dispose([relabelled.logits, relabelled.probabilities]);
+        softLabels.set(
+          probabilityRows(z, config.classes, config.klTemperature),
+          labels.length * config.classes,
+        );
         pixels.set(images.dataSync(), labels.length * size);
         meta.labels.forEach((y) => {
           ids.push(`cvdd-s${j}-${ids.length}`);
@@ -54,23 +67,51 @@ export async function exportRecovered(
           accuracy: report.accuracy,
         });
       }
-      const bytes = imageTableBytes(
-        { ids, labels: Int32Array.from(labels), pixels: pixels.subarray(0, labels.length * size) },
-        { h, w, c },
-        {
-          method: 'cvdd',
-          classes: String(config.classes),
-          'retort.committee': JSON.stringify(
-            input.committee.map((m) => ({
-              id: m.id,
-              prior: m.prior,
-              priorSource: m.priorSource ?? 'validation',
-              checkpoint: m.checkpoint.uri,
-            })),
-          ),
-          'retort.recover': JSON.stringify(config),
-          'retort.voters': JSON.stringify(slots.map((s) => ({ voters: s.voters, weights: s.weights }))),
-        },
+      const n = labels.length;
+      const source = sourceImageMeta(
+        decodeParquet(await artifacts.read(input.train), input.train.uri),
+        c,
+        input.train.uri,
+      );
+      const bytes = encodeParquet(
+        buildDistilledTable(
+          {
+            ids,
+            labels: Int32Array.from(labels),
+            pixels: pixels.subarray(0, n * size),
+            softLabels: softLabels.subarray(0, n * config.classes),
+            meta: {
+              method: 'cvdd',
+              ipc: config.ipc,
+              classes: config.classes,
+              h,
+              w,
+              c,
+              ...source,
+              labelKind: 'soft',
+              temperature: config.klTemperature,
+              extra: {
+                // Refs by content hash, never a store location (DESIGN.md §2).
+                'retort.committee': JSON.stringify(
+                  input.committee.map((m) => ({
+                    id: m.id,
+                    prior: m.prior,
+                    priorSource: m.priorSource ?? 'validation',
+                    checkpoint_sha256: m.checkpoint.sha256,
+                  })),
+                ),
+                'retort.relabel': JSON.stringify({
+                  bn: config.relabelBnMode,
+                  groups: config.bsslGroups,
+                  weights,
+                }),
+                'retort.recover': JSON.stringify(config),
+                'retort.voters': JSON.stringify(slots.map((s) => ({ voters: s.voters, weights: s.weights }))),
+              },
+            },
+          },
+          input.train.uri,
+        ),
       );
       return {
         outputs: [
@@ -80,7 +121,7 @@ export async function exportRecovered(
             kind: 'table',
             format: 'parquet',
             rows: labels.length,
-            schema: contractFingerprint(IMAGES),
+            schema: contractFingerprint(DISTILLED_IMAGES),
           },
         ],
         result: (refs) => ({ distilled: refs.distilled!, slots }),

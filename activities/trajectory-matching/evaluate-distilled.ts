@@ -13,14 +13,12 @@ import {
   type EvaluateDistilledInput,
   type EvaluateDistilledResult,
 } from '../../schemas/trajectory-matching.js';
-import { DISTILLED_IMAGES } from '../../schemas/tables.js';
-import { fixedSizeListValues, validateTable } from '../../storage/arrow-tables.js';
 import { type ArtifactStore } from '../../storage/artifacts.js';
-import { decodeParquet } from '../../storage/parquet.js';
+import { readDistilledTable } from '../../storage/distilled-table.js';
 import { checkImagesPerClass, countClasses } from '../images.js';
 import { memoized } from '../memo.js';
 import { type ImageData } from '../training-data.js';
-import { asConfigError } from '../failures.js';
+import { asConfigError, configError } from '../failures.js';
 import { type TrajectoryMatchingDeps } from './deps.js';
 import { checkShape, resolveNet } from './config.js';
 
@@ -33,21 +31,16 @@ async function studentSet(
 ): Promise<{ set: ImageSet & { labelLogits?: Float32Array | null } }> {
   const isDistilled = input.train.schema?.startsWith('distilled_images(') ?? false;
   if (isDistilled) {
-    const table = decodeParquet(await artifacts.read(input.train), input.train.uri);
-    const size = net.h * net.w * net.c;
-    validateTable(table, DISTILLED_IMAGES, input.train.uri, {
-      sizes: { pixels: size, soft_label: net.classes },
-    });
-    const labels = Int32Array.from(table.getChild('label')!.toArray() as ArrayLike<number>);
-    const pixels = fixedSizeListValues<Float32Array>(table, 'pixels').flat;
-    const soft = table.schema.metadata.get('label_kind') === 'soft' && input.softLabels !== false;
-    return {
-      set: {
-        images: pixels,
-        labels,
-        labelLogits: soft ? fixedSizeListValues<Float32Array>(table, 'soft_label').flat : null,
-      },
-    };
+    // Read as a user would: the table's own metadata (storage/distilled-table.ts).
+    const t = readDistilledTable(await artifacts.read(input.train), input.train.uri);
+    if (t.meta.h !== net.h || t.meta.w !== net.w || t.meta.c !== net.c || t.meta.classes !== net.classes)
+      throw configError(
+        `distilled table ${input.train.uri} is ${t.meta.h}×${t.meta.w}×${t.meta.c} with ${t.meta.classes} classes, the student ${net.h}×${net.w}×${net.c} with ${net.classes}`,
+      );
+    const soft = t.meta.labelKind === 'soft' && input.softLabels !== false;
+    // The student trains on softmax(labelLogits); log p gives back p exactly.
+    const logP = soft ? Float32Array.from(t.softLabels, (p) => Math.log(Math.max(p, 1e-30))) : null;
+    return { set: { images: t.pixels, labels: t.labels, labelLogits: logP } };
   }
   const data = await images(input.train);
   checkShape(net, data);
@@ -57,7 +50,8 @@ async function studentSet(
   checkImagesPerClass(counts, input.subset.ipc, 'ipc', data.uri);
   return {
     set: asConfigError('random real subset', () =>
-      randomRealSubset(set, net, input.subset!.ipc, deriveSeed(input.seed, 'random-real')),
+      // Every student its own subset: the std is then over subsets (DESIGN.md §8).
+      randomRealSubset(set, net, input.subset!.ipc, deriveSeed(input.seed, 'random-real', input.student)),
     ),
   };
 }
@@ -72,7 +66,7 @@ export async function evaluateDistilled(
   return memoized(
     artifacts,
     {
-      activity: 'evaluateDistilled@1',
+      activity: 'evaluateDistilled@2',
       inputs: [input.train.sha256, input.test.sha256],
       config: {
         net,
@@ -111,6 +105,7 @@ export async function evaluateDistilled(
           trainRows: train.set.labels.length,
           testRows: test.labels.length,
           softLabels: Boolean(train.set.labelLogits),
+          trainLoss: r.trainLoss,
         }),
       };
     },

@@ -9,7 +9,13 @@ import {
 } from '../../schemas/trajectory-matching.js';
 import { DISTILLED_IMAGES, contractFingerprint } from '../../schemas/tables.js';
 import { buildTable } from '../../storage/arrow-tables.js';
-import { encodeParquet } from '../../storage/parquet.js';
+import {
+  buildDistilledTable,
+  oneHotRows,
+  probabilityRows,
+  sourceImageMeta,
+} from '../../storage/distilled-table.js';
+import { decodeParquet, encodeParquet } from '../../storage/parquet.js';
 import { memoized } from '../memo.js';
 import { type TrajectoryMatchingDeps } from './deps.js';
 import { resolveTm } from './config.js';
@@ -30,7 +36,7 @@ export async function exportDistilled(
   return memoized(
     artifacts,
     {
-      activity: 'exportDistilled@1',
+      activity: 'exportDistilled@2',
       inputs: [input.checkpoint.sha256, input.train.sha256, ...input.trajectories.map((r) => r.sha256)],
       config: {},
     },
@@ -46,30 +52,38 @@ export async function exportDistilled(
       const k = net.classes;
       const synLr = config.synLrParametrisation === 'log' ? Math.exp(s.synLr) : s.synLr;
       const method = trajectoryMatchingMethod(config);
-      const soft = s.labelLogits ?? new Float32Array(n * k);
-      if (!s.labelLogits) s.classes.forEach((y, i) => (soft[i * k + y] = 1));
-      const distilled = buildTable(
-        DISTILLED_IMAGES,
+      // Self-describing (storage/distilled-table.ts): DATM's learned label logits L become their
+      // probabilities softmax(L) (T = 1, what its students train on), MTT's hard labels one-hot rows;
+      // normalisation and downsampling come from the source images table; pixels are clipped to it.
+      const source = sourceImageMeta(
+        decodeParquet(await artifacts.read(input.train), input.train.uri),
+        net.c,
+        input.train.uri,
+      );
+      const distilled = buildDistilledTable(
         {
-          id: Array.from({ length: n }, (_x, i) => `syn-${String(i).padStart(5, '0')}`),
-          label: s.classes,
-          pixels: { flat: s.pixels, size: net.h * net.w * net.c },
-          soft_label: { flat: soft, size: k },
+          pixels: s.pixels,
+          labels: s.classes,
+          softLabels: s.labelLogits ? probabilityRows(s.labelLogits, k, 1) : oneHotRows(s.classes, k),
+          meta: {
+            method,
+            ipc: config.ipc,
+            classes: k,
+            h: net.h,
+            w: net.w,
+            c: net.c,
+            ...source,
+            labelKind: s.labelLogits ? 'soft' : 'hard',
+            temperature: 1,
+            extra: {
+              'retort.syn_lr': String(synLr),
+              'retort.config': JSON.stringify(config),
+              'retort.source_hash': input.train.sha256,
+              'retort.iterations': String(m.iteration),
+            },
+          },
         },
-        {
-          h: String(net.h),
-          w: String(net.w),
-          c: String(net.c),
-          classes: String(k),
-          /** 'soft': soft_label holds learned logits (DATM); 'hard': one-hot of `label`. */
-          label_kind: s.labelLogits ? 'soft' : 'hard',
-          'retort.syn_lr': String(synLr),
-          'retort.method': method,
-          'retort.ipc': String(config.ipc),
-          'retort.config': JSON.stringify(config),
-          'retort.source_hash': input.train.sha256,
-          'retort.iterations': String(m.iteration),
-        },
+        input.checkpoint.uri,
       );
       const log = m.log;
       const logTable = buildTable(DISTILL_LOG, {

@@ -10,9 +10,9 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it, inject } from 'vitest';
-import { IMAGES } from '../../schemas/tables.js';
+import { DISTILLED_IMAGES } from '../../schemas/tables.js';
 import type { CvddDistillResult } from '../../schemas/distill.js';
-import { validateTable } from '../../storage/arrow-tables.js';
+import { fixedSizeListValues, validateTable } from '../../storage/arrow-tables.js';
 import { ArtifactStore } from '../../storage/artifacts.js';
 import { runsPrefix } from '../../storage/run-keys.js';
 import { decodeParquet } from '../../storage/parquet.js';
@@ -77,8 +77,14 @@ describe('retort run examples/distill-cvdd.json', () => {
     // The recovered set is an images table of ipc × classes rows at 7×7.
     expect(r.distilled.rows).toBe(20);
     const table = decodeParquet(await new ArtifactStore(store).read(r.distilled), r.distilled.uri);
-    validateTable(table, IMAGES, r.distilled.uri, { sizes: { pixels: 49 } });
-    expect(table.schema.metadata.get('method')).toBe('cvdd');
+    validateTable(table, DISTILLED_IMAGES, r.distilled.uri, { sizes: { pixels: 49, soft_label: 10 } });
+    expect(table.schema.metadata.get('retort.method')).toBe('cvdd');
+    // Self-describing: the committee's soft labels per image, as probabilities, and no store location.
+    expect(table.schema.metadata.get('label_kind')).toBe('soft');
+    const soft = fixedSizeListValues<Float32Array>(table, 'soft_label').flat;
+    for (let i = 0; i < 20; i++)
+      expect(soft.subarray(i * 10, i * 10 + 10).reduce((a, b) => a + b, 0)).toBeCloseTo(1, 4);
+    expect(JSON.stringify([...table.schema.metadata.values()])).not.toContain('file://');
 
     // Post-evaluation: two seeds per method, accuracies on the 500 test digits, mean/std consistent.
     expect(r.accuracy.map((a) => a.method)).toEqual(['committee', 'random_real']);

@@ -143,10 +143,3 @@ export async function postEvaluate(input: PostEvalInput): Promise<PostEvalResult
     disposeState(state);
   }
 }
-
-/** Mean and (sample, n − 1) standard deviation. */
-export function meanStd(values: readonly number[]): { mean: number; std: number } {
-  const mean = values.reduce((a, b) => a + b, 0) / values.length;
-  const varSum = values.reduce((a, b) => a + (b - mean) ** 2, 0);
-  return { mean, std: values.length > 1 ? Math.sqrt(varSum / (values.length - 1)) : 0 };
-}

@@ -349,10 +349,3 @@ export function trainAndEvaluateStudent(
   disposeOptimizerState(r.optState);
   return { ...evaluateConvNet(net, theta, test, opts), steps, trainLoss: r.losses[r.losses.length - 1]! };
 }
-
-/** Mean and population standard deviation (numpy's default, spec §8). */
-export function meanStd(values: readonly number[]): { mean: number; std: number } {
-  const mean = values.reduce((a, b) => a + b, 0) / values.length;
-  const variance = values.reduce((a, b) => a + (b - mean) ** 2, 0) / values.length;
-  return { mean, std: Math.sqrt(variance) };
-}

@@ -64,7 +64,21 @@ describe('report artifacts', () => {
     const md = accuracyMarkdown([
       { method: 'datm', ipc: 1, mean: 0.5, std: 0.0125, values: [0.4875, 0.5125], lr: 0.05, steps: 150 },
     ]);
-    expect(md).toContain('| datm | 1 | 50.0 ± 1.3 | 2 | 0.0500 | 150 |');
+    expect(md).toContain('| datm | 1 | 50.0 ± 1.3 | 2 | 0.0500 | 150 | — |');
+    expect(
+      accuracyMarkdown([
+        {
+          method: 'random_real',
+          ipc: 1,
+          mean: 0.5,
+          std: 0.1,
+          values: [0.4, 0.6],
+          lr: 0.01,
+          steps: 150,
+          finalTrainLoss: { mean: 0.05, max: 0.08 },
+        },
+      ]),
+    ).toContain('| 150 | 0.050 / 0.080 |');
   });
 });
 

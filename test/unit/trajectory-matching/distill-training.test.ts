@@ -9,7 +9,6 @@ import {
   evaluateConvNet,
   evaluationSchedule,
   firstRowsPerClass,
-  meanStd,
   randomRealSubset,
   trainAndEvaluateStudent,
   trainExpertTrajectory,
@@ -175,11 +174,5 @@ describe('randomRealSubset', () => {
       expect(train.labels[row]).toBe(a.labels[i]);
     }
     expect(() => randomRealSubset(train, net, 25, 0)).toThrow(/class 0 has 24 images, IPC is 25/);
-  });
-});
-
-describe('meanStd', () => {
-  it('uses the population std (numpy default)', () => {
-    expect(meanStd([1, 2, 3, 4])).toEqual({ mean: 2.5, std: Math.sqrt(1.25) });
   });
 });
