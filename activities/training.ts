@@ -8,7 +8,7 @@
 //               on where a chunk boundary or a crash fell.
 //   evaluate    per-group mean loss (LM: per-window next-byte NLL; ConvNet: cross-entropy and accuracy
 //               per class) of a checkpoint on a table.
-import { Context } from '@temporalio/activity';
+import { activityContext, yieldToEventLoop } from './heartbeat.js';
 import { ApplicationFailure } from '@temporalio/common';
 import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
@@ -98,18 +98,6 @@ export interface TrainHeartbeat {
   loss: number | null;
   checkpointStep: number | null;
 }
-
-/** The activity context, or undefined when called outside a worker (unit tests). */
-export function activityContext(): Context | undefined {
-  try {
-    return Context.current();
-  } catch {
-    return undefined;
-  }
-}
-
-/** Lets the worker's event loop deliver heartbeats and cancellation between synchronous tf steps. */
-export const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 /** sha256 of the training identity: what a checkpoint of this run must carry. */
 export const trainingIdentityHash = (spec: TrainingSpecConfig) =>

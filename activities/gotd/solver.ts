@@ -6,7 +6,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import { Context } from '@temporalio/activity';
+import { activityContext } from '../heartbeat.js';
 import type { OtCostChange } from '../../ml/methods/gotd/diagnostics.js';
 import type { GotdSolverConfig, RowId, SolveStats } from '../../ml/methods/gotd/index.js';
 
@@ -49,14 +49,6 @@ const BOOTSTRAP = `import(${JSON.stringify(TSX_API)}).then((m) => m.tsImport(${J
 
 /** Heartbeat cadence while a solve runs (the SDK throttles further, to 0.8 × heartbeatTimeout). */
 const HEARTBEAT_MS = 2000;
-
-function activityContext(): Context | undefined {
-  try {
-    return Context.current();
-  } catch {
-    return undefined; // called outside an activity (bench, unit tests)
-  }
-}
 
 /** Idle solver threads per backend, kept for the next solve (each took seconds to start). */
 const idle = new Map<string, Worker[]>();
