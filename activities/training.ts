@@ -8,6 +8,9 @@
 //               on where a chunk boundary or a crash fell.
 //   evaluate    per-group mean loss (LM: per-window next-byte NLL; ConvNet: cross-entropy and accuracy
 //               per class) of a checkpoint on a table.
+//
+// Over 500 lines because trainChunk's resume protocol (LATEST, identity check, per-step mixture
+// records, cancellation checkpoint) is one unit for both model kinds; it is shared by every method.
 import { activityContext, yieldToEventLoop } from './heartbeat.js';
 import { ApplicationFailure } from '@temporalio/common';
 import * as tf from '@tensorflow/tfjs-core';
