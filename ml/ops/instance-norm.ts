@@ -57,8 +57,10 @@ function backward(dy: tf.Tensor4D, gamma: tf.Tensor, s: Standardized): [tf.Tenso
  * shape [C]. Differentiable to any order in x, γ, β.
  */
 export function instanceNorm(x: tf.Tensor4D, gamma: tf.Tensor, beta: tf.Tensor, eps = 1e-5): tf.Tensor4D {
-  const op = tf.customGrad((xIn: tf.Tensor, gIn: tf.Tensor, bIn: tf.Tensor, save: tf.GradSaveFunc) => {
-    const s = standardize(xIn as tf.Tensor4D, eps);
+  // customGrad's callback receives the inputs then the save function, typed as one rest parameter.
+  const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const [xIn, gIn, bIn, save] = args as [tf.Tensor4D, tf.Tensor, tf.Tensor, tf.GradSaveFunc];
+    const s = standardize(xIn, eps);
     save([xIn, gIn, s.xhat, s.rstd]);
     return {
       value: tf.add(tf.mul(s.xhat, gIn), bIn),
