@@ -28,8 +28,10 @@ export function allocatorEnv(env = process.env) {
 
 /**
  * Re-runs this Node process (same arguments) as a child with `allocatorEnv()` unless it already has it,
- * forwarding SIGINT/SIGTERM/SIGHUP and exiting with the child's status. Returns true when it did (the
- * caller must then do nothing else), false when this process already runs with the tunables.
+ * and exits with the child's status. Returns true when it did (the caller must then do nothing else),
+ * false when this process already runs with the tunables. SIGTERM is forwarded to the child; SIGINT
+ * and SIGHUP are not, because the terminal already delivers them to the whole process group (the child
+ * included) and a second copy would turn a graceful shutdown into a forced one.
  */
 export function relaunchWithAllocator() {
   if (process.env.RETORT_MALLOC) return false;
@@ -37,7 +39,8 @@ export function relaunchWithAllocator() {
     stdio: 'inherit',
     env: allocatorEnv(),
   });
-  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(signal, () => child.kill(signal));
+  process.on('SIGTERM', () => child.kill('SIGTERM'));
+  for (const signal of ['SIGINT', 'SIGHUP']) process.on(signal, () => {});
   child.on('exit', (code, signal) => process.exit(code ?? (signal === 'SIGINT' ? 130 : 1)));
   return true;
 }
