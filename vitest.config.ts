@@ -1,4 +1,8 @@
 import { defineConfig } from 'vitest/config';
+import { allocatorEnv } from './workers/allocator.mjs';
+
+// Test forks (and the worker processes tests spawn) inherit this environment: the allocator workers use.
+Object.assign(process.env, allocatorEnv());
 
 // Two projects: pure unit tests (no servers, run in parallel forks) and tests against real servers
 // (one Temporal dev server + one S3 API server per run, started in globalSetup; files run one at a time).

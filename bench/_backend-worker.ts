@@ -3,6 +3,7 @@
 //
 //   node --import tsx bench/_backend-worker.ts <tfjs-node|cpu> --batch 256 [--extra-batch 32]
 //        [--steps 7] [--warmup 2] [--matmul2048-reps 5] [--breakdown] [--progress]
+//        [--hotpaths '<HotpathSpec JSON>' --hotpath-reps 3]
 //
 // The ConvNet step is the product's own: `trainConvNetSteps` (flat parameters, tf.valueAndGrads, sgd())
 // on the MTT ConvNet (W128, depth 3, instance norm, 28×28×1 padded to 32×32), seeded random data.
@@ -19,6 +20,7 @@ import {
   paramCount,
 } from '../ml/models/index.js';
 import { initBackend } from '../workers/backend.js';
+import { type HotpathSpec, runHotpaths } from './_hotpaths.js';
 
 const SEED = 20240603;
 const LR = 0.01;
@@ -35,6 +37,8 @@ interface Args {
   breakdown: boolean;
   alsoIm2col: boolean;
   progress: boolean;
+  hotpaths?: HotpathSpec;
+  hotpathReps: number;
 }
 
 function parseArgs(argv: string[]): Args {
@@ -50,6 +54,7 @@ function parseArgs(argv: string[]): Args {
     return v;
   };
   const extra = num('--extra-batch', 0);
+  const hp = rest.indexOf('--hotpaths');
   return {
     backend,
     batch: num('--batch', 256),
@@ -60,6 +65,8 @@ function parseArgs(argv: string[]): Args {
     breakdown: rest.includes('--breakdown'),
     alsoIm2col: rest.includes('--also-im2col'),
     progress: rest.includes('--progress'),
+    ...(hp >= 0 ? { hotpaths: JSON.parse(rest[hp + 1]!) as HotpathSpec } : {}),
+    hotpathReps: num('--hotpath-reps', 3),
   };
 }
 
@@ -325,6 +332,11 @@ async function main(): Promise<void> {
     result.convnet_step_ms_extra = { batch: args.extraBatch, ms: round(median(extraSteps)) };
     disposeConvNetBench(e);
   }
+  if (args.hotpaths) {
+    // The method hot paths, each 1 warm-up + the median of --hotpath-reps (bench/_hotpaths.ts).
+    result.hotpaths_ms = runHotpaths(args.hotpaths, (fn) => timeMs(fn, args.hotpathReps, 1), progress);
+  }
+  result.stock_ops = process.env.RETORT_STOCK_OPS === '1';
   result.num_tensors_left = tf.memory().numTensors;
   process.stdout.write(`${JSON.stringify(result)}\n`);
 }

@@ -1,4 +1,4 @@
-// `npm run bench -- backend [--json] [--quick] [--cpu-batch N] [--no-cpu] [--no-torch] [--cpu-timeout-s N]`
+// `npm run bench -- backend [--json] [--quick] [--cpu-batch N] [--no-cpu] [--no-torch] [--no-hotpaths] [--cpu-timeout-s N]`
 //
 // Pure-JS `cpu` vs native `tfjs-node` vs PyTorch (CPU), measured in ONE run so that the ratios are
 // comparable on a noisy shared machine: matmul 512² and 2048² throughput, and one training step of the
@@ -10,11 +10,14 @@
 // batch-256 step takes one to two hours) and one 2048² rep (~1 min). `--quick`: pure JS at
 // batch 8 (labelled `cpu_batch: 8`), compared with native at the same batch 8; no pure-JS 2048²; fewer
 // native steps. Both tfjs backends also time the step with the ConvNet's 'im2col' kernels (no Conv2D*
-// kernels), which shows how much of the pure-JS time is its convolution-gradient kernel.
+// kernels), which shows how much of the pure-JS time is its convolution-gradient kernel. `hotpaths`: each
+// method's inner computation (MTT iteration, CV-DD recovery, byte-LM step, Sinkhorn) beside its PyTorch
+// or numpy twin, same sizes, same run.
 import { spawnSync } from 'node:child_process';
 import { cpus, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { HotpathSpec } from './_hotpaths.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const BATCH = 256;
@@ -22,6 +25,20 @@ const BATCH = 256;
 const QUICK_CPU_BATCH = 8;
 const SPEEDUP_EXPECTED = 20; // native vs pure JS on the ConvNet step
 const TORCH_GOAL = 2; // native step time within 2× of PyTorch's
+const HOTPATH_GOAL = 2; // each method hot path within 2× of its PyTorch / numpy twin
+
+/**
+ * The method hot paths (bench/_hotpaths.ts, bench/torch_hotpaths.py), at sizes that take seconds, not
+ * minutes, on 2 cores: MTT at IPC 10 (100 images, all in every student batch) with N = 5 unrolled steps
+ * (MTT uses 20–50; the time is linear in N); CV-DD with 2 voters; the rewarm byte-LM preset; a GOT-D
+ * sized Sinkhorn solve with the cost matrix cached (n·N = 2·10⁷ entries).
+ */
+const HOTPATHS: HotpathSpec = {
+  mtt_iteration: { images: 100, classes: 10, unrolled_steps: 5, lr: 0.01, width: 128, depth: 3 },
+  cvdd_recovery: { images: 100, classes: 10, voters: 2, r_bn: 0.01, width: 128, depth: 3 },
+  lm_step: { batch: 16, seq: 128, layers: 4, d_model: 256, heads: 4, lr: 1e-3 },
+  sinkhorn: { n: 1000, candidates: 20000, dim: 64, relative_epsilon: 0.05, iterations: 30 },
+};
 
 type Json = Record<string, unknown>;
 interface Measured {
@@ -35,6 +52,7 @@ const opts = {
   quick: argv.includes('--quick'),
   cpu: !argv.includes('--no-cpu'),
   torch: !argv.includes('--no-torch'),
+  hotpaths: !argv.includes('--no-hotpaths'),
   cpuBatch: Number(argv[argv.indexOf('--cpu-batch') + 1] ?? 0) || undefined,
   cpuTimeoutS: Number(argv[argv.indexOf('--cpu-timeout-s') + 1] ?? 0) || 4 * 3600,
 };
@@ -79,7 +97,10 @@ function tfjsWorker(backend: 'tfjs-node' | 'cpu', args: string[], timeoutS: numb
   );
 }
 
-function torchReference(args: string[]): Measured & { python?: string } {
+function torchReference(
+  args: string[],
+  hotpathArgs: string[] | null,
+): Measured & { python?: string; hotpaths?: Measured } {
   say('PyTorch: bench/setup-torch.sh (cached venv; first use installs torch from PyPI)');
   const setup = spawnSync('bash', [join(ROOT, 'bench', 'setup-torch.sh')], {
     cwd: ROOT,
@@ -92,10 +113,21 @@ function torchReference(args: string[]): Measured & { python?: string } {
     const tail = (setup.stderr ?? '').trim().split('\n').slice(-2).join(' | ');
     return { ok: null, error: `torch unavailable: bench/setup-torch.sh failed${tail ? `: ${tail}` : ''}` };
   }
-  return {
-    ...runJson('torch reference', python, [join(ROOT, 'bench', 'torch_convnet_step.py'), ...args], 1800),
+  const step = runJson(
+    'torch reference',
     python,
-  };
+    [join(ROOT, 'bench', 'torch_convnet_step.py'), ...args],
+    1800,
+  );
+  if (!hotpathArgs) return { ...step, python };
+  say('PyTorch / numpy: hot paths');
+  const hotpaths = runJson(
+    'torch hot paths',
+    python,
+    [join(ROOT, 'bench', 'torch_hotpaths.py'), ...hotpathArgs],
+    1800,
+  );
+  return { ...step, python, hotpaths };
 }
 
 const num = (m: Measured, key: string): number | null => {
@@ -161,6 +193,30 @@ function slowdownAnalysis(native: Json, torch: Json | null, vsTorch: number | nu
   };
 }
 
+type HotpathTimes = Record<string, { ms: number; all: number[] } | null>;
+
+/** tfjs-node vs its twin for each hot path: `{tfjs_node_ms, torch_ms | numpy_ms, ratio}` (ratio = slow-down). */
+function hotpathRows(native: Json | null, reference: Json | null): Json {
+  const ours = (native?.hotpaths_ms ?? {}) as HotpathTimes;
+  const theirs = (reference?.hotpaths_ms ?? {}) as HotpathTimes;
+  return Object.fromEntries(
+    Object.keys(HOTPATHS).map((name) => {
+      const a = ours[name]?.ms ?? null;
+      const b = theirs[name]?.ms ?? null;
+      const refKey = name === 'sinkhorn' ? 'numpy_ms' : 'torch_ms';
+      return [
+        name,
+        {
+          tfjs_node_ms: a,
+          [refKey]: b,
+          ratio: ratio(a, b),
+          all: { tfjs_node: ours[name]?.all ?? null, reference: theirs[name]?.all ?? null },
+        },
+      ];
+    }),
+  );
+}
+
 function table(out: Json): string {
   const cell = (v: number | null | undefined): string =>
     v === null || v === undefined ? '—' : String(v >= 100 ? Math.round(v) : v);
@@ -190,6 +246,13 @@ function table(out: Json): string {
     `native vs pure-JS ConvNet speed-up: ${r.native_vs_cpu_convnet ?? '—'}× (expect ≥ ${SPEEDUP_EXPECTED}×; both at batch ${conv.cpu_batch})`,
     `native / PyTorch ConvNet step time: ${r.native_vs_torch_convnet ?? '—'}× (goal ≤ ${TORCH_GOAL}×)`,
   );
+  const hot = out.hotpaths as Record<string, Record<string, number | null>> | undefined;
+  for (const [name, h] of Object.entries(hot ?? {})) {
+    const ref = h.torch_ms ?? h.numpy_ms ?? null;
+    lines.push(
+      `hot path ${name.padEnd(14)} tfjs-node ${cell(h.tfjs_node_ms)} ms, ${'numpy_ms' in h ? 'numpy' : 'PyTorch'} ${cell(ref)} ms: ${h.ratio ?? '—'}× (goal ≤ ${HOTPATH_GOAL}×)`,
+    );
+  }
   const analysis = out.native_slowdown as Json | null;
   if (analysis) lines.push(`what dominates: ${String(analysis.summary)}`);
   for (const [k, v] of Object.entries((out.errors as Record<string, string>) ?? {})) lines.push(`${k}: ${v}`);
@@ -213,18 +276,33 @@ function main(): void {
   const errors: Record<string, string> = {};
 
   say(`tfjs-node: matmul, ConvNet step (batch ${BATCH}), phases and per-kernel profile`);
+  const hotpathReps = opts.quick ? 2 : 3;
+  const nativeHotpaths = opts.hotpaths
+    ? ['--hotpaths', JSON.stringify(HOTPATHS), '--hotpath-reps', String(hotpathReps)]
+    : [];
   const native = tfjsWorker(
     'tfjs-node',
-    ['--batch', String(BATCH), ...nativeSteps, ...extra, '--breakdown', '--also-im2col'],
-    1800,
+    ['--batch', String(BATCH), ...nativeSteps, ...extra, '--breakdown', '--also-im2col', ...nativeHotpaths],
+    3600,
   );
   loadAt.after_tfjs_node = load1();
   if (native.error) errors.tfjs_node = native.error;
 
   let torch: Measured = { ok: null, error: 'skipped (--no-torch)' };
-  if (opts.torch) torch = torchReference(['--batch', String(BATCH), ...nativeSteps, ...extra]);
+  let torchHotpaths: Measured = { ok: null, error: opts.hotpaths ? 'skipped (--no-torch)' : 'skipped' };
+  if (opts.torch) {
+    const ref = torchReference(
+      ['--batch', String(BATCH), ...nativeSteps, ...extra],
+      opts.hotpaths ? ['--spec', JSON.stringify(HOTPATHS), '--reps', String(hotpathReps)] : null,
+    );
+    torch = ref;
+    if (ref.hotpaths) torchHotpaths = ref.hotpaths;
+  }
   loadAt.after_torch = load1();
   if (torch.error) errors.torch = torch.error;
+  if (opts.hotpaths && torchHotpaths.error) errors.torch_hotpaths = torchHotpaths.error;
+  for (const [name, why] of Object.entries((torchHotpaths.ok?.errors as Record<string, string>) ?? {}))
+    errors[`torch_hotpaths_${name}`] = why;
 
   let cpu: Measured = { ok: null, error: 'skipped (--no-cpu)' };
   if (opts.cpu) {
@@ -291,6 +369,11 @@ function main(): void {
         }
       : {}),
     convnet_step_ms_im2col: stepIm2col,
+    // Process CPU time per ConvNet step; system time is the kernel's page-fault work (see the allocator).
+    cpu_ms_per_step: {
+      tfjs_node: native.ok?.convnet_cpu_ms_per_step ?? null,
+      torch: torch.ok?.convnet_cpu_ms_per_step ?? null,
+    },
     ratios,
     ratio_definitions: {
       native_vs_cpu_convnet: `pure-JS step ms / tfjs-node step ms at the same batch (speed-up; expect ≥ ${SPEEDUP_EXPECTED})`,
@@ -315,8 +398,20 @@ function main(): void {
         torch: torch.ok?.convnet_step_ms_all ?? null,
       },
     },
+    ...(opts.hotpaths
+      ? {
+          hotpaths: hotpathRows(native.ok, torchHotpaths.ok),
+          hotpath_spec: HOTPATHS,
+          hotpath_protocol: `1 warm-up + median of ${hotpathReps}, each side`,
+        }
+      : {}),
     native_slowdown: native.ok ? slowdownAnalysis(native.ok, torch.ok, ratios.native_vs_torch_convnet) : null,
-    machine,
+    machine: {
+      ...machine,
+      // Allocator of the tfjs processes (workers/allocator.mjs; RETORT_MALLOC=system for glibc defaults).
+      allocator: process.env.RETORT_MALLOC ?? 'glibc defaults (bench not run through bin/bench.mjs)',
+      stock_ops: native.ok?.stock_ops ?? null,
+    },
     ...(Object.keys(errors).length ? { errors } : {}),
   };
   if (!opts.json) process.stdout.write(`${table(out)}\n\n`);

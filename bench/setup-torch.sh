@@ -22,8 +22,17 @@ SMALL_DEPS=(filelock 'typing-extensions>=4.13.0' 'sympy>=1.13.3' mpmath 'network
 
 log() { printf '[setup-torch] %s\n' "$*" >&2; }
 torch_ok() { [ -x "$PY" ] && "$PY" -c 'import torch; torch.ones(2) @ torch.ones(2)' >/dev/null 2>&1; }
+# numpy (with its bundled OpenBLAS) is the reference for the Sinkhorn hot path (bench/torch_hotpaths.py).
+NUMPY_VERSION="${RETORT_BENCH_NUMPY_VERSION:-2.3.5}"
+numpy_ok() { "$PY" -c 'import numpy' >/dev/null 2>&1; }
+ensure_numpy() {
+  numpy_ok && return 0
+  log "installing numpy==$NUMPY_VERSION"
+  "$PY" -m pip install --quiet "numpy==$NUMPY_VERSION" >&2 || { log "cannot install numpy"; return 1; }
+}
 
 if torch_ok; then
+  ensure_numpy || true
   log "torch $("$PY" -W ignore -c 'import torch; print(torch.__version__)') already in $VENV"
   echo "$PY"
   exit 0
@@ -55,5 +64,6 @@ if ! torch_ok; then
   "$PY" -m pip install --quiet --find-links "$WHEELS" "torch==$TORCH_VERSION" >&2
   torch_ok || { log "torch still does not import; giving up"; exit 1; }
 fi
+ensure_numpy || true
 log "torch $("$PY" -W ignore -c 'import torch; print(torch.__version__)') ready in $VENV: $((SECONDS - t0)) s, venv $(du -sm "$VENV" | cut -f1) MB"
 echo "$PY"

@@ -4,6 +4,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { allocatorEnv } from '../workers/allocator.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const [name, ...args] = process.argv.slice(2);
@@ -20,5 +21,7 @@ const tsx = join(root, 'node_modules', 'tsx', 'dist', 'cli.mjs');
 const r = spawnSync(process.execPath, [tsx, join(root, 'bench', `${name}.ts`), ...args], {
   stdio: 'inherit',
   cwd: root,
+  // Every bench and its child processes run with the allocator the workers use.
+  env: allocatorEnv(),
 });
 process.exit(r.status ?? 1);

@@ -2,7 +2,7 @@
 // Every worker and every test process calls `initBackend()` once before touching tensors.
 import { existsSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs-core';
-import { registerSecondOrderGradients } from '../ml/ops/index.js';
+import { registerSecondOrderGradients, setFusedOps } from '../ml/ops/index.js';
 
 export const BACKEND_CHOICES = ['auto', 'tfjs-node-gpu', 'tfjs-node', 'cpu'] as const;
 export type BackendChoice = (typeof BACKEND_CHOICES)[number];
@@ -69,6 +69,9 @@ export async function initBackend(choice?: string): Promise<BackendInfo> {
       } else {
         active = { name, tfVersion: await loadNative(`@tensorflow/${name}`) };
       }
+      // RETORT_STOCK_OPS=1: tfjs's own instance norm and ReLU gradient instead of ml/ops' fused ones
+      // (same values; for A/B timings and as a fallback).
+      setFusedOps(process.env.RETORT_STOCK_OPS !== '1');
       registerSecondOrderGradients();
       return active;
     } catch (err) {

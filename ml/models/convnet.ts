@@ -15,6 +15,7 @@
 //   fc.w [F,K], fc.b [K]          with F = h'·w'·W flattened in HWC order
 // (PyTorch stores conv OIHW, dense [out,in] and flattens CHW: importing its buffers needs permutes.)
 import * as tf from '@tensorflow/tfjs-core';
+import { fusedOpsEnabled, instanceNorm as fusedInstanceNorm, instanceNormStock } from '../ops/index.js';
 import { Rng, deriveSeed } from '../train/rng.js';
 
 export type ConvNetNorm = 'instancenorm' | 'batchnorm' | 'none';
@@ -384,12 +385,13 @@ function affine(h: tf.Tensor4D, gamma: tf.Tensor, beta: tf.Tensor): tf.Tensor4D 
   return tf.add(tf.mul(h, gamma), beta);
 }
 
-/** Instance norm of NHWC features: per sample and channel over H, W; biased variance; affine. */
+/**
+ * Instance norm of NHWC features: per sample and channel over H, W; biased variance; affine. The fused
+ * op of ml/ops (one hand-derived backward pass, any order), or the stock primitives when the process
+ * runs with fused ops off (`RETORT_STOCK_OPS=1`, for A/B).
+ */
 export function instanceNorm(h: tf.Tensor4D, gamma: tf.Tensor, beta: tf.Tensor, eps = 1e-5): tf.Tensor4D {
-  return tf.tidy(() => {
-    const { mean, variance } = tf.moments(h, [1, 2], true);
-    return affine(normalize(h, mean, variance, eps), gamma, beta);
-  });
+  return fusedOpsEnabled() ? fusedInstanceNorm(h, gamma, beta, eps) : instanceNormStock(h, gamma, beta, eps);
 }
 
 function activate(h: tf.Tensor4D, activation: ConvNetActivation): tf.Tensor4D {

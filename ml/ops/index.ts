@@ -11,9 +11,11 @@ import { avgPoolGradGradConfig } from './avg-pool-grad-grad.js';
 import { comparisonGradConfigs } from './comparison-grads.js';
 import { conv2DBackpropFilterGradConfig } from './conv2d-backprop-filter-grad.js';
 import { eluGradConfig } from './elu-grad.js';
+import { fusedOpsEnabled } from './fused.js';
 import { expGradConfig } from './exp-grad.js';
 import { maxPoolGradGradConfig } from './max-pool-grad-grad.js';
 import { powGradConfig } from './pow-grad.js';
+import { registerReluGradKernel, reluGradConfig, reluGradGradConfig } from './relu-grad.js';
 import { sigmoidGradConfig } from './sigmoid-grad.js';
 import { softmaxGradConfig } from './softmax-grad.js';
 import { tanhGradConfig } from './tanh-grad.js';
@@ -21,6 +23,9 @@ import { tanhGradConfig } from './tanh-grad.js';
 export { logSoftmax, softmaxCrossEntropy } from './cross-entropy.js';
 // Differentiable siamese augmentation (not a gradient registration: built from ops whose gradients are).
 export * from './dsa.js';
+export { fusedOpsEnabled, setFusedOps } from './fused.js';
+export { instanceNorm, instanceNormStock } from './instance-norm.js';
+export { reluGrad, reluGradMask } from './relu-grad.js';
 
 /** Every gradient Retort registers over (or in addition to) tfjs-core's. */
 export const SECOND_ORDER_GRADIENTS: readonly tf.GradConfig[] = [
@@ -34,11 +39,26 @@ export const SECOND_ORDER_GRADIENTS: readonly tf.GradConfig[] = [
   eluGradConfig,
   powGradConfig,
   ...comparisonGradConfigs,
+  reluGradGradConfig,
 ];
 
-/** Registers Retort's gradient overrides. Idempotent. */
+/** Faster gradients with the same values, registered only while fused ops are on (ml/ops/fused.ts). */
+export const FUSED_GRADIENTS: readonly tf.GradConfig[] = [reluGradConfig];
+
+let stockGradients: Map<string, tf.GradConfig | undefined> | undefined;
+
+/**
+ * Registers Retort's gradient overrides, and the fused ones unless fused ops are off (then the stock
+ * gradients they replace are put back). Idempotent.
+ */
 export function registerSecondOrderGradients(): void {
-  for (const config of SECOND_ORDER_GRADIENTS) {
-    if (tf.getGradient(config.kernelName) !== config) tf.registerGradient(config);
+  registerReluGradKernel();
+  stockGradients ??= new Map(FUSED_GRADIENTS.map((c) => [c.kernelName, tf.getGradient(c.kernelName)]));
+  const wanted = [
+    ...SECOND_ORDER_GRADIENTS,
+    ...FUSED_GRADIENTS.map((c) => (fusedOpsEnabled() ? c : stockGradients!.get(c.kernelName))),
+  ];
+  for (const config of wanted) {
+    if (config && tf.getGradient(config.kernelName) !== config) tf.registerGradient(config);
   }
 }

@@ -299,21 +299,23 @@ export function randomShardAssignment(count: number, shards: number, seed: numbe
 
 /** Splits a pool into random shards; ids travel with their embeddings. */
 export function splitIntoShards(pool: EmbeddingTable, shards: number, seed: number): EmbeddingTable[] {
-  const name = tableName(pool, 'pool');
-  return randomShardAssignment(pool.ids.length, shards, seed).map((rows, s) => {
-    const embeddings = new (pool.embeddings.constructor as Float32ArrayConstructor | Float64ArrayConstructor)(
-      rows.length * pool.dim,
-    );
-    rows.forEach((row, k) =>
-      embeddings.set(pool.embeddings.subarray(row * pool.dim, (row + 1) * pool.dim), k * pool.dim),
-    );
-    return {
-      name: `${name} shard ${s}`,
-      ids: Array.from(rows, (row) => pool.ids[row]!),
-      embeddings,
-      dim: pool.dim,
-    };
-  });
+  return randomShardAssignment(pool.ids.length, shards, seed).map((rows, s) => shardOf(pool, rows, s));
+}
+
+/** The rows `rows` of `pool` as shard number `s` (a copy). */
+function shardOf(pool: EmbeddingTable, rows: Int32Array, s: number): EmbeddingTable {
+  const embeddings = new (pool.embeddings.constructor as Float32ArrayConstructor | Float64ArrayConstructor)(
+    rows.length * pool.dim,
+  );
+  rows.forEach((row, k) =>
+    embeddings.set(pool.embeddings.subarray(row * pool.dim, (row + 1) * pool.dim), k * pool.dim),
+  );
+  return {
+    name: `${tableName(pool, 'pool')} shard ${s}`,
+    ids: Array.from(rows, (row) => pool.ids[row]!),
+    embeddings,
+    dim: pool.dim,
+  };
 }
 
 /**
@@ -418,9 +420,11 @@ export function selectWarmupData(
   const chunks = config.chunks ?? Math.ceil(N / maxExactPool);
   // One absolute ε for all chunks, so that their calibrated gradients are on one scale.
   const solver = { ...config, epsilon: resolveEpsilon(target, pool, config), relativeEpsilon: false };
-  const shards = splitIntoShards(pool, chunks, config.seed ?? GOTD_DEFAULTS.seed);
+  // One shard copy at a time: each is scored and dropped before the next is built, so the pool is
+  // never held twice.
+  const assignment = randomShardAssignment(N, chunks, config.seed ?? GOTD_DEFAULTS.seed);
   const merged = mergeShardScores(
-    shards.map((shard) => scoreShard(target, shard, solver)),
+    assignment.map((rows, s) => scoreShard(target, shardOf(pool, rows, s), solver)),
     { budget: config.budget, mode },
   );
   return { ...merged, report: { ...merged.report, mode: 'chunked' } };

@@ -2,7 +2,12 @@
 // gradients, and can be called again without effect.
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
-import { SECOND_ORDER_GRADIENTS, registerSecondOrderGradients } from '../../../ml/ops/index.js';
+import {
+  FUSED_GRADIENTS,
+  SECOND_ORDER_GRADIENTS,
+  registerSecondOrderGradients,
+  setFusedOps,
+} from '../../../ml/ops/index.js';
 
 describe('registerSecondOrderGradients (ml/ops/index.ts)', () => {
   it('registers one gradient per kernel, each in force after backend start-up', () => {
@@ -41,5 +46,20 @@ describe('registerSecondOrderGradients (ml/ops/index.ts)', () => {
     registerSecondOrderGradients();
     registerSecondOrderGradients();
     for (const config of SECOND_ORDER_GRADIENTS) expect(tf.getGradient(config.kernelName)).toBe(config);
+  });
+
+  it('with fused ops off, the stock gradients the fused ones replace are back (and on again after)', () => {
+    const fusedRelu = tf.getGradient(tf.Relu);
+    expect(FUSED_GRADIENTS).toContain(fusedRelu);
+    try {
+      setFusedOps(false);
+      registerSecondOrderGradients();
+      expect(tf.getGradient(tf.Relu)).not.toBe(fusedRelu);
+      expect(tf.getGradient(tf.Relu)?.kernelName).toBe(tf.Relu);
+    } finally {
+      setFusedOps(true);
+      registerSecondOrderGradients();
+    }
+    expect(tf.getGradient(tf.Relu)).toBe(fusedRelu);
   });
 });
