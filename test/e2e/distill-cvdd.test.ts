@@ -97,8 +97,8 @@ describe('retort run examples/distill-cvdd.json', () => {
 
     // Manifests: the distillCommittee child's, and this run's naming the same distilled set and images.
     const workflowId = `cvdd-${taskQueue}`;
-    expect(r.committeeManifest.uri).toContain(runsPrefix(`${workflowId}/committee`));
-    expect(r.manifest.uri).toContain(runsPrefix(workflowId));
+    expect(decodeURIComponent(r.committeeManifest.uri)).toContain(runsPrefix(`${workflowId}/committee`));
+    expect(decodeURIComponent(r.manifest.uri)).toContain(runsPrefix(workflowId));
     const manifest = JSON.parse(
       new TextDecoder().decode(await new ArtifactStore(store).read(r.manifest)),
     ) as {

@@ -1,6 +1,7 @@
 // Inputs for `writeReport` built from real data (MNIST digits from the `mnist` package, the builtin
 // text groups' counts), committed to a store the way the pipelines commit them: tables the report
 // reads, plus the small JSON a workflow passes.
+import { buildDistilledTable } from '../../storage/distilled-table.js';
 import { loadMnist } from '../../activities/mnist.js';
 import { DISTILL_LOG } from '../../schemas/trajectory-matching.js';
 import type { ReportContent } from '../../schemas/report.js';
@@ -51,11 +52,24 @@ export async function distillFixtures(artifacts: ArtifactStore, ipc: number) {
   const distilled = await commitTable(
     artifacts,
     'distilled',
-    buildTable(
-      DISTILLED_IMAGES,
-      { id: ids, label: labels, pixels: { flat: pixels, size: px }, soft_label: { flat: soft, size: 10 } },
-      meta,
-    ),
+    buildDistilledTable({
+      ids,
+      labels,
+      pixels,
+      softLabels: soft,
+      meta: {
+        method: 'mtt',
+        ipc,
+        classes: 10,
+        h: 28,
+        w: 28,
+        c: 1,
+        downsample: 1,
+        normalization: { mean: [0.1307], std: [0.3081] },
+        labelKind: 'hard',
+        temperature: 1,
+      },
+    }),
     contractFingerprint(DISTILLED_IMAGES),
   );
   const recovered = await commitTable(
