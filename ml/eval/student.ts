@@ -24,21 +24,12 @@
 import * as tf from '@tensorflow/tfjs-core';
 import {
   type BatchNormStats,
-  type ConvNetConfig,
   type ConvNetOutput,
   convNetConfig,
-  convNetForwardWithStats,
-  initBatchNormStats,
-  initConvNetParams,
   updateBatchNormStats,
 } from '../models/convnet.js';
-import {
-  type CommitteeMlpConfig,
-  committeeMlpConfig,
-  committeeMlpForwardWithStats,
-  initCommitteeMlpBatchNormStats,
-  initCommitteeMlpParams,
-} from '../methods/cvdd/mlp.js';
+import { committeeMlpConfig } from '../methods/cvdd/mlp.js';
+import { type CommitteeArch, committeeForward, initCommitteeArch } from '../methods/cvdd/members.js';
 import { softmaxCrossEntropy } from '../ops/index.js';
 import { BatchOrder, gatherImages, gatherLabels, gatherVectors } from '../train/batches.js';
 import { buffersToStats, statsToBuffers, trainSteps } from '../train/loops.js';
@@ -46,8 +37,7 @@ import { adamw, disposeOptimizerState, type OptimizerState } from '../train/opti
 import { deriveSeed } from '../train/rng.js';
 
 /** A student architecture: a ConvNet (any norm) or an MLP, both over one flat parameter vector. */
-export type StudentArch =
-  { family: 'convnet'; config: ConvNetConfig } | { family: 'mlp'; config: CommitteeMlpConfig };
+export type StudentArch = CommitteeArch;
 
 /** "convnet-in-w128-d3", "convnet-bn-w16-d2", "mlp-128". */
 export function studentArchId(arch: StudentArch): string {
@@ -143,32 +133,16 @@ export interface StudentResult {
   windows: number[];
 }
 
-interface StudentState {
-  params: tf.Tensor1D;
-  runningStats: BatchNormStats[];
-}
+type StudentState = ReturnType<typeof initCommitteeArch>;
 
-function initStudent(arch: StudentArch, seed: number): StudentState {
-  return arch.family === 'convnet'
-    ? { params: initConvNetParams(arch.config, seed), runningStats: initBatchNormStats(arch.config) }
-    : {
-        params: initCommitteeMlpParams(arch.config, seed),
-        runningStats: initCommitteeMlpBatchNormStats(arch.config),
-      };
-}
-
-function forward(
+/** Logits (and BN statistics): batch statistics while training, running statistics otherwise. */
+const forward = (
   arch: StudentArch,
   params: tf.Tensor,
   x: tf.Tensor4D,
   training: boolean,
   runningStats: BatchNormStats[],
-): ConvNetOutput {
-  const opts = { training, runningStats };
-  return arch.family === 'convnet'
-    ? convNetForwardWithStats(arch.config, params, x, opts)
-    : committeeMlpForwardWithStats(arch.config, params, x, opts);
-}
+): ConvNetOutput => committeeForward(arch, params, runningStats, x, training ? 'batch' : 'running');
 
 /** Top-1 (fraction) of a trained student over a set, eval mode, in chunks. */
 export function studentAccuracy(
@@ -261,7 +235,7 @@ export function trainStudent(
     dropLast: false,
   });
   const optimizer = adamw({ weightDecay: protocol.weightDecay });
-  const init = initStudent(arch, deriveSeed(seed, 'student-init'));
+  const init = initCommitteeArch(arch, deriveSeed(seed, 'student-init'));
   const layers = init.runningStats.length;
   let params = init.params;
   let buffers = statsToBuffers(init.runningStats);
