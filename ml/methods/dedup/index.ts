@@ -296,14 +296,22 @@ export interface ClusterResolution {
 }
 
 /**
- * Connected components of the verified pairs; each cluster keeps its smallest-id member (header §6).
- * `ids` fixes the order, so the result is the same for any order of `pairs`.
+ * Connected components of the verified pairs; each cluster keeps its smallest-id member (header §6),
+ * or, with `tier`, its member of the lowest tier first (documents of earlier partitions, tier 0, are
+ * already kept, so a cluster holding one drops all of this run's members). The result does not
+ * depend on the order of `pairs`.
  */
 export function resolveClusters(
   ids: readonly string[],
-  pairs: readonly [number, number][],
+  pairs: readonly (readonly [number, number])[],
+  tier?: ArrayLike<number>,
 ): ClusterResolution {
-  const uf = new UnionFind(ids.length, (a, b) => ids[a]! < ids[b]! || (ids[a] === ids[b] && a < b));
+  const uf = new UnionFind(ids.length, (a, b) => {
+    const ta = tier?.[a] ?? 0;
+    const tb = tier?.[b] ?? 0;
+    if (ta !== tb) return ta < tb;
+    return ids[a]! < ids[b]! || (ids[a] === ids[b] && a < b);
+  });
   for (const [i, j] of pairs) uf.union(i, j);
   const keptAs = new Int32Array(ids.length);
   const sizes = new Map<number, number>();
