@@ -217,7 +217,7 @@ export function scoreRemoval(
 }
 
 /**
- * `n` short documents (1–3 sentences of the builtin groups, ~60–500 characters) for throughput and
+ * `n` short documents (2–3 sentences of the builtin groups, ~80–600 characters) for throughput and
  * memory at scale; a `dupFraction` of them are copies of an earlier one with 1 % of the characters
  * edited. Columnar, so a million of them stay compact.
  */
@@ -241,7 +241,7 @@ export function shortDocuments(n: number, dupFraction: number, seed: number) {
       copies.push(i);
       continue;
     }
-    const k = 1 + Math.floor(rng.next() * 3);
+    const k = 2 + Math.floor(rng.next() * 2);
     const parts: string[] = [];
     for (let j = 0; j < k; j++) parts.push(sentences[Math.floor(rng.next() * sentences.length)]!);
     texts[i] = parts.join(' ');

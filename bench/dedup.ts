@@ -10,7 +10,7 @@
 //    removed documents whose family (original + its copy) keeps a member. Recall at the threshold:
 //    removed copies among those whose exact Jaccard similarity to their original is ≥ the threshold
 //    (0.8) — the injected truth at that threshold; also over all copies and per kind of edit.
-// 2. scale: N short documents (1–3 sentences, 5 % copies with 1 % of characters edited), default
+// 2. scale: N short documents (2–3 sentences, 5 % copies with 1 % of characters edited), default
 //    1,000,000 (--quick: 20,000), shards of 50,000 rows. Signature throughput with 1 worker process
 //    (all shards in one process) and 2 worker processes (half the shards each, at the same time);
 //    end-to-end documents/s (prepare + signatures + resolve) and the peak RSS of every phase.
