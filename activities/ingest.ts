@@ -86,14 +86,39 @@ function countGroups(splits: Record<Split, readonly TextCorpusRow[]>): GroupCoun
 }
 
 export function createIngestActivities({ artifacts }: { artifacts: ArtifactStore }) {
-  async function readUserCorpus(uri: string, format: 'parquet' | 'jsonl' | undefined) {
-    const bytes = await artifacts.readUri(uri, 'source.uri');
+  async function readUserCorpus(uri: string, format: 'parquet' | 'jsonl' | undefined, field = 'source.uri') {
+    const bytes = await artifacts.readUri(uri, field);
     const kind = format ?? (uri.endsWith('.jsonl') || uri.endsWith('.json') ? 'jsonl' : 'parquet');
     const rows =
       kind === 'jsonl'
         ? rowsFromJsonl(bytes, uri)
         : rowsFromTable(decodeValidated(bytes, uri, USER_TEXT_CORPUS), uri);
     return { rows, identity: `${uri}#sha256=${sha256Hex(bytes)}` };
+  }
+
+  /**
+   * The shards of one corpus, in order, as one list of rows; each shard's identity is an input of the
+   * artifact. An id in two shards is refused naming both files (the split keys passages by id).
+   */
+  async function readShards(uris: readonly string[]) {
+    const rows: TextCorpusRow[] = [];
+    const identities: string[] = [];
+    const firstSeen = new Map<string, string>();
+    for (const [i, uri] of uris.entries()) {
+      const shard = await readUserCorpus(uri, undefined, `source.shards[${i}]`);
+      for (const r of shard.rows) {
+        const other = firstSeen.get(r.id);
+        if (other !== undefined)
+          throw new RetortDataError(
+            'DatasetSchemaMismatch',
+            `corpus id "${r.id}" in ${uri} also occurs in ${other === uri ? 'the same file' : other}; ids must be unique across the shards`,
+          );
+        firstSeen.set(r.id, uri);
+      }
+      rows.push(...shard.rows);
+      identities.push(shard.identity);
+    }
+    return { rows, identities };
   }
 
   return {
@@ -107,6 +132,10 @@ export function createIngestActivities({ artifacts }: { artifacts: ArtifactStore
       let inputs: string[];
       if ('builtin' in source) {
         inputs = [...new Set(source.builtin)].sort().map(builtinIdentity);
+      } else if ('shards' in source) {
+        const shards = await readShards(source.shards);
+        loaded = { rows: shards.rows, identity: shards.identities.join('\n') };
+        inputs = shards.identities;
       } else {
         loaded = await readUserCorpus(source.uri, source.format);
         inputs = [loaded.identity];
