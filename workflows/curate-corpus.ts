@@ -205,12 +205,7 @@ async function resolvePartition({ input, lineage, io }: Curation): Promise<Resol
  * was started directly.
  */
 function scheduledStartTime(): Date | undefined {
-  const info = workflowInfo();
-  const typed = info.typedSearchAttributes.get(TemporalScheduledStartTime);
-  if (typed) return typed;
-  const raw = info.searchAttributes.TemporalScheduledStartTime?.[0];
-  const t = raw instanceof Date ? raw : typeof raw === 'string' ? new Date(raw) : undefined;
-  return t && !Number.isNaN(t.getTime()) ? t : undefined;
+  return workflowInfo().typedSearchAttributes.get(TemporalScheduledStartTime);
 }
 
 /** Before whole partitions: the newest partition's single file, and the lineage's latest run. */

@@ -84,3 +84,14 @@ export async function writeTokenTable(
   );
   return commitTable(store, 'windows', encodeParquet(table), ids.length, contractFingerprint(TOKEN_WINDOWS));
 }
+
+/** curateCorpus at the smallest profile that still trains, evaluates and continues (tests only). */
+export const TINY_CURATE = {
+  ingest: { maxBytesPerGroup: 20_000, passageBytes: 512, split: { val: 0.2, test: 0.1 }, ctx: 32 },
+  model: { layers: 1, dModel: 16, heads: 2 },
+  schedule: { kind: 'rewarmedCosine', maxLr: 3e-3, warmupFraction: 0.25 },
+  totalSteps: 4,
+  chunkSteps: 2,
+  batchSize: 4,
+  profile: 'test',
+} as const;
