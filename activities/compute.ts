@@ -8,6 +8,7 @@ import { createCvddActivities } from './cvdd/index.js';
 import { createTrajectoryMatchingActivities } from './trajectory-matching/index.js';
 import { createGotdComputeActivities } from './gotd/compute.js';
 import { createRewarmComputeActivities } from './rewarm-compute.js';
+import { createDedupComputeActivities } from './dedup.js';
 
 export interface ComputeDeps {
   store: ObjectStore;
@@ -31,6 +32,7 @@ export function createComputeActivities({ store, backend }: ComputeDeps) {
       ...createTrajectoryMatchingActivities({ artifacts }),
       ...createGotdComputeActivities({ artifacts, backend }),
       ...createRewarmComputeActivities({ artifacts }),
+      ...createDedupComputeActivities({ artifacts }),
     }),
   );
 }

@@ -152,7 +152,7 @@ export function lossCurveSvg(
   ].join('\n');
 }
 
-/** Markdown rendering of the accuracy table (percent, mean ± population std). */
+/** Markdown rendering of the accuracy table (percent, mean ± sample std; steps: the longest student). */
 export function accuracyMarkdown(rows: readonly AccuracyRow[]): string {
   const pct = (v: number) => (100 * v).toFixed(1);
   return [

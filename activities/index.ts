@@ -13,6 +13,7 @@ import { createGotdIoActivities } from './gotd/io.js';
 import { createRewarmIoActivities } from './rewarm.js';
 import { createCurateIoActivities } from './curate.js';
 import { createReportActivities } from './report/index.js';
+import { createDedupIoActivities } from './dedup.js';
 
 export interface ActivityDeps {
   store: ObjectStore;
@@ -32,6 +33,7 @@ export function createIoActivities({ store }: ActivityDeps) {
       ...createRewarmIoActivities({ artifacts }),
       ...createCurateIoActivities({ artifacts }),
       ...createReportActivities({ artifacts }),
+      ...createDedupIoActivities({ artifacts }),
     }),
   );
 }

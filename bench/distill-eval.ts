@@ -1,4 +1,5 @@
-// `npm run -s bench -- distill-eval [--json] [--quick] [--ipc 1,10] [--students R] [--out DIR]`
+// `npm run -s bench -- distill-eval [--json] [--quick] [--ipc 1,10] [--students R] [--out DIR]
+//   [--tm-iterations 1:N,10:M]`  (--tm-iterations overrides the profile's MTT/DATM iterations per IPC)
 //
 // ONE run of the distillation evaluation protocol (DESIGN.md §8, ml/eval/): every method distils from
 // the same split, every arm is EXPORTED as a self-describing Parquet table (storage/distilled-table.ts)
@@ -87,6 +88,22 @@ const say = (msg: string): void => {
 };
 const load1 = (): number => round(loadavg()[0]!, 2);
 
+/** `--tm-iterations 1:300,10:200` over the profile's defaults. */
+function tmIterations(defaults: Record<1 | 10, number>): Record<1 | 10, number> {
+  const raw = option('--tm-iterations');
+  if (!raw) return defaults;
+  const out = { ...defaults };
+  for (const part of raw.split(',')) {
+    const [k, v] = part.split(':').map(Number);
+    if (!((k === 1 || k === 10) && Number.isInteger(v) && v! > 0)) {
+      console.error(`--tm-iterations: expected IPC:ITERATIONS pairs like 1:300,10:200, got "${raw}"`);
+      process.exit(2);
+    }
+    out[k] = v!;
+  }
+  return out;
+}
+
 const SEED = 0;
 const SIDE = 14;
 const DOWNSAMPLE = 28 / SIDE;
@@ -98,7 +115,7 @@ const PLAN = {
   testCount: quick ? 1000 : undefined,
   protocol: { ...DEFAULT_STUDENT_PROTOCOL, maxSteps: quick ? 1000 : 3000 },
   experts: quick ? { count: 2, epochs: 5 } : { count: 3, epochs: 8 },
-  tmIterations: quick ? { 1: 40, 10: 20 } : { 1: 300, 10: 200 },
+  tmIterations: tmIterations(quick ? { 1: 40, 10: 20 } : { 1: 300, 10: 200 }),
   cvdd: quick ? { memberEpochs: 2, iterations: 60 } : { memberEpochs: 5, iterations: 150 },
 };
 const ARMS = ['random_real', 'random_real_soft', 'mtt', 'datm', 'cvdd'] as const;

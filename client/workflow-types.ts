@@ -8,6 +8,7 @@ import { DistillTrajectoryInput, TrainExpertsInput } from '../schemas/trajectory
 import { ContinualPretrainInput } from '../schemas/rewarm.js';
 import { CurateCorpusInput } from '../schemas/curate.js';
 import { DistillCommitteeInput } from '../schemas/cvdd.js';
+import { DedupCorpusInput } from '../schemas/dedup-corpus.js';
 import type { z } from 'zod';
 
 export const WORKFLOW_INPUTS = {
@@ -22,6 +23,7 @@ export const WORKFLOW_INPUTS = {
   curateCorpus: CurateCorpusInput,
   distillCommittee: DistillCommitteeInput,
   distillCvdd: DistillCvddInput,
+  dedupCorpus: DedupCorpusInput,
 } as const satisfies Record<string, z.ZodType>;
 
 export type WorkflowType = keyof typeof WORKFLOW_INPUTS;

@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import { ArtifactRef, DataUri } from './artifact.js';
 import { SplitFractions, TextSource } from './ingest.js';
+import { DedupSettings, QualityFilters } from './dedup.js';
 import { AioliSettings } from './aioli.js';
 import { TextTableInput } from './gotd.js';
 import { LmModelConfig, ScheduleSpec } from './training.js';
@@ -103,6 +104,9 @@ export const CurateCorpusInput = z
         passageBytes: z.number().int().min(256).default(4096),
         split: SplitFractions,
         ctx: z.number().int().min(8).max(4096).default(128),
+        /** Near-duplicate removal and quality filters, passed to the ingestCorpus child (schemas/dedup.ts). */
+        dedup: DedupSettings.optional(),
+        filters: QualityFilters.optional(),
       })
       .prefault({}),
     /** GOT-D warm-up selection from the new data towards `target` before training (off when absent). */

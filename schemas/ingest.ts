@@ -1,6 +1,7 @@
 // ingestCorpus: input, output, progress.
 import { z } from 'zod';
 import { ArtifactRef } from './artifact.js';
+import { type CurationRefs, type CurationSummary, DedupSettings, QualityFilters } from './dedup.js';
 import { DatasetName, Profile } from './temporal.js';
 
 /** Text groups bundled from registry packages (licences in README.md). */
@@ -46,6 +47,13 @@ export const IngestCorpusInput = z.object({
   /** Reuse committed artifacts with the same identity (DESIGN.md §3). */
   cache: z.boolean().default(true),
   profile: Profile,
+  /**
+   * Near-duplicate removal (MinHash LSH, schemas/dedup.ts) of the source's documents before they are
+   * cut into passages and split; off when absent.
+   */
+  dedup: DedupSettings.optional(),
+  /** Quality filters on the source's documents before deduplication; off when absent, `{}` = defaults. */
+  filters: QualityFilters.optional(),
 });
 export type IngestCorpusInput = z.input<typeof IngestCorpusInput>;
 export type IngestCorpusConfig = z.output<typeof IngestCorpusInput>;
@@ -71,10 +79,12 @@ export interface IngestCorpusResult {
   manifest: ArtifactRef;
   /** `report.html` (top-level runs): bytes and windows per group and split. */
   reportHtml?: ArtifactRef;
+  /** With `dedup`/`filters`: the curated documents, their signatures, what was removed and why. */
+  curation?: CurationRefs & { summary: CurationSummary };
 }
 
 export interface IngestProgress {
-  stage: 'validate' | 'ingest' | 'tokenize' | 'report' | 'manifest' | 'done';
+  stage: 'validate' | 'curate' | 'ingest' | 'tokenize' | 'report' | 'manifest' | 'done';
   step: number;
   total: number;
 }

@@ -5,6 +5,7 @@ import type { AccuracyRow } from './trajectory-matching.js';
 import type { CommitteeMemberRef, CvddAccuracy, ExportRecoveredResult } from './cvdd.js';
 import type { GroupCounts } from './ingest.js';
 import type { GroupComposition } from './gotd.js';
+import type { CurationSummary } from './dedup.js';
 
 /** Trajectory matching (MTT / DATM): distilled images, the matching-loss log, accuracy per arm. */
 export interface TrajectoryReportContent {
@@ -58,13 +59,20 @@ export interface CurateEvaluationReportContent {
   upstream: Record<string, number> | null;
 }
 
+/** Curation (dedupCorpus, ingestCorpus with `dedup`/`filters`): rows removed per filter and as duplicates. */
+export interface CurationReportContent {
+  kind: 'curation';
+  summary: CurationSummary;
+}
+
 export type ReportContent =
   | TrajectoryReportContent
   | CvddReportContent
   | IngestReportContent
   | SelectWarmupReportContent
   | MixingReportContent
-  | CurateEvaluationReportContent;
+  | CurateEvaluationReportContent
+  | CurationReportContent;
 
 export interface WriteReportInput {
   /** The workflow type, and the run the report belongs to (shown in its header). */

@@ -188,3 +188,27 @@ export const CANDIDATE_SCORES: TableContract = {
   ],
   metadata: ['solve_stats'],
 };
+
+/**
+ * MinHash signatures (ml/methods/dedup): one row per document, the K components as int32 (each
+ * < 2³¹ − 1). Metadata `minhash` = JSON of the settings that made them ({ngram, numPerm, seed,
+ * stripPunctuation}); signatures are comparable only when it matches.
+ */
+export const MINHASH_SIGNATURES: TableContract = {
+  name: 'minhash_signatures',
+  columns: [
+    { name: 'id', type: utf8 },
+    { name: 'signature', type: fsl('int32') },
+  ],
+  metadata: ['minhash'],
+};
+
+/** Documents removed as near-duplicates: the kept document of their cluster and their Jaccard similarity to it. */
+export const REMOVED_DUPLICATES: TableContract = {
+  name: 'removed_duplicates',
+  columns: [
+    { name: 'id', type: utf8 },
+    { name: 'kept_id', type: utf8 },
+    { name: 'jaccard', type: float64 },
+  ],
+};

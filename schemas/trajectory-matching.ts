@@ -62,6 +62,8 @@ export type ExpertProfileJson = Required<z.infer<typeof ExpertSettings>> & { dsa
 
 export const EvaluationSettings = z.strictObject({
   students: positiveInt.max(32).optional(),
+  /** `plateau` (default): ml/eval's train-to-plateau protocol; `fixed`: the paper's fixed-step SGD. */
+  protocol: z.enum(['plateau', 'fixed']).optional(),
   steps: positiveInt.optional(),
   batch: positiveInt.optional(),
   momentum: z.number().min(0).max(0.999).optional(),
@@ -69,7 +71,9 @@ export const EvaluationSettings = z.strictObject({
   decayAt: z.number().min(0).max(1).optional(),
 });
 /** ml/ `EvaluationProfile`, resolved. */
-export type EvaluationProfileJson = Required<z.infer<typeof EvaluationSettings>>;
+export type EvaluationProfileJson = Required<Omit<z.infer<typeof EvaluationSettings>, 'protocol'>> & {
+  protocol?: 'plateau' | 'fixed';
+};
 
 /** ml/ `ConvNetConfig` and `TrajectoryMatchingConfig` as JSON (validated by ml/ where used). */
 export type NetConfigJson = Record<string, unknown> & { h: number; w: number; c: number; classes: number };
@@ -322,6 +326,10 @@ export interface EvaluateDistilledResult {
   softLabels: boolean;
   /** The student's training loss at its last step (the protocol reports it: a high one is undertrained). */
   trainLoss?: number;
+  /** `plateau` protocol: what stopped the student (plateau, loss floor or the step cap). */
+  stop?: 'plateau' | 'loss-floor' | 'max-steps';
+  /** Which evaluator trained it (absent in results recorded before the field existed: `fixed`). */
+  protocol?: 'plateau' | 'fixed';
 }
 
 export interface AccuracySummary {

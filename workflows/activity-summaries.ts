@@ -23,6 +23,7 @@ const SUMMARIES: Summaries = {
   postEvalCommittee: (i) => `${i.committee.length ? 'committee' : 'random real'} · seed ${i.seed}`,
   embedShard: (i) => `embed ${i.name}`,
   scoreShard: (i) => `score ${i.name}`,
+  minhashShard: (i) => `minhash ${i.name ?? 'shard'}`,
   trainChunk: (i) => `steps ${range(i.fromStep, i.steps)}`,
   writeReport: (i) => `report.html (${i.contents.map((c) => c.kind).join(', ')})`,
 };

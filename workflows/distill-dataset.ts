@@ -303,7 +303,7 @@ async function runDistillDataset(
         ...finalTrainLoss(results[i]!),
         values,
         lr: r.lr,
-        steps: results[i]![0]!.steps,
+        steps: Math.max(...results[i]!.map((e) => e.steps)),
       };
     });
 

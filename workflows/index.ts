@@ -8,3 +8,4 @@ export { distillCvdd, distillDataset } from './distill-dataset.js';
 export { continualPretrain } from './rewarm.js';
 export { curateCorpus } from './curate-corpus.js';
 export { distillCommittee } from './cvdd.js';
+export { dedupCorpus } from './dedup.js';

@@ -9,6 +9,7 @@ import { ingestSection, selectWarmupSection } from './corpus.js';
 import { cvddSection, trajectorySection } from './distill.js';
 import { curateEvaluationSection, mixingSection } from './mixing.js';
 import { type Section, renderReportPage } from './page.js';
+import { curationSection } from './curation.js';
 
 export { renderReportPage, type Figure, type Section } from './page.js';
 export { vegaLiteSvg } from './charts.js';
@@ -27,6 +28,8 @@ function section(c: ReportContent, artifacts: ArtifactStore): Promise<Section> {
       return mixingSection(c, artifacts);
     case 'curateEvaluation':
       return curateEvaluationSection(c);
+    case 'curation':
+      return curationSection(c);
   }
 }
 

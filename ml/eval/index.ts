@@ -12,6 +12,7 @@ export {
   type StudentTrainSet,
   protocolStudents,
   studentAccuracy,
+  studentScores,
   studentArchId,
   trainStudent,
 } from './student.js';

@@ -56,7 +56,7 @@ export interface ImageShape {
 }
 
 /**
- * The cross-architecture students of the protocol (issue: ConvNet W128 D3 instance norm — MTT's
+ * The cross-architecture students of the protocol (ConvNet W128 D3 instance norm — MTT's
  * evaluation net —, a BatchNorm ConvNet — CV-DD's §7.2 student W16 D2 — and an MLP without norm).
  * `width` overrides the instance-norm ConvNet's width (quick profiles on 2 cores).
  */
@@ -123,6 +123,8 @@ export type StopReason = 'plateau' | 'loss-floor' | 'max-steps';
 export interface StudentResult {
   /** Top-1 on the test set (fraction). */
   testAccuracy: number;
+  /** Mean cross-entropy on the test set. */
+  testLoss: number;
   /** Top-1 on its own training set (hard labels / argmax of the soft labels), eval mode. */
   trainAccuracy: number;
   /** Mean training loss (CE, or T²·KL for soft labels) over the last window. */
@@ -144,19 +146,20 @@ const forward = (
   runningStats: BatchNormStats[],
 ): ConvNetOutput => committeeForward(arch, params, runningStats, x, training ? 'batch' : 'running');
 
-/** Top-1 (fraction) of a trained student over a set, eval mode, in chunks. */
-export function studentAccuracy(
+/** Top-1 (fraction) and mean cross-entropy against the hard labels of a trained student, eval mode. */
+export function studentScores(
   arch: StudentArch,
   state: StudentState,
   set: StudentTestSet,
   chunk = 500,
-): number {
+): { accuracy: number; loss: number } {
   const shape = arch.config;
   const n = set.labels.length;
   let correct = 0;
+  let lossSum = 0;
   for (let start = 0; start < n; start += chunk) {
     const size = Math.min(chunk, n - start);
-    const pred = tf.tidy(() => {
+    const [pred, ce] = tf.tidy(() => {
       const x = tf.tensor4d(
         set.pixels.subarray(
           start * shape.h * shape.w * shape.c,
@@ -166,13 +169,25 @@ export function studentAccuracy(
       );
       const out = forward(arch, state.params, x, false, state.runningStats);
       tf.dispose(out.batchStats.flatMap((s) => [s.mean, s.variance]));
-      return tf.argMax(out.logits, 1);
+      const y = tf.oneHot(tf.tensor1d(set.labels.subarray(start, start + size), 'int32'), shape.classes);
+      return [tf.argMax(out.logits, 1), tf.sum(softmaxCrossEntropy(out.logits, y))];
     });
     const p = pred.dataSync();
-    pred.dispose();
+    lossSum += ce.dataSync()[0]!;
+    tf.dispose([pred, ce]);
     for (let i = 0; i < size; i++) if (p[i] === set.labels[start + i]) correct++;
   }
-  return n ? correct / n : 0;
+  return n ? { accuracy: correct / n, loss: lossSum / n } : { accuracy: 0, loss: 0 };
+}
+
+/** Top-1 (fraction) of a trained student over a set, eval mode, in chunks. */
+export function studentAccuracy(
+  arch: StudentArch,
+  state: StudentState,
+  set: StudentTestSet,
+  chunk = 500,
+): number {
+  return studentScores(arch, state, set, chunk).accuracy;
 }
 
 function checkSet(what: string, arch: StudentArch, set: StudentTestSet): void {
@@ -304,8 +319,10 @@ export function trainStudent(
       }
     }
     const state = { params, runningStats: buffersToStats(buffers, layers) };
+    const scores = studentScores(arch, state, test);
     return {
-      testAccuracy: studentAccuracy(arch, state, test),
+      testAccuracy: scores.accuracy,
+      testLoss: scores.loss,
       trainAccuracy: studentAccuracy(arch, state, train),
       finalTrainLoss: windows[windows.length - 1]!,
       steps: step,

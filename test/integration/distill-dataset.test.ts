@@ -82,6 +82,9 @@ describe('distillDataset (tiny MNIST, DATM, IPC 1)', () => {
       expect(a.mean).toBeGreaterThan(0.1); // above chance (10 classes) even at this size
       expect(a.mean).toBeLessThanOrEqual(1);
       expect(a.std).toBeGreaterThanOrEqual(0);
+      // The default protocol (ml/eval) reports every student's final training loss; steps caps it.
+      expect(a.finalTrainLoss!.max).toBeGreaterThanOrEqual(a.finalTrainLoss!.mean);
+      expect(a.steps).toBeLessThanOrEqual(15);
     }
     expect(r.synLr).toBeGreaterThan(0);
     expect(await findManifestKey(storeA, first.workflowId)).toBeDefined();

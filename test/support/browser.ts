@@ -15,6 +15,7 @@ export const PLOTS: Record<ReportContent['kind'], string[]> = {
   selectWarmup: ['composition', 'score-histogram', 'ot-cost'],
   mixing: ['proportions', 'val-loss'],
   curateEvaluation: ['group-loss'],
+  curation: ['lsh-s-curve'],
 };
 
 export interface PlotCheck {

@@ -205,6 +205,38 @@ export async function reportContents(artifacts: ArtifactStore): Promise<Record<s
         windows: { train: 1500 * (g + 1), val: 200, test: 200 },
       })),
     },
+    curation: {
+      kind: 'curation',
+      summary: {
+        rows: { input: 1200, filtered: 40, duplicates: 95, previousDuplicates: 12, kept: 1053 },
+        filters: [
+          { filter: 'words', removed: 31, examples: [{ id: 'doc-7', value: 12, text: 'Too short.' }] },
+          {
+            filter: 'duplicateLines',
+            removed: 9,
+            examples: [{ id: 'doc-9', value: 0.5, text: 'a\na\nb\nb' }],
+          },
+        ],
+        dedup: {
+          settings: {
+            ngram: 5,
+            numPerm: 100,
+            bands: 20,
+            rows: 5,
+            threshold: 0.8,
+            stripPunctuation: false,
+            crossPartition: true,
+            shardRows: 50_000,
+          },
+          previousTables: 1,
+          shards: 3,
+          candidatePairs: 240,
+          verifiedPairs: 130,
+          clusters: 80,
+          examples: [{ id: 'doc-2~copy', keptId: 'doc-2', jaccard: 0.93, text: 'Fellow citizens …' }],
+        },
+      },
+    },
     selectWarmup: {
       kind: 'selectWarmup',
       selection,

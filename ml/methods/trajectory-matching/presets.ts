@@ -30,7 +30,17 @@ export interface ExpertTrainingProfile {
 /** How a distilled set is evaluated (spec §8 / §10.2). */
 export interface EvaluationProfile {
   students: number;
-  /** Training length in SGD steps (CPU profiles) — the paper uses 1000 epochs. */
+  /**
+   * `plateau`: the one evaluation protocol of every method and baseline (ml/eval/student.ts: AdamW until
+   * the training loss plateaus, soft labels by T²·KL at the table's temperature; `steps` caps it).
+   * `fixed`: the paper's evaluator (SGD + momentum for `steps` with the learned α, LR ÷10 at `decayAt`).
+   * Absent = `fixed` (what runs recorded before the field meant).
+   */
+  protocol?: 'plateau' | 'fixed';
+  /**
+   * `fixed`: training length in SGD steps (CPU profiles), 0 = 1000 epochs as in the paper. `plateau`: a
+   * cap on the steps, 0 = ml/eval's own cap.
+   */
   steps: number;
   /** Batch size: min(batch, N_s). */
   batch: number;
@@ -149,6 +159,7 @@ export function paperPreset(
   });
   const evaluation: EvaluationProfile = {
     students: 5,
+    protocol: 'plateau',
     steps: 0, // 0 = 1000 epochs (spec §8), counted by the evaluator in epochs
     batch: 256,
     momentum: 0.9,
@@ -289,6 +300,15 @@ export function mnistProfile(
     iterations,
     data: { h: side, w: side, c: 1, zca: false, trainPerClass: 800, ...(native ? {} : { downsample: 2 }) },
     experts: distill.dsa ? { ...experts, dsa: distill.dsa } : experts,
-    evaluation: { students: 3, steps: 150, batch: 256, momentum: 0.9, weightDecay: 5e-4, decayAt: 0.5 },
+    // steps 0: `plateau` stops on its own (capped by ml/eval's maxSteps); `fixed` would run 1000 epochs.
+    evaluation: {
+      students: 3,
+      protocol: 'plateau',
+      steps: 0,
+      batch: 256,
+      momentum: 0.9,
+      weightDecay: 5e-4,
+      decayAt: 0.5,
+    },
   };
 }
