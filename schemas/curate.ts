@@ -145,6 +145,12 @@ export const CurateCorpusInput = z
 export type CurateCorpusInput = z.input<typeof CurateCorpusInput>;
 export type CurateCorpusConfig = z.output<typeof CurateCorpusInput>;
 
+/**
+ * Partitions back that cross-partition dedup looks (a lineage record carries their signature tables:
+ * ~300 bytes each in every payload that holds the record).
+ */
+export const MAX_LINEAGE_SIGNATURES = 32;
+
 /** The lineage pointer `lineages/<lineage>/LATEST.json`: what the next run continues from. */
 export const LineageRecord = z.strictObject({
   lineage: z.string(),
@@ -157,6 +163,12 @@ export const LineageRecord = z.strictObject({
   val: ArtifactRef,
   /** How many runs the lineage has had, this one included. */
   generation: z.number().int().positive(),
+  /**
+   * MinHash signature tables of the documents kept by this run and the runs it continued, oldest
+   * first (the newest {@link MAX_LINEAGE_SIGNATURES}): with `ingest.dedup.crossPartition`, the next
+   * run removes near-duplicates of them. Absent when no run of the chain deduplicated.
+   */
+  signatures: z.array(ArtifactRef).max(MAX_LINEAGE_SIGNATURES).optional(),
 });
 export type LineageRecord = z.infer<typeof LineageRecord>;
 

@@ -33,6 +33,7 @@ import {
   type CurateCorpusResult,
   type CurateProgress,
   type LineageRecord,
+  MAX_LINEAGE_SIGNATURES,
   partitionAt,
 } from '../schemas/curate.js';
 import type { IngestCorpusInput, IngestCorpusResult, TextSource } from '../schemas/ingest.js';
@@ -86,7 +87,7 @@ export async function curateCorpus(rawInput: CurateCorpusInput): Promise<CurateC
 
   return surfaceFailures(async () => {
     const resolved = await resolve(run);
-    const ingested = await ingest(run, resolved.source);
+    const ingested = await ingest(run, resolved.source, resolved.previous);
     const { train, selected } = await select(run, ingested);
     const trained = await trainOn(run, resolved.previous, ingested, train);
     const evaluation = await evaluate(run, trained.checkpoint, ingested.windows.val, resolved.previous);
@@ -221,15 +222,36 @@ async function resolveSingleFile({ input, lineage, io }: Curation): Promise<Reso
   return { source, previous, partition, generation, partitions: found?.partitions ?? [partition] };
 }
 
-/** The partition (or the builtin/URI source) through an ingestCorpus child: splits + byte windows. */
-async function ingest({ input, stage, common }: Curation, source: TextSource): Promise<IngestCorpusResult> {
+/**
+ * The partition (or the builtin/URI source) through an ingestCorpus child: optional quality filters
+ * and near-duplicate removal, splits + byte windows. With `dedup.crossPartition`, the signature
+ * tables of the partitions this run continues count as already kept.
+ */
+async function ingest(
+  { input, stage, common }: Curation,
+  source: TextSource,
+  previous: LineageRecord | null,
+): Promise<IngestCorpusResult> {
   stage('ingest');
+  const { dedup, ...settings } = input.ingest;
+  const earlier = dedup?.crossPartition ? (previous?.signatures ?? []) : [];
   return child<IngestCorpusResult>('ingestCorpus', 'ingest', {
     dataset: input.dataset,
     source,
-    ...input.ingest,
+    ...settings,
+    ...(dedup ? { dedup: { ...dedup, previous: [...dedup.previous, ...earlier] } } : {}),
     ...common,
   } satisfies IngestCorpusInput);
+}
+
+/** This run's signature table after those of the runs it continued: what the next partition checks. */
+function lineageSignatures(
+  previous: LineageRecord | null,
+  ingested: IngestCorpusResult,
+): { signatures?: ArtifactRef[] } {
+  const own = ingested.curation?.signatures;
+  const chain = [...(previous?.signatures ?? []), ...(own ? [own] : [])].slice(-MAX_LINEAGE_SIGNATURES);
+  return chain.length ? { signatures: chain } : {};
 }
 
 /** Optional GOT-D selection (selectWarmup child); training then uses the selected rows' windows. */
@@ -423,7 +445,12 @@ async function report(
     input,
     outputs: {
       ...summary,
-      ingest: { corpus: ingested.corpus, windows: ingested.windows, manifest: ingested.manifest },
+      ingest: {
+        corpus: ingested.corpus,
+        windows: ingested.windows,
+        manifest: ingested.manifest,
+        ...(ingested.curation ? { curation: ingested.curation } : {}),
+      },
       report: reportRef,
       ...html,
     },
@@ -436,6 +463,7 @@ async function report(
     partition,
     val: ingested.windows.val,
     generation,
+    ...lineageSignatures(previous, ingested),
   });
   stage('done');
   return {
@@ -464,7 +492,12 @@ function reportContents(
   partition: string,
   previous: LineageRecord | null,
 ): ReportContent[] {
-  const contents: ReportContent[] = [{ kind: 'ingest', groups: ingested.groups }];
+  const contents: ReportContent[] = [
+    ...(ingested.curation
+      ? [{ kind: 'curation', summary: ingested.curation.summary } satisfies ReportContent]
+      : []),
+    { kind: 'ingest', groups: ingested.groups },
+  ];
   if (selected)
     contents.push({
       kind: 'selectWarmup',

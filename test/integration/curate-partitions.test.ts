@@ -2,23 +2,26 @@
 // days runs curateCorpus once per day, one after another, each on its day's partition (two files:
 // Parquet + JSONL) and continuing the previous day's checkpoint, leaving the lineage at the newest;
 // a late partition backfilled afterwards commits its run but leaves the pointer where it is; bad
-// partitions fail with named non-retryable errors and commit nothing.
+// partitions fail with named non-retryable errors and commit nothing; with `ingest.dedup` + `filters`
+// a run removes near-duplicates across its partition's two files and junk, and with
+// `dedup.crossPartition` the next partition's run removes a duplicate of the one before.
 import { randomUUID } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Client, Connection } from '@temporalio/client';
+import { Rng } from '../../ml/train/rng.js';
 import { loadBuiltin, rowsFromTable } from '../../activities/text-corpus.js';
+import type { CurationRefs, CurationSummary } from '../../schemas/dedup.js';
 import type { RunManifest } from '../../activities/manifest.js';
 import type { ArtifactRef } from '../../schemas/artifact.js';
 import type { CurateCorpusInput, CurateCorpusResult, LineageRecord } from '../../schemas/curate.js';
 import { TEXT_CORPUS } from '../../schemas/tables.js';
-import { buildTable } from '../../storage/arrow-tables.js';
 import { ArtifactStore } from '../../storage/artifacts.js';
 import type { FileStore } from '../../storage/file-store.js';
-import { decodeValidated, encodeParquet } from '../../storage/parquet.js';
+import { decodeValidated } from '../../storage/parquet.js';
 import { findManifestKey } from '../../storage/run-keys.js';
-import { TINY_CURATE } from '../support/training-fixtures.js';
+import { TINY_CURATE, textCorpusParquet } from '../support/training-fixtures.js';
 import {
   connectClient,
   nonRetryableCause,
@@ -62,17 +65,7 @@ function writePartition(name: string, from: number, docs = 3) {
       .map((r) => ({ id: `${name}/${r.id}`, group: r.group, text: r.text.slice(0, 6000) }));
   const novel = rows('novel');
   mkdirSync(join(corpus, name), { recursive: true });
-  writeFileSync(
-    join(corpus, name, 'part-0.parquet'),
-    encodeParquet(
-      buildTable(TEXT_CORPUS, {
-        id: novel.map((r) => r.id),
-        group: novel.map((r) => r.group),
-        text: novel.map((r) => r.text),
-        source: novel.map(() => 'moby-dick'),
-      }),
-    ),
-  );
+  writeFileSync(join(corpus, name, 'part-0.parquet'), textCorpusParquet(novel, 'moby-dick'));
   writeFileSync(
     join(corpus, name, 'part-1.jsonl'),
     rows('speeches')
@@ -289,4 +282,114 @@ describe('curateCorpus rejects bad partitions: named, non-retryable, nothing com
     expect(f.message).toContain('2026-11-07/part-2.parquet');
     expect(await store.head(`lineages/${lineage}/partitions/2026-11-07.json`)).toBeUndefined();
   });
+});
+
+describe('curateCorpus with near-duplicate removal and quality filters', () => {
+  const rng = new Rng(11);
+  const WORDS = Array.from({ length: 400 }, () =>
+    Array.from({ length: 3 + Math.floor(rng.next() * 6) }, () =>
+      String.fromCharCode(97 + Math.floor(rng.next() * 26)),
+    ).join(''),
+  );
+  const prose = () =>
+    Array.from({ length: 80 }, () => WORDS[Math.floor(rng.next() * WORDS.length)]!).join(' ');
+  /** One word in 25 replaced: Jaccard with the original stays well above 0.8. */
+  const nearCopy = (text: string) =>
+    text
+      .split(' ')
+      .map((w, i) => (i % 25 === 7 ? 'qqqqq' : w))
+      .join(' ');
+  type Row = { id: string; group: string; text: string };
+  const docs = (prefix: string, group: string): Row[] =>
+    Array.from({ length: 20 }, (_, i) => ({
+      id: `${prefix}${String(i).padStart(2, '0')}`,
+      group,
+      text: prose(),
+    }));
+  const web = docs('a', 'web');
+  const news = docs('b', 'news');
+  const later = docs('c', 'web');
+  const text = (id: string) => web.find((r) => r.id === id)!.text;
+  const dedupLineage = `dedup-${randomUUID().slice(0, 8)}`;
+  const prefix = join(store.dir, 'corpus-dedup');
+
+  function writeFiles(day: string, parquet: Row[], jsonl: Row[]) {
+    mkdirSync(join(prefix, day), { recursive: true });
+    writeFileSync(join(prefix, day, 'part-0.parquet'), textCorpusParquet(parquet, 'crawl'));
+    writeFileSync(join(prefix, day, 'part-1.jsonl'), jsonl.map((r) => JSON.stringify(r)).join('\n'));
+  }
+
+  it("removes duplicates across the partition's two files and junk, then a duplicate of the partition before", async () => {
+    // 2026-12-01: copies of two Parquet documents sit in the JSONL file, with a document too short to keep.
+    writeFiles('2026-12-01', web, [
+      ...news,
+      { id: 'x-copy-a03', group: 'web', text: nearCopy(text('a03')) },
+      { id: 'x-copy-a07', group: 'news', text: nearCopy(text('a07')) },
+      { id: 'x-short', group: 'news', text: 'Click here to subscribe.' },
+    ]);
+    // 2026-12-02: new documents and a copy of one from 2026-12-01.
+    writeFiles('2026-12-02', later, [
+      ...news.map((r) => ({ ...r, id: `n-${r.id}`, text: prose() })),
+      { id: 'y-copy-a05', group: 'web', text: nearCopy(text('a05')) },
+    ]);
+    const taskQueue = uniqueQueue('curate-dedup');
+    const input = (partition: string): CurateCorpusInput => ({
+      ...baseInput(),
+      lineage: dedupLineage,
+      source: { partitions: `${store.root}/corpus-dedup` },
+      partition,
+      ingest: { ...TINY_CURATE.ingest, dedup: { crossPartition: true }, filters: {} },
+    });
+    const { runUntil } = await startWorkers(store, taskQueue, 'all');
+    const ids = [`dedup-1-${taskQueue}`, `dedup-2-${taskQueue}`];
+    await runUntil(async () => {
+      await client.workflow.execute('curateCorpus', {
+        taskQueue,
+        workflowId: ids[0]!,
+        args: [input('2026-12-01')],
+      });
+      await client.workflow.execute('curateCorpus', {
+        taskQueue,
+        workflowId: ids[1]!,
+        args: [input('2026-12-02')],
+      });
+    });
+    type Curated = CurationRefs & { summary: CurationSummary };
+    const curation = async (id: string) =>
+      ((await manifestOf(id)).outputs as unknown as { ingest: { curation: Curated } }).ingest.curation;
+    const keptIds = async (c: Curated) =>
+      rowsFromTable(
+        decodeValidated(await new ArtifactStore(store).read(c.corpus), c.corpus.uri, TEXT_CORPUS),
+        c.corpus.uri,
+      ).map((r) => r.id);
+    const [first, second] = [await curation(ids[0]!), await curation(ids[1]!)];
+
+    // Run 1: the two copies (each kept as its original, the smaller id) and the short document are gone.
+    expect(first.summary.rows).toEqual({
+      input: 43,
+      filtered: 1,
+      duplicates: 2,
+      previousDuplicates: 0,
+      kept: 40,
+    });
+    expect(first.summary.filters.find((f) => f.filter === 'words')).toMatchObject({ removed: 1 });
+    const kept1 = await keptIds(first);
+    expect(kept1).toEqual(expect.arrayContaining(['a03', 'a07', 'b00']));
+    expect(kept1.filter((id) => id.startsWith('x-'))).toEqual([]);
+    // Run 2: the copy of a 2026-12-01 document is removed against run 1's signature table.
+    expect(second.summary.dedup).toMatchObject({ previousTables: 1 });
+    expect(second.summary.rows).toEqual({
+      input: 41,
+      filtered: 0,
+      duplicates: 0,
+      previousDuplicates: 1,
+      kept: 40,
+    });
+    expect(await keptIds(second)).not.toContain('y-copy-a05');
+    // The lineage carries both partitions' signature tables for the next run.
+    expect((await readRecord(dedupLineage)).signatures).toEqual([first.signatures, second.signatures]);
+  });
+
+  const readRecord = async (l: string) =>
+    JSON.parse(decode(await store.get(`lineages/${l}/LATEST.json`))) as LineageRecord;
 });

@@ -8,10 +8,10 @@ import { createIngestActivities } from '../../../activities/ingest.js';
 import { rowsFromTable } from '../../../activities/text-corpus.js';
 import { SPLITS } from '../../../schemas/ingest.js';
 import { TEXT_CORPUS } from '../../../schemas/tables.js';
-import { buildTable } from '../../../storage/arrow-tables.js';
+import { textCorpusParquet } from '../../support/training-fixtures.js';
 import { ArtifactStore } from '../../../storage/artifacts.js';
 import { FileStore } from '../../../storage/file-store.js';
-import { decodeValidated, encodeParquet } from '../../../storage/parquet.js';
+import { decodeValidated } from '../../../storage/parquet.js';
 
 const doc = (id: string, group: string) => ({
   id,
@@ -28,17 +28,7 @@ describe('ingestTextCorpus with shards', () => {
   it('reads a Parquet and a JSONL file into one corpus', async () => {
     const a = ['a1', 'a2', 'a3'].map((id) => doc(id, 'news'));
     const b = ['b1', 'b2'].map((id) => doc(id, 'web'));
-    await store.put(
-      'p/2026-11-01/part-0.parquet',
-      encodeParquet(
-        buildTable(TEXT_CORPUS, {
-          id: a.map((r) => r.id),
-          group: a.map((r) => r.group),
-          text: a.map((r) => r.text),
-          source: a.map(() => 'crawl'),
-        }),
-      ),
-    );
+    await store.put('p/2026-11-01/part-0.parquet', textCorpusParquet(a, 'crawl'));
     await store.put(
       'p/2026-11-01/part-1.jsonl',
       new TextEncoder().encode(b.map((r) => JSON.stringify(r)).join('\n')),
