@@ -31,7 +31,7 @@ import { manifestKey } from '../storage/run-keys.js';
 const DATA_FILE = /\.(parquet|jsonl)$/;
 const hidden = (segment: string) => segment.startsWith('_') || segment.startsWith('.');
 /** URI characters of one partition's shard list: it travels in the ingest child's input (≤ 64 KiB). */
-const MAX_SHARD_URI_CHARS = 48_000;
+const MAX_SHARD_URI_CHARS = 40_000;
 
 export const lineageKey = (lineage: string) => `lineages/${lineage}/LATEST.json`;
 /** Every partition a lineage has processed keeps its record: a backfill starts from the one before it. */
