@@ -3,13 +3,7 @@ import type { Table } from 'apache-arrow';
 import { z } from 'zod';
 import { type ArtifactRef } from '../schemas/artifact.js';
 import { type GroupCounts, SPLITS, type Split, SplitRefs, TextSource } from '../schemas/ingest.js';
-import {
-  GROUP_STATS,
-  TEXT_CORPUS,
-  TOKEN_WINDOWS,
-  type TableContract,
-  contractFingerprint,
-} from '../schemas/tables.js';
+import { GROUP_STATS, TEXT_CORPUS, TOKEN_WINDOWS, contractFingerprint } from '../schemas/tables.js';
 import type { TextCorpusRow } from '../schemas/tables.js';
 import { buildTable } from '../storage/arrow-tables.js';
 import { type ArtifactStore, sha256Hex } from '../storage/artifacts.js';
@@ -19,17 +13,11 @@ import { type PendingArtifact, memoized } from './memo.js';
 import {
   builtinIdentity,
   loadBuiltin,
-  rowsFromJsonl,
   rowsFromTable,
+  rowsFromUserFile,
   splitCorpus,
   tokenizeWindows,
 } from './text-corpus.js';
-
-/** A user corpus needs id, group and text; source is optional. */
-const USER_TEXT_CORPUS: TableContract = {
-  name: 'user_text_corpus',
-  columns: TEXT_CORPUS.columns.slice(0, 3),
-};
 
 export const IngestTextCorpusInput = z.object({
   source: TextSource,
@@ -88,11 +76,7 @@ function countGroups(splits: Record<Split, readonly TextCorpusRow[]>): GroupCoun
 export function createIngestActivities({ artifacts }: { artifacts: ArtifactStore }) {
   async function readUserCorpus(uri: string, format: 'parquet' | 'jsonl' | undefined, field = 'source.uri') {
     const bytes = await artifacts.readUri(uri, field);
-    const kind = format ?? (uri.endsWith('.jsonl') || uri.endsWith('.json') ? 'jsonl' : 'parquet');
-    const rows =
-      kind === 'jsonl'
-        ? rowsFromJsonl(bytes, uri)
-        : rowsFromTable(decodeValidated(bytes, uri, USER_TEXT_CORPUS), uri);
+    const rows = rowsFromUserFile(bytes, uri, format);
     return { rows, identity: `${uri}#sha256=${sha256Hex(bytes)}` };
   }
 
