@@ -22,13 +22,7 @@ import {
 import { ArtifactRef } from '../schemas/artifact.js';
 import { CurationInput } from '../schemas/dedup-corpus.js';
 import { DedupSettings, type FilterOutcome, QualityFilters } from '../schemas/dedup.js';
-import {
-  MINHASH_SIGNATURES,
-  REMOVED_DUPLICATES,
-  TEXT_CORPUS,
-  type TableContract,
-  contractFingerprint,
-} from '../schemas/tables.js';
+import { MINHASH_SIGNATURES, REMOVED_DUPLICATES, contractFingerprint } from '../schemas/tables.js';
 import { buildTable, fixedSizeListValues, stringValues } from '../storage/arrow-tables.js';
 import { type ArtifactStore, sha256Hex } from '../storage/artifacts.js';
 import { emptyDataset } from '../storage/errors.js';
@@ -36,10 +30,7 @@ import { decodeValidated, encodeParquet } from '../storage/parquet.js';
 import { configError } from './failures.js';
 import { type TextRows, forField, invalidInput, readCommittedText, textTableArtifact } from './gotd/data.js';
 import { type PendingArtifact, memoized } from './memo.js';
-import { builtinIdentity, loadBuiltin, rowsFromJsonl, rowsFromTable } from './text-corpus.js';
-
-/** A user table needs id, group and text; source is optional. */
-const USER_TEXT: TableContract = { name: 'user_text_corpus', columns: TEXT_CORPUS.columns.slice(0, 3) };
+import { builtinIdentity, loadBuiltin, rowsFromUserFile } from './text-corpus.js';
 
 export const PrepareCurationInput = z.object({
   inputs: z.array(CurationInput).min(1),
@@ -124,10 +115,7 @@ export function createDedupIoActivities({ artifacts }: { artifacts: ArtifactStor
       const uri = typeof input === 'string' ? input : input.uri;
       const bytes =
         typeof input === 'string' ? await artifacts.readUri(input, field) : await artifacts.read(input);
-      const jsonl = /\.jsonl?$/.test(uri);
-      const rows = jsonl
-        ? rowsFromJsonl(bytes, uri)
-        : rowsFromTable(decodeValidated(bytes, uri, USER_TEXT), uri);
+      const rows = rowsFromUserFile(bytes, uri);
       return {
         rows: {
           uri,

@@ -3,13 +3,7 @@ import type { Table } from 'apache-arrow';
 import { z } from 'zod';
 import { type ArtifactRef } from '../schemas/artifact.js';
 import { type GroupCounts, SPLITS, type Split, SplitRefs, TextSource } from '../schemas/ingest.js';
-import {
-  GROUP_STATS,
-  TEXT_CORPUS,
-  TOKEN_WINDOWS,
-  type TableContract,
-  contractFingerprint,
-} from '../schemas/tables.js';
+import { GROUP_STATS, TEXT_CORPUS, TOKEN_WINDOWS, contractFingerprint } from '../schemas/tables.js';
 import type { TextCorpusRow } from '../schemas/tables.js';
 import { buildTable } from '../storage/arrow-tables.js';
 import { type ArtifactStore, sha256Hex } from '../storage/artifacts.js';
@@ -19,17 +13,11 @@ import { type PendingArtifact, memoized } from './memo.js';
 import {
   builtinIdentity,
   loadBuiltin,
-  rowsFromJsonl,
   rowsFromTable,
+  rowsFromUserFile,
   splitCorpus,
   tokenizeWindows,
 } from './text-corpus.js';
-
-/** A user corpus needs id, group and text; source is optional. */
-const USER_TEXT_CORPUS: TableContract = {
-  name: 'user_text_corpus',
-  columns: TEXT_CORPUS.columns.slice(0, 3),
-};
 
 export const IngestTextCorpusInput = z.object({
   source: TextSource,
@@ -86,14 +74,35 @@ function countGroups(splits: Record<Split, readonly TextCorpusRow[]>): GroupCoun
 }
 
 export function createIngestActivities({ artifacts }: { artifacts: ArtifactStore }) {
-  async function readUserCorpus(uri: string, format: 'parquet' | 'jsonl' | undefined) {
-    const bytes = await artifacts.readUri(uri, 'source.uri');
-    const kind = format ?? (uri.endsWith('.jsonl') || uri.endsWith('.json') ? 'jsonl' : 'parquet');
-    const rows =
-      kind === 'jsonl'
-        ? rowsFromJsonl(bytes, uri)
-        : rowsFromTable(decodeValidated(bytes, uri, USER_TEXT_CORPUS), uri);
+  async function readUserCorpus(uri: string, format: 'parquet' | 'jsonl' | undefined, field = 'source.uri') {
+    const bytes = await artifacts.readUri(uri, field);
+    const rows = rowsFromUserFile(bytes, uri, format);
     return { rows, identity: `${uri}#sha256=${sha256Hex(bytes)}` };
+  }
+
+  /**
+   * The shards of one corpus, in order, as one list of rows; each shard's identity is an input of the
+   * artifact. An id in two shards is refused naming both files (the split keys passages by id).
+   */
+  async function readShards(uris: readonly string[]) {
+    const rows: TextCorpusRow[] = [];
+    const identities: string[] = [];
+    const firstSeen = new Map<string, string>();
+    for (const [i, uri] of uris.entries()) {
+      const shard = await readUserCorpus(uri, undefined, `source.shards[${i}]`);
+      for (const r of shard.rows) {
+        const other = firstSeen.get(r.id);
+        if (other !== undefined)
+          throw new RetortDataError(
+            'DatasetSchemaMismatch',
+            `corpus id "${r.id}" in ${uri} also occurs in ${other === uri ? 'the same file' : other}; ids must be unique across the shards`,
+          );
+        firstSeen.set(r.id, uri);
+      }
+      rows.push(...shard.rows);
+      identities.push(shard.identity);
+    }
+    return { rows, identities };
   }
 
   return {
@@ -107,6 +116,10 @@ export function createIngestActivities({ artifacts }: { artifacts: ArtifactStore
       let inputs: string[];
       if ('builtin' in source) {
         inputs = [...new Set(source.builtin)].sort().map(builtinIdentity);
+      } else if ('shards' in source) {
+        const shards = await readShards(source.shards);
+        loaded = { rows: shards.rows, identity: shards.identities.join('\n') };
+        inputs = shards.identities;
       } else {
         loaded = await readUserCorpus(source.uri, source.format);
         inputs = [loaded.identity];

@@ -6,9 +6,10 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import type { Table } from 'apache-arrow';
 import type { Split } from '../schemas/ingest.js';
-import type { TextCorpusRow } from '../schemas/tables.js';
+import { TEXT_CORPUS, type TableContract, type TextCorpusRow } from '../schemas/tables.js';
 import { RetortDataError, emptyDataset } from '../storage/errors.js';
 import { stringValues } from '../storage/arrow-tables.js';
+import { decodeValidated } from '../storage/parquet.js';
 
 const require = createRequire(import.meta.url);
 
@@ -96,6 +97,27 @@ export function rowsFromTable(table: Table, uri: string): TextCorpusRow[] {
   const sources = table.getChild('source') ? stringValues(table, 'source') : undefined;
   const fallback = sourceName(uri);
   return ids.map((id, i) => ({ id, group: groups[i]!, text: texts[i]!, source: sources?.[i] ?? fallback }));
+}
+
+/** A user corpus needs id, group and text; source is optional. */
+export const USER_TEXT_CORPUS: TableContract = {
+  name: 'user_text_corpus',
+  columns: TEXT_CORPUS.columns.slice(0, 3),
+};
+
+/**
+ * Rows of one user corpus file (a source, a partition's shard, a curation input): JSONL when `format`
+ * says so or the name ends in `.jsonl`/`.json`, else Parquet validated against {@link USER_TEXT_CORPUS}.
+ */
+export function rowsFromUserFile(
+  bytes: Uint8Array,
+  uri: string,
+  format?: 'parquet' | 'jsonl',
+): TextCorpusRow[] {
+  const kind = format ?? (/\.jsonl?$/.test(uri) ? 'jsonl' : 'parquet');
+  return kind === 'jsonl'
+    ? rowsFromJsonl(bytes, uri)
+    : rowsFromTable(decodeValidated(bytes, uri, USER_TEXT_CORPUS), uri);
 }
 
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true });

@@ -31,6 +31,12 @@ its manifest next to it: runs/<id>/report.html).`,
   retort schedule list [--json]
   retort schedule pause <id> [--resume] [--note TEXT] [--json]
   retort schedule trigger <id> [--wait] [--json]   run it now; prints the run's workflow ID (and result)
+  retort schedule backfill <id> --from <ISO> --to <ISO> [--overlap buffer-all] [--json]
+      start the runs the schedule's --every/--cron would have started from --from to --to (both
+      included; a paused schedule too), one after another in time order (overlap buffer-all; also
+      buffer-one, skip, allow-all, cancel-other, terminate-other). Dates: 2026-11-01 (midnight UTC)
+      or 2026-11-01T06:00:00Z. Each run's nominal time picks its partition when the input has
+      "partitionFromSchedule": "day" (or "hour")
   retort schedule delete <id> [--json]`,
   doctor: `usage: retort doctor [--json]
 

@@ -126,6 +126,30 @@ export function checkDuration(flag: string, value: string): void {
     );
 }
 
+/**
+ * An ISO 8601 instant from a flag: a UTC day `2026-11-01` (its midnight) or a date-time with `Z` or an
+ * offset (`2026-11-01T06:00:00Z`, `…+02:00`); a date-time without one would depend on the local zone.
+ */
+export function parseInstant(flag: string, value: string): Date {
+  const m = /^(\d{4})-(\d{2})-(\d{2})(T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:\d{2}))?$/.exec(
+    value,
+  );
+  const t = m ? new Date(m[4] ? value : `${value}T00:00:00Z`) : undefined;
+  // Date() rolls 2026-02-30 over into March: the written calendar date must exist.
+  const probe = m ? new Date(Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]))) : undefined;
+  if (
+    !t ||
+    Number.isNaN(t.getTime()) ||
+    probe!.getUTCMonth() !== Number(m![2]) - 1 ||
+    probe!.getUTCDate() !== Number(m![3])
+  )
+    throw new UserError(
+      `${flag} "${value}" is not an ISO 8601 date or date-time`,
+      'e.g. 2026-11-01 (midnight UTC) or 2026-11-01T06:00:00Z (a date-time needs Z or an offset)',
+    );
+  return t;
+}
+
 export const temporalAddress = () => process.env.TEMPORAL_ADDRESS ?? '127.0.0.1:7233';
 export const temporalNamespace = () => process.env.TEMPORAL_NAMESPACE ?? 'default';
 

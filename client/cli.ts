@@ -15,6 +15,7 @@ import {
   describeProgress,
   exitWithUserError,
   parseCommand,
+  parseInstant,
   probeServer,
   readInputFile,
   readJsonFile,
@@ -43,7 +44,7 @@ usage:
   retort run <input.json> [--workflow TYPE] [--id ID] [--wait] [--json]
   retort status <workflowId> [--json]
   retort report <workflowId>           the run's report.html
-  retort schedule create|list|pause|trigger|delete …
+  retort schedule create|list|pause|trigger|backfill|delete …
 \`retort <command> --help\` describes each command.
 
 ${ENV}
@@ -235,8 +236,11 @@ async function cmdSchedule(args: string[]) {
     if (sub === undefined) process.exitCode = 2;
     return;
   }
-  if (!['create', 'list', 'pause', 'trigger', 'delete'].includes(sub))
-    throw new UserError(`unknown schedule command "${sub}"`, 'one of create, list, pause, trigger, delete');
+  if (!['create', 'list', 'pause', 'trigger', 'backfill', 'delete'].includes(sub))
+    throw new UserError(
+      `unknown schedule command "${sub}"`,
+      'one of create, list, pause, trigger, backfill, delete',
+    );
   const { values, positionals } = parseCommand(`schedule ${sub}`, HELP.schedule, rest, {
     workflow: { type: 'string' },
     every: { type: 'string' },
@@ -247,6 +251,9 @@ async function cmdSchedule(args: string[]) {
     note: { type: 'string' },
     wait: { type: 'boolean' },
     json: { type: 'boolean' },
+    from: { type: 'string' },
+    to: { type: 'string' },
+    overlap: { type: 'string' },
   });
   const schedules = await import('./schedules.js');
   const id = positionals[0];
@@ -267,6 +274,7 @@ async function cmdSchedule(args: string[]) {
     if (!isWorkflowType(type)) throw new UserError(`unknown workflow type "${type}"`, `one of ${TYPES}`);
     createArgs = { type, input: readInputFile(file, type) };
   }
+  const backfillArgs = sub === 'backfill' ? backfillRange(values, schedules.BACKFILL_OVERLAPS) : undefined;
   const retort = await connect();
   try {
     const show = (info: Awaited<ReturnType<typeof schedules.describeSchedule>>) =>
@@ -311,6 +319,15 @@ async function cmdSchedule(args: string[]) {
         if (values.wait && outcome.status !== 'COMPLETED') process.exitCode = 1;
         return;
       }
+      case 'backfill': {
+        const done = await schedules.backfillSchedule(retort.client, id!, backfillArgs!);
+        if (values.json) out(done);
+        else
+          console.log(
+            `${id}: backfill ${done.from} → ${done.to} requested (overlap ${done.overlap}); runs: \`retort schedule list\`, the Web UI`,
+          );
+        return;
+      }
       case 'delete':
         await schedules.deleteSchedule(retort.client, id!);
         if (values.json) out({ scheduleId: id, deleted: true });
@@ -331,6 +348,27 @@ async function cmdSchedule(args: string[]) {
   } finally {
     await retort.close();
   }
+}
+
+/** `--from`, `--to` and `--overlap` of `schedule backfill`, checked before connecting. */
+function backfillRange<O extends string>(
+  values: { from?: string; to?: string; overlap?: string },
+  overlaps: Record<O, unknown>,
+): { from: Date; to: Date; overlap: O } {
+  const example = 'e.g. `retort schedule backfill nightly --from 2026-11-01 --to 2026-11-03`';
+  if (!values.from || !values.to) throw new UserError('schedule backfill needs --from and --to', example);
+  const from = parseInstant('--from', values.from);
+  const to = parseInstant('--to', values.to);
+  if (!(from.getTime() < to.getTime()))
+    throw new UserError(`--from ${values.from} is not before --to ${values.to}`, example);
+  const names = Object.keys(overlaps) as O[];
+  const overlap = (values.overlap ?? 'buffer-all') as O;
+  if (!names.includes(overlap))
+    throw new UserError(
+      `--overlap "${values.overlap}" is not an overlap policy`,
+      `one of ${names.join(', ')}`,
+    );
+  return { from, to, overlap };
 }
 
 async function main() {

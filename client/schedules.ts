@@ -1,10 +1,12 @@
 // Temporal Schedules for recurring pipelines (DESIGN.md §6, specs/temporal.md §b.9): `retort schedule
-// create|list|pause|trigger|delete`. Overlap SKIP (a GPU pipeline never runs twice at once) and
-// pause-on-failure; each run of `curateCorpus` picks the newest partition and the lineage's latest
-// checkpoint itself, so the schedule's input never changes.
+// create|list|pause|trigger|backfill|delete`. Overlap SKIP (a GPU pipeline never runs twice at once)
+// and pause-on-failure; each run of `curateCorpus` picks its partition (the newest, or with
+// `partitionFromSchedule` the one of its nominal time) and the lineage's checkpoint itself, so the
+// schedule's input never changes.
 //
 //   const s = await createSchedule(retort.client, { scheduleId: 'nightly', input, every: '1 day' });
 //   const run = await triggerSchedule(retort.client, 'nightly', { wait: true }); // { workflowId, status, result }
+//   await backfillSchedule(retort.client, 'nightly', { from: new Date('2026-11-01'), to: new Date('2026-11-03') });
 import {
   type Client,
   ScheduleOverlapPolicy,
@@ -177,6 +179,45 @@ export async function triggerSchedule(
       err instanceof WorkflowFailedError ? (err.cause?.message ?? err.message) : (err as Error).message;
     return { scheduleId, workflowId, status, error: cause };
   }
+}
+
+/** Overlap policies a backfill may use, as the CLI spells them. */
+export const BACKFILL_OVERLAPS = {
+  'buffer-all': ScheduleOverlapPolicy.BUFFER_ALL,
+  'buffer-one': ScheduleOverlapPolicy.BUFFER_ONE,
+  skip: ScheduleOverlapPolicy.SKIP,
+  'allow-all': ScheduleOverlapPolicy.ALLOW_ALL,
+  'cancel-other': ScheduleOverlapPolicy.CANCEL_OTHER,
+  'terminate-other': ScheduleOverlapPolicy.TERMINATE_OTHER,
+} as const;
+export type BackfillOverlap = keyof typeof BACKFILL_OVERLAPS;
+
+export interface BackfillOutcome {
+  scheduleId: string;
+  from: string;
+  to: string;
+  overlap: BackfillOverlap;
+}
+
+/**
+ * Asks the schedule to start the runs its spec would have started in [from, to] (Temporal's schedule
+ * backfill; a paused schedule backfills too), and returns once the server has accepted the request:
+ * the runs follow, each with its nominal time as `TemporalScheduledStartTime`. The default overlap
+ * `buffer-all` runs them one after another in time order, so curation partitions are processed in
+ * order.
+ */
+export async function backfillSchedule(
+  client: Client,
+  scheduleId: string,
+  options: { from: Date; to: Date; overlap?: BackfillOverlap },
+): Promise<BackfillOutcome> {
+  const overlap = options.overlap ?? 'buffer-all';
+  if (!(options.from.getTime() < options.to.getTime()))
+    throw new RangeError(`backfill of "${scheduleId}": from must be before to`);
+  await client.schedule
+    .getHandle(scheduleId)
+    .backfill({ start: options.from, end: options.to, overlap: BACKFILL_OVERLAPS[overlap] });
+  return { scheduleId, from: options.from.toISOString(), to: options.to.toISOString(), overlap };
 }
 
 export async function deleteSchedule(client: Client, scheduleId: string): Promise<void> {

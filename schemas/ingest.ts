@@ -11,6 +11,9 @@ export const SplitFractions = z
   .object({ val: z.number().min(0).max(0.5).default(0.1), test: z.number().min(0).max(0.5).default(0.1) })
   .default({ val: 0.1, test: 0.1 });
 
+/** Files one ingest reads: their URIs travel in the workflow input, which stays under 64 KiB. */
+export const MAX_SOURCE_SHARDS = 256;
+
 // Strict members: a union of non-strict objects would let `{ uri }` match the builtin member.
 export const TextSource = z.union([
   z.strictObject({ builtin: z.array(z.enum(BUILTIN_TEXT_GROUPS)).min(1) }),
@@ -18,6 +21,14 @@ export const TextSource = z.union([
     /** A user corpus: Parquet with columns id, group, text (source optional) or JSONL of such objects. */
     uri: z.string().min(1),
     format: z.enum(['parquet', 'jsonl']).optional(),
+  }),
+  z.strictObject({
+    /**
+     * One corpus stored as several files (a partition's data files): read one by one and concatenated
+     * in this order, each as JSONL when it ends in `.jsonl`/`.json`, else as Parquet. Ids must be unique
+     * across the shards.
+     */
+    shards: z.array(z.string().min(1)).min(1).max(MAX_SOURCE_SHARDS),
   }),
 ]);
 export type TextSource = z.infer<typeof TextSource>;

@@ -11,6 +11,11 @@ export const RetortPipeline = defineSearchAttributeKey('RetortPipeline', SearchA
 export const RetortStage = defineSearchAttributeKey('RetortStage', SearchAttributeType.KEYWORD);
 export const RetortDataset = defineSearchAttributeKey('RetortDataset', SearchAttributeType.KEYWORD);
 export const SEARCH_ATTRIBUTES = [RetortPipeline, RetortStage, RetortDataset] as const;
+/** Set by Temporal on every run a Schedule starts (backfills and triggers too): its nominal time. */
+export const TemporalScheduledStartTime = defineSearchAttributeKey(
+  'TemporalScheduledStartTime',
+  SearchAttributeType.DATETIME,
+);
 
 /**
  * Names that become search attributes, workflow IDs and UI summaries (`dataset`, `lineage`): short
@@ -61,6 +66,8 @@ export const NON_RETRYABLE_ERROR_TYPES = [
   'UnsupportedUri',
   'UriRefused',
   'DatasetTooLarge',
+  'InvalidPartitionName',
+  'EmptyPartition',
   'ConfigError',
   'CheckpointIncompatible',
   'NonFiniteValues',

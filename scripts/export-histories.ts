@@ -9,7 +9,11 @@ import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 
 import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
+import { loadBuiltin } from '../activities/text-corpus.js';
+import { TEXT_CORPUS } from '../schemas/tables.js';
+import { buildTable } from '../storage/arrow-tables.js';
 import { FileStore } from '../storage/file-store.js';
+import { encodeParquet } from '../storage/parquet.js';
 import { findTemporalCli, startDevServer } from '../workers/dev-server.js';
 import { createWorkers } from '../workers/workers.js';
 
@@ -34,7 +38,8 @@ const curate = {
 const scenarios: {
   file: string;
   type: string;
-  input: Record<string, unknown>;
+  /** The input, or a function that puts the scenario's data into the store and returns it. */
+  input: Record<string, unknown> | ((store: FileStore) => Promise<Record<string, unknown>>);
   children?: Record<string, string>;
 }[] = [
   {
@@ -97,6 +102,39 @@ const scenarios: {
     },
     children: { '/select': 'select-warmup.json', '/train': 'continual-pretrain.json' },
   },
+  // A backfill of one whole partition (a Parquet and a JSONL file, a _SUCCESS marker) of a new lineage.
+  {
+    file: 'curate-corpus-partition.json',
+    type: 'curateCorpus',
+    input: async (store) => {
+      for (const [day, from] of [
+        ['2026-11-01', 10],
+        ['2026-11-02', 20],
+      ] as const) {
+        const rows = (group: string) =>
+          loadBuiltin([group])
+            .slice(from, from + 3)
+            .map((r) => ({ ...r, text: r.text.slice(0, 6000) }));
+        const novel = rows('novel');
+        const table = buildTable(TEXT_CORPUS, {
+          id: novel.map((r) => r.id),
+          group: novel.map((r) => r.group),
+          text: novel.map((r) => r.text),
+          source: novel.map((r) => r.source),
+        });
+        await store.put(`corpus/${day}/part-0.parquet`, encodeParquet(table));
+        const jsonl = rows('speeches').map((r) => JSON.stringify({ id: r.id, group: r.group, text: r.text }));
+        await store.put(`corpus/${day}/part-1.jsonl`, new TextEncoder().encode(jsonl.join('\n')));
+        await store.put(`corpus/${day}/_SUCCESS`, new Uint8Array());
+      }
+      return {
+        ...curate,
+        lineage: 'replay-partition',
+        source: { partitions: `${store.root}/corpus` },
+        partition: '2026-11-01',
+      };
+    },
+  },
 ];
 const onlyAt = process.argv.indexOf('--only');
 const only = onlyAt >= 0 ? new Set(process.argv[onlyAt + 1]!.split(',')) : null;
@@ -125,7 +163,7 @@ const work = (async () => {
     const handle = await client.workflow.start(s.type, {
       taskQueue: 'replay',
       workflowId: `replay-${s.file}`,
-      args: [s.input],
+      args: [typeof s.input === 'function' ? await s.input(store) : s.input],
     });
     await handle.result().catch(() => undefined);
     save(handle.workflowId, s.file);

@@ -10,7 +10,11 @@ export type DataErrorType =
   | 'UnsupportedUri'
   | 'InvalidPipelineInput'
   | 'UriRefused'
-  | 'DatasetTooLarge';
+  | 'DatasetTooLarge'
+  /** A folder under a partitioned prefix whose name is not a partition name (schemas/curate.ts). */
+  | 'InvalidPartitionName'
+  /** A partition that holds no data file (only markers such as `_SUCCESS`, or nothing). */
+  | 'EmptyPartition';
 
 export class RetortDataError extends Error {
   readonly nonRetryable = true;

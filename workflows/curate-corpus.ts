@@ -1,20 +1,26 @@
 // curateCorpus: the recurring data-curation pipeline (DESIGN.md §6). One run:
-//   resolve   the newest partition under the source prefix and the lineage's latest checkpoint;
-//   ingest    that partition (ingestCorpus child: splits + byte windows);
+//   resolve   the partition under the source prefix (the input's `partition`, else the one of the
+//             schedule's nominal time with `partitionFromSchedule`, else the newest) with all of its
+//             data files, and the checkpoint it continues: the lineage's record of the newest partition
+//             older than it (a backfill sees the lineage as it stood before its partition);
+//   ingest    that partition, its files as shards (ingestCorpus child: splits + byte windows);
 //   select    optionally, GOT-D warm-up selection from it towards a target (selectWarmup child);
 //   train     continual pre-training from the lineage checkpoint with the re-warmed schedule under the
 //             chosen mixing (static: continualPretrain child, or trainModel from scratch on the same
 //             schedule for a lineage's first run without `init`; aioli: mixAioli child, either way);
 //   evaluate  per-group loss on this partition's and the previous partition's validation windows;
-//   report, manifest (the commit point), then the lineage pointer moves to this run's checkpoint.
+//   report, manifest (the commit point), then the lineage records this run for its partition and its
+//             pointer moves here unless it names a newer partition (it only moves forward in time).
 // On a Temporal Schedule (`retort schedule create`), each run thus continues the previous one.
 // Each stage is a function below, called in order by `curateCorpus`; the order of their activity and
-// child calls is what recorded histories replay, so it does not change.
+// child calls is what recorded histories replay: runs from before whole partitions (one file per
+// partition, the latest checkpoint) replay through `resolveSingleFile` (`patched` is false there).
 import {
   ApplicationFailure,
   ChildWorkflowFailure,
   ParentClosePolicy,
   executeChild,
+  patched,
   setCurrentDetails,
   setHandler,
   workflowInfo,
@@ -27,9 +33,11 @@ import {
   type CurateCorpusResult,
   type CurateProgress,
   type LineageRecord,
-  type PartitionInfo,
+  MAX_LINEAGE_SIGNATURES,
+  partitionAt,
 } from '../schemas/curate.js';
-import type { IngestCorpusInput, IngestCorpusResult } from '../schemas/ingest.js';
+import type { IngestCorpusInput, IngestCorpusResult, TextSource } from '../schemas/ingest.js';
+import { TemporalScheduledStartTime } from '../schemas/temporal.js';
 import type { MixAioliInput, MixAioliResult } from '../schemas/aioli.js';
 import { progressQuery } from '../schemas/messages.js';
 import type { ReportContent } from '../schemas/report.js';
@@ -79,7 +87,7 @@ export async function curateCorpus(rawInput: CurateCorpusInput): Promise<CurateC
 
   return surfaceFailures(async () => {
     const resolved = await resolve(run);
-    const ingested = await ingest(run, resolved.found);
+    const ingested = await ingest(run, resolved.source, resolved.previous);
     const { train, selected } = await select(run, ingested);
     const trained = await trainOn(run, resolved.previous, ingested, train);
     const evaluation = await evaluate(run, trained.checkpoint, ingested.windows.val, resolved.previous);
@@ -118,42 +126,132 @@ function curation(input: CurateCorpusConfig, lineage: string, progress: CuratePr
 }
 
 interface Resolved {
-  found: PartitionInfo | undefined;
+  /** What the ingest child reads: the partition's files as shards, or the input's fixed source. */
+  source: TextSource;
+  /** The lineage record this run continues (null: `init` or scratch). */
   previous: LineageRecord | null;
   partition: string;
   generation: number;
+  /** Partition names under the prefix (the newest few) and how many there are. */
+  partitions: string[];
+  partitionCount?: number;
+  /** How the partition was chosen. */
+  partitionFrom?: 'input' | 'schedule' | 'newest';
 }
 
-/** The newest partition under the source prefix and the lineage's latest record. */
-async function resolve({ input, lineage, progress, io, stage }: Curation): Promise<Resolved> {
-  stage('resolve');
+/** Runs on whole partitions; `patched` is false while replaying a run from before them. */
+const WHOLE_PARTITIONS = 'curate-whole-partitions';
+
+/** The partition to ingest and the lineage record to continue. */
+async function resolve(run: Curation): Promise<Resolved> {
+  run.stage('resolve');
+  const resolved = patched(WHOLE_PARTITIONS) ? await resolvePartition(run) : await resolveSingleFile(run);
+  Object.assign(run.progress, { partition: resolved.partition, generation: resolved.generation });
+  return resolved;
+}
+
+/** A fixed source's label in reports and the lineage (partition names are reserved for partitions). */
+function sourceLabel(src: TextSource): string {
+  if ('builtin' in src) return `builtin:${src.builtin.join('+')}`;
+  if ('uri' in src) return src.uri;
+  return `${src.shards[0]}${src.shards.length > 1 ? ` (+${src.shards.length - 1} shards)` : ''}`;
+}
+
+/**
+ * The partition the input names, else (`partitionFromSchedule`) the one holding the schedule's
+ * nominal time, else the newest; all of its data files; and the lineage's record of the newest
+ * partition older than it. A fixed source continues the lineage's latest run.
+ */
+async function resolvePartition({ input, lineage, io }: Curation): Promise<Resolved> {
+  const src = input.source;
+  if (!('partitions' in src)) {
+    const previous = await io.readLineage({ lineage });
+    const partition = sourceLabel(src);
+    return {
+      source: src,
+      previous,
+      partition,
+      generation: (previous?.generation ?? 0) + 1,
+      partitions: [partition],
+    };
+  }
+  let wanted = input.partition;
+  let partitionFrom: Resolved['partitionFrom'] = wanted ? 'input' : 'newest';
+  if (!wanted && input.partitionFromSchedule) {
+    const nominal = scheduledStartTime();
+    if (nominal) {
+      wanted = partitionAt(nominal, input.partitionFromSchedule.unit, input.partitionFromSchedule.lag);
+      partitionFrom = 'schedule';
+    }
+  }
+  const found = await io.resolvePartition({
+    prefix: src.partitions,
+    ...(wanted ? { partition: wanted } : {}),
+  });
+  const previous = await io.readLineage({ lineage, before: found.partition });
+  return {
+    source: { shards: found.uris },
+    previous,
+    partition: found.partition,
+    generation: (previous?.generation ?? 0) + 1,
+    partitions: found.partitions,
+    partitionCount: found.partitionCount,
+    partitionFrom,
+  };
+}
+
+/**
+ * The nominal time of a run a Schedule started (a backfill's too): the `TemporalScheduledStartTime`
+ * search attribute, fixed in the start event, so replay reads the same value. Undefined when the run
+ * was started directly.
+ */
+function scheduledStartTime(): Date | undefined {
+  return workflowInfo().typedSearchAttributes.get(TemporalScheduledStartTime);
+}
+
+/** Before whole partitions: the newest partition's single file, and the lineage's latest run. */
+async function resolveSingleFile({ input, lineage, io }: Curation): Promise<Resolved> {
   const [found, previous] = await Promise.all([
     'partitions' in input.source ? io.newestPartition({ prefix: input.source.partitions }) : undefined,
     io.readLineage({ lineage }),
   ]);
   const src = input.source;
-  const partition =
-    found?.partition ??
-    ('builtin' in src ? `builtin:${src.builtin.join('+')}` : 'uri' in src ? src.uri : src.partitions);
+  const partition = found?.partition ?? ('partitions' in src ? src.partitions : sourceLabel(src));
+  const source = found ? { uri: found.uri } : 'partitions' in src ? { uri: src.partitions } : src;
   const generation = (previous?.generation ?? 0) + 1;
-  Object.assign(progress, { partition, generation });
-  return { found, previous, partition, generation };
+  return { source, previous, partition, generation, partitions: found?.partitions ?? [partition] };
 }
 
-/** The partition (or the builtin/URI source) through an ingestCorpus child: splits + byte windows. */
+/**
+ * The partition (or the builtin/URI source) through an ingestCorpus child: optional quality filters
+ * and near-duplicate removal, splits + byte windows. With `dedup.crossPartition`, the signature
+ * tables of the partitions this run continues count as already kept.
+ */
 async function ingest(
   { input, stage, common }: Curation,
-  found: PartitionInfo | undefined,
+  source: TextSource,
+  previous: LineageRecord | null,
 ): Promise<IngestCorpusResult> {
   stage('ingest');
-  const src = input.source;
-  const source = found ? { uri: found.uri } : 'partitions' in src ? undefined : src;
+  const { dedup, ...settings } = input.ingest;
+  const earlier = dedup?.crossPartition ? (previous?.signatures ?? []) : [];
   return child<IngestCorpusResult>('ingestCorpus', 'ingest', {
     dataset: input.dataset,
     source,
-    ...input.ingest,
+    ...settings,
+    ...(dedup ? { dedup: { ...dedup, previous: [...dedup.previous, ...earlier] } } : {}),
     ...common,
   } satisfies IngestCorpusInput);
+}
+
+/** This run's signature table after those of the runs it continued: what the next partition checks. */
+function lineageSignatures(
+  previous: LineageRecord | null,
+  ingested: IngestCorpusResult,
+): { signatures?: ArtifactRef[] } {
+  const own = ingested.curation?.signatures;
+  const chain = [...(previous?.signatures ?? []), ...(own ? [own] : [])].slice(-MAX_LINEAGE_SIGNATURES);
+  return chain.length ? { signatures: chain } : {};
 }
 
 /** Optional GOT-D selection (selectWarmup child); training then uses the selected rows' windows. */
@@ -305,7 +403,7 @@ async function evaluate(
 /** The report, the manifest (the commit point), then the lineage pointer moves to this run. */
 async function report(
   { input, lineage, io, stage }: Curation,
-  { found, previous, partition, generation }: Resolved,
+  { previous, partition, generation, partitions, partitionCount, partitionFrom, source }: Resolved,
   ingested: IngestCorpusResult,
   selected: SelectWarmupResult | null,
   { startedFrom, checkpoint, training }: Trained,
@@ -318,7 +416,10 @@ async function report(
     lineage,
     generation,
     partition,
-    partitions: found?.partitions ?? [partition],
+    partitions,
+    ...(partitionCount !== undefined ? { partitionCount } : {}),
+    ...(partitionFrom ? { partitionFrom } : {}),
+    ...('shards' in source ? { partitionFiles: source.shards.length } : {}),
     previousRun: previous?.workflowId ?? null,
     previousPartition: previous?.partition ?? null,
     startedFrom,
@@ -344,12 +445,17 @@ async function report(
     input,
     outputs: {
       ...summary,
-      ingest: { corpus: ingested.corpus, windows: ingested.windows, manifest: ingested.manifest },
+      ingest: {
+        corpus: ingested.corpus,
+        windows: ingested.windows,
+        manifest: ingested.manifest,
+        ...(ingested.curation ? { curation: ingested.curation } : {}),
+      },
       report: reportRef,
       ...html,
     },
   });
-  await io.advanceLineage({
+  const moved = await io.advanceLineage({
     lineage,
     workflowId: run.workflowId,
     runId: run.runId,
@@ -357,6 +463,7 @@ async function report(
     partition,
     val: ingested.windows.val,
     generation,
+    ...lineageSignatures(previous, ingested),
   });
   stage('done');
   return {
@@ -370,6 +477,8 @@ async function report(
     evaluation,
     report: reportRef,
     manifest,
+    // Runs from before ordered advances got nothing back: their pointer always moved.
+    lineageAdvanced: moved?.advanced ?? true,
     ...html,
   };
 }
@@ -383,7 +492,12 @@ function reportContents(
   partition: string,
   previous: LineageRecord | null,
 ): ReportContent[] {
-  const contents: ReportContent[] = [{ kind: 'ingest', groups: ingested.groups }];
+  const contents: ReportContent[] = [
+    ...(ingested.curation
+      ? [{ kind: 'curation', summary: ingested.curation.summary } satisfies ReportContent]
+      : []),
+    { kind: 'ingest', groups: ingested.groups },
+  ];
   if (selected)
     contents.push({
       kind: 'selectWarmup',

@@ -34,9 +34,11 @@ export async function ingestCorpus(rawInput: IngestCorpusInput): Promise<IngestC
     if (curating) {
       stage('curate', 0);
       const curated = await curateRows({
-        inputs: [
-          'builtin' in input.source ? { builtin: input.source.builtin } : input.source.uri,
-        ] satisfies CurationInput[],
+        inputs: ('builtin' in input.source
+          ? [{ builtin: input.source.builtin }]
+          : 'shards' in input.source
+            ? input.source.shards
+            : [input.source.uri]) satisfies CurationInput[],
         dedup: input.dedup ?? null,
         filters: input.filters ?? null,
         seed: input.seed,

@@ -1,18 +1,12 @@
 // The CLI contract (DESIGN.md §7), driven as a user would: child processes, real dev server.
-import { execFile, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { promisify } from 'node:util';
 import { describe, expect, it, inject } from 'vitest';
 import { freePort } from '../../workers/dev-server.js';
-import { connectClient, startWorkers, tempFileStore, uniqueQueue } from '../support/temporal.js';
+import { connectClient, retortCli, startWorkers, tempFileStore, uniqueQueue } from '../support/temporal.js';
 
-const run = promisify(execFile);
-const retort = (args: string[], env: Record<string, string> = {}) =>
-  run(process.execPath, ['bin/retort.mjs', ...args], {
-    env: { ...process.env, TEMPORAL_ADDRESS: inject('temporalAddress'), ...env },
-    maxBuffer: 16 * 1024 * 1024,
-  });
+const retort = retortCli;
 
 describe('retort CLI', () => {
   it('doctor --json reports node, backend with GFLOP/s, Temporal and the store', async () => {
@@ -175,6 +169,30 @@ describe('retort CLI user errors: one line, a hint, exit code 2', () => {
       await retort(['schedule', 'delete', id]);
     }
     expect(await userError(['schedule', 'delete', id])).toBe(`retort: no schedule "${id}"`);
+  });
+
+  it('schedule backfill: bad dates, an empty range, a bad overlap, an unknown schedule', async () => {
+    const backfill = (...args: string[]) => userError(['schedule', 'backfill', 'no-such-schedule', ...args]);
+    expect(await backfill('--from', '2026-11-01')).toBe('retort: schedule backfill needs --from and --to');
+    expect(await backfill('--from', 'yesterday', '--to', '2026-11-03')).toBe(
+      'retort: --from "yesterday" is not an ISO 8601 date or date-time',
+    );
+    expect(await backfill('--from', '2026-11-01', '--to', '2026-02-30')).toBe(
+      'retort: --to "2026-02-30" is not an ISO 8601 date or date-time',
+    );
+    // A date-time without Z or an offset would mean the local zone of whoever typed it.
+    expect(await backfill('--from', '2026-11-01T00:00', '--to', '2026-11-03')).toContain(
+      '--from "2026-11-01T00:00"',
+    );
+    expect(await backfill('--from', '2026-11-03', '--to', '2026-11-01')).toBe(
+      'retort: --from 2026-11-03 is not before --to 2026-11-01',
+    );
+    expect(await backfill('--from', '2026-11-01', '--to', '2026-11-03', '--overlap', 'queue')).toBe(
+      'retort: --overlap "queue" is not an overlap policy',
+    );
+    expect(await backfill('--from', '2026-11-01', '--to', '2026-11-03T12:00:00+02:00')).toBe(
+      'retort: no schedule "no-such-schedule"',
+    );
   });
 
   it('a missing input file', async () => {

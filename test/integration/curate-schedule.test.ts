@@ -1,11 +1,9 @@
 // `retort schedule` + curateCorpus against the real dev server: a trigger-only schedule created by the
 // CLI runs twice; the second run ingests the newer partition and continues (re-warmed) from the first
 // run's checkpoint — read from the two runs' manifests; `schedule delete` removes it.
-import { execFile } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
-import { beforeAll, describe, expect, it, inject } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { loadBuiltin } from '../../activities/text-corpus.js';
 import type { RunManifest } from '../../activities/manifest.js';
 import type { ArtifactRef } from '../../schemas/artifact.js';
@@ -13,14 +11,10 @@ import type { CurvePoint } from '../../schemas/rewarm.js';
 import type { CurateCorpusInput } from '../../schemas/curate.js';
 import { findManifestKey } from '../../storage/run-keys.js';
 import type { FileStore } from '../../storage/file-store.js';
-import { startWorkers, tempFileStore, uniqueQueue } from '../support/temporal.js';
+import { TINY_CURATE } from '../support/training-fixtures.js';
+import { retortCli, startWorkers, tempFileStore, uniqueQueue } from '../support/temporal.js';
 
-const exec = promisify(execFile);
-const retort = (args: string[]) =>
-  exec(process.execPath, ['bin/retort.mjs', ...args], {
-    env: { ...process.env, TEMPORAL_ADDRESS: inject('temporalAddress') },
-    maxBuffer: 16 * 1024 * 1024,
-  });
+const retort = (args: string[]) => retortCli(args);
 
 interface Outputs {
   generation: number;
@@ -61,13 +55,7 @@ describe('retort schedule → curateCorpus', () => {
       dataset: 'sched',
       lineage: `lineage-${taskQueue}`,
       source: { partitions: `${store.root}/corpus` },
-      ingest: { maxBytesPerGroup: 20_000, passageBytes: 512, split: { val: 0.2, test: 0.1 }, ctx: 32 },
-      model: { layers: 1, dModel: 16, heads: 2 },
-      schedule: { kind: 'rewarmedCosine', maxLr: 3e-3, warmupFraction: 0.25 },
-      totalSteps: 4,
-      chunkSteps: 2,
-      batchSize: 4,
-      profile: 'test',
+      ...TINY_CURATE,
     };
     const file = join(store.dir, 'curate-corpus.json');
     writeFileSync(file, JSON.stringify(input));

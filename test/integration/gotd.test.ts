@@ -3,7 +3,7 @@
 // with a named non-retryable type before anything is committed.
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ApplicationFailure, type Client, type Connection, WorkflowFailedError } from '@temporalio/client';
+import type { Client, Connection } from '@temporalio/client';
 import { loadBuiltin } from '../../activities/text-corpus.js';
 import { progressQuery } from '../../schemas/messages.js';
 import type { SelectWarmupInput, SelectWarmupProgress, SelectWarmupResult } from '../../schemas/gotd.js';
@@ -14,7 +14,13 @@ import type { FileStore } from '../../storage/file-store.js';
 import { decodeValidated, encodeParquet } from '../../storage/parquet.js';
 import type { ArtifactRef } from '../../schemas/artifact.js';
 import type { TrainModelResult } from '../../schemas/training.js';
-import { connectClient, startWorkers, tempFileStore, uniqueQueue } from '../support/temporal.js';
+import {
+  connectClient,
+  nonRetryableCause,
+  startWorkers,
+  tempFileStore,
+  uniqueQueue,
+} from '../support/temporal.js';
 import { writeTokenTable } from '../support/training-fixtures.js';
 
 let client: Client;
@@ -270,10 +276,7 @@ describe('selectWarmup rejects bad input before committing anything', () => {
       () => undefined,
       (e: unknown) => e,
     );
-    expect(err).toBeInstanceOf(WorkflowFailedError);
-    const cause = (err as WorkflowFailedError).cause as ApplicationFailure;
-    expect(cause).toBeInstanceOf(ApplicationFailure);
-    expect(cause.nonRetryable).toBe(true);
+    const cause = nonRetryableCause(err);
     expect((await store.list('artifacts/')).map((o) => o.key)).toEqual([]);
     expect(await store.pendingTempFiles()).toEqual([]);
     return cause;

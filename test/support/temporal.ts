@@ -1,11 +1,13 @@
 // Helpers for tests against the real dev server: connections, per-test task queues, workers over
 // a given store, and a store wrapper that counts writes (to prove memoization hits).
+import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { join } from 'node:path';
-import { Client, Connection } from '@temporalio/client';
+import { promisify } from 'node:util';
+import { ApplicationFailure, Client, Connection, WorkflowFailedError } from '@temporalio/client';
 import { NativeConnection, type Worker } from '@temporalio/worker';
-import { inject } from 'vitest';
+import { expect, inject } from 'vitest';
 import { FileStore } from '../../storage/file-store.js';
 import type { ObjectStore } from '../../storage/object-store.js';
 import { S3Store } from '../../storage/s3-store.js';
@@ -15,6 +17,24 @@ import { S3_CREDENTIALS } from './s3-server.js';
 export async function connectClient(): Promise<{ client: Client; connection: Connection }> {
   const connection = await Connection.connect({ address: inject('temporalAddress') });
   return { client: new Client({ connection, namespace: 'default' }), connection };
+}
+
+const exec = promisify(execFile);
+
+/** The `retort` CLI as a user runs it, against the test run's dev server. */
+export const retortCli = (args: string[], env: Record<string, string> = {}) =>
+  exec(process.execPath, ['bin/retort.mjs', ...args], {
+    env: { ...process.env, TEMPORAL_ADDRESS: inject('temporalAddress'), ...env },
+    maxBuffer: 16 * 1024 * 1024,
+  });
+
+/** The non-retryable ApplicationFailure a workflow failed with; anything else fails the test. */
+export function nonRetryableCause(err: unknown): ApplicationFailure {
+  expect(err).toBeInstanceOf(WorkflowFailedError);
+  const cause = (err as WorkflowFailedError).cause as ApplicationFailure;
+  expect(cause).toBeInstanceOf(ApplicationFailure);
+  expect(cause.nonRetryable).toBe(true);
+  return cause;
 }
 
 export const uniqueQueue = (name: string) => `test-${name}-${randomUUID().slice(0, 8)}`;

@@ -2,7 +2,7 @@
 // (learnable in a few steps) and a token-windows table with distinct per-group byte statistics.
 import { Rng } from '../../ml/train/rng.js';
 import type { ArtifactRef } from '../../schemas/artifact.js';
-import { IMAGES, TOKEN_WINDOWS, contractFingerprint } from '../../schemas/tables.js';
+import { IMAGES, TEXT_CORPUS, TOKEN_WINDOWS, contractFingerprint } from '../../schemas/tables.js';
 import { buildTable } from '../../storage/arrow-tables.js';
 import { ArtifactStore, sha256Hex } from '../../storage/artifacts.js';
 import type { ObjectStore } from '../../storage/object-store.js';
@@ -83,4 +83,30 @@ export async function writeTokenTable(
     { ctx: String(ctx) },
   );
   return commitTable(store, 'windows', encodeParquet(table), ids.length, contractFingerprint(TOKEN_WINDOWS));
+}
+
+/** curateCorpus at the smallest profile that still trains, evaluates and continues (tests only). */
+export const TINY_CURATE = {
+  ingest: { maxBytesPerGroup: 20_000, passageBytes: 512, split: { val: 0.2, test: 0.1 }, ctx: 32 },
+  model: { layers: 1, dModel: 16, heads: 2 },
+  schedule: { kind: 'rewarmedCosine', maxLr: 3e-3, warmupFraction: 0.25 },
+  totalSteps: 4,
+  chunkSteps: 2,
+  batchSize: 4,
+  profile: 'test',
+} as const;
+
+/** A user text corpus as Parquet (`id, group, text, source`), every row with the same `source`. */
+export function textCorpusParquet(
+  rows: readonly { id: string; group: string; text: string }[],
+  source: string,
+) {
+  return encodeParquet(
+    buildTable(TEXT_CORPUS, {
+      id: rows.map((r) => r.id),
+      group: rows.map((r) => r.group),
+      text: rows.map((r) => r.text),
+      source: rows.map(() => source),
+    }),
+  );
 }
