@@ -1,5 +1,6 @@
 // `npm run -s bench -- distill-eval [--json] [--quick] [--ipc 1,10] [--students R] [--out DIR]
-//   [--tm-iterations 1:N,10:M]`  (--tm-iterations overrides the profile's MTT/DATM iterations per IPC)
+//   [--tm-iterations 1:N,10:M] [--experts COUNTxEPOCHS]`  (override the profile's MTT/DATM iterations
+//   per IPC and its expert trajectories)
 //
 // ONE run of the distillation evaluation protocol (DESIGN.md §8, ml/eval/): every method distils from
 // the same split, every arm is EXPORTED as a self-describing Parquet table (storage/distilled-table.ts)
@@ -104,6 +105,18 @@ function tmIterations(defaults: Record<1 | 10, number>): Record<1 | 10, number> 
   return out;
 }
 
+/** `--experts 6x8`: 6 expert trajectories of 8 epochs each. */
+function expertsOption(defaults: { count: number; epochs: number }): { count: number; epochs: number } {
+  const raw = option('--experts');
+  if (!raw) return defaults;
+  const m = /^(\d+)x(\d+)$/.exec(raw);
+  if (!m || Number(m[1]) < 1 || Number(m[2]) < 2) {
+    console.error(`--experts: expected COUNTxEPOCHS like 6x8, got "${raw}"`);
+    process.exit(2);
+  }
+  return { count: Number(m[1]), epochs: Number(m[2]) };
+}
+
 const SEED = 0;
 const SIDE = 14;
 const DOWNSAMPLE = 28 / SIDE;
@@ -114,7 +127,7 @@ const PLAN = {
   convWidth: quick ? 16 : 128,
   testCount: quick ? 1000 : undefined,
   protocol: { ...DEFAULT_STUDENT_PROTOCOL, maxSteps: quick ? 1000 : 3000 },
-  experts: quick ? { count: 2, epochs: 5 } : { count: 3, epochs: 8 },
+  experts: expertsOption(quick ? { count: 2, epochs: 5 } : { count: 3, epochs: 8 }),
   tmIterations: tmIterations(quick ? { 1: 40, 10: 20 } : { 1: 300, 10: 200 }),
   cvdd: quick ? { memberEpochs: 2, iterations: 60 } : { memberEpochs: 5, iterations: 150 },
 };
