@@ -32,6 +32,14 @@ its manifest next to it: runs/<id>/report.html).`,
   retort schedule pause <id> [--resume] [--note TEXT] [--json]
   retort schedule trigger <id> [--wait] [--json]   run it now; prints the run's workflow ID (and result)
   retort schedule delete <id> [--json]`,
+  gc: `usage: retort gc [--dry-run] [--older-than 30d] [--json]
+
+Deletes from RETORT_STORE what nothing references: objects under artifacts/ and checkpoints/ that no
+run manifest, lineage pointer, schedule input or open workflow names (a memoized result stays while
+everything it names stays), last written longer ago than --older-than (default 30d) and before the
+oldest open workflow started. Nothing else in the store is touched.
+  --dry-run     list what would be deleted (key, bytes) and the total; delete nothing
+  --json        machine output: {"store","cutoff","delete":[{"key","size"}],"bytes","kept",…}`,
   doctor: `usage: retort doctor [--json]
 
 Node, the tf backend (measured GFLOP/s, self-test), the Temporal CLI and server, the store.`,

@@ -12,6 +12,7 @@ import {
   ProgressPrinter,
   UserError,
   checkDuration,
+  parseAge,
   describeProgress,
   exitWithUserError,
   parseCommand,
@@ -44,6 +45,7 @@ usage:
   retort status <workflowId> [--json]
   retort report <workflowId>           the run's report.html
   retort schedule create|list|pause|trigger|delete …
+  retort gc [--dry-run] [--older-than 30d] [--json]
 \`retort <command> --help\` describes each command.
 
 ${ENV}
@@ -333,6 +335,34 @@ async function cmdSchedule(args: string[]) {
   }
 }
 
+async function cmdGc(args: string[]) {
+  const { values } = parseCommand('gc', HELP.gc, args, {
+    'dry-run': { type: 'boolean' },
+    'older-than': { type: 'string' },
+    json: { type: 'boolean' },
+  });
+  const { DEFAULT_GC_AGE, collectGarbage } = await import('./gc.js');
+  const olderThanMs = parseAge('--older-than', values['older-than'] ?? DEFAULT_GC_AGE);
+  const { openStore } = await import('../storage/open.js');
+  const store = openStore();
+  const retort = await connect();
+  try {
+    const dryRun = values['dry-run'] ?? false;
+    const outcome = await collectGarbage(retort.client, store, { olderThanMs, dryRun });
+    if (values.json) return out(outcome);
+    for (const o of outcome.delete)
+      console.log(`${dryRun ? 'would delete' : 'deleted'}  ${o.key}  ${o.size}`);
+    console.log(
+      `${outcome.store}: ${dryRun ? 'would delete' : 'deleted'} ${outcome.delete.length} objects, ${formatBytes(outcome.bytes)}; kept ${outcome.kept} (written before ${outcome.cutoff}; ${outcome.openRuns} open runs, ${outcome.schedules} schedules)`,
+    );
+  } finally {
+    await retort.close();
+  }
+}
+
+const formatBytes = (n: number) =>
+  n < 1024 ? `${n} B` : n < 1024 ** 2 ? `${(n / 1024).toFixed(1)} KiB` : `${(n / 1024 ** 2).toFixed(1)} MiB`;
+
 async function main() {
   const [command, ...rest] = process.argv.slice(2);
   switch (command) {
@@ -344,6 +374,8 @@ async function main() {
       return cmdReport(rest);
     case 'schedule':
       return cmdSchedule(rest);
+    case 'gc':
+      return cmdGc(rest);
     case 'doctor':
     case 'server':
     case 'worker':
@@ -366,7 +398,7 @@ async function main() {
     default:
       throw new UserError(
         `unknown command "${command}"`,
-        'commands: start, doctor, server, worker, run, status, report, schedule (`retort --help`)',
+        'commands: start, doctor, server, worker, run, status, report, schedule, gc (`retort --help`)',
       );
   }
 }

@@ -66,6 +66,26 @@ export async function startWorkers(store: ObjectStore, taskQueue: string, queues
   };
 }
 
+/** Runs one workflow to its result on fresh workers over `store`, on a task queue of its own. */
+export async function executeOnFreshWorkers<R>(
+  client: Client,
+  store: ObjectStore,
+  workflowType: string,
+  input: unknown,
+  name: string,
+): Promise<R> {
+  const taskQueue = uniqueQueue(name);
+  const { runUntil } = await startWorkers(store, taskQueue);
+  return runUntil(
+    () =>
+      client.workflow.execute(workflowType, {
+        taskQueue,
+        workflowId: `${name}-${randomUUID()}`,
+        args: [input],
+      }) as Promise<R>,
+  );
+}
+
 /** Wraps a store and counts the writes of each key prefix. */
 export function countingStore(inner: ObjectStore): ObjectStore & { puts: string[] } {
   const puts: string[] = [];
