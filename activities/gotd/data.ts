@@ -11,6 +11,7 @@ import { type ArtifactStore, sha256Hex } from '../../storage/artifacts.js';
 import { RetortDataError } from '../../storage/errors.js';
 import { decodeValidated, encodeParquet } from '../../storage/parquet.js';
 import type { PendingArtifact } from '../memo.js';
+import { sourceName } from '../text-corpus.js';
 
 /** A text table needs id, group and text; `source` is optional (ingest writes it, users need not). */
 const TEXT_TABLE_IN: TableContract = { name: 'text_corpus', columns: TEXT_CORPUS.columns.slice(0, 3) };
@@ -98,7 +99,8 @@ export async function readTextRows(obj: InputObject, field: string): Promise<Tex
       ids,
       groups: stringValues(table, 'group'),
       texts: stringValues(table, 'text'),
-      sources: table.getChild('source') ? stringValues(table, 'source') : ids.map(() => obj.uri),
+      // Without a source column each row names the file, not its full URI (which names the store).
+      sources: table.getChild('source') ? stringValues(table, 'source') : ids.map(() => sourceName(obj.uri)),
     };
   });
 }
