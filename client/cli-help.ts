@@ -4,7 +4,8 @@ import { WORKFLOW_INPUTS } from './workflow-types.js';
 export const TYPES = Object.keys(WORKFLOW_INPUTS).join(', ');
 export const ENV = `environment: TEMPORAL_ADDRESS (127.0.0.1:7233), TEMPORAL_NAMESPACE (default), RETORT_STORE
 (file://./.retort/store), RETORT_TF_BACKEND (auto|tfjs-node-gpu|tfjs-node|cpu), RETORT_UI_URL (the
-Web UI for links; default: the dev server's, frontend port + 1000)`;
+Web UI for links; default: the dev server's, frontend port + 1000), RETORT_METRICS_ADDRESS (host:port of
+a worker's Prometheus /metrics; unset: off)`;
 
 export const HELP = {
   run: `usage: retort run <input.json> [--workflow TYPE] [--id ID] [--task-queue Q] [--wait] [--json]
