@@ -4,6 +4,7 @@
 import {
   ScheduleAlreadyRunning,
   ScheduleNotFoundError,
+  WorkflowFailedError,
   WorkflowNotFoundError,
   type WorkflowHandleWithFirstExecutionRunId,
 } from '@temporalio/client';
@@ -152,14 +153,30 @@ async function cmdRun(args: string[]) {
   }
 }
 
-/** Waits for a started run; a failed run is an outcome (status + root cause), not an exception. */
+/** How long `--wait` keeps asking a server that does not answer (a restart, a network cut). */
+const RECONNECT_WINDOW_MS = 10 * 60_000;
+
+/**
+ * Waits for a started run; a failed run is an outcome (status + root cause), not an exception. A
+ * server that goes away (restarts, fails over) while the run goes on is asked again until it
+ * answers: the run lives on the server, so the wait outlives the connection.
+ */
 async function waitFor(handle: WorkflowHandleWithFirstExecutionRunId): Promise<RunOutcome> {
   const ids = { workflowId: handle.workflowId, runId: handle.firstExecutionRunId };
-  try {
-    return { ...ids, status: 'COMPLETED', result: await handle.result() };
-  } catch (err) {
-    const desc = await handle.describe().catch(() => undefined);
-    return { ...ids, status: desc?.status.name ?? 'FAILED', error: rootCause(err) };
+  let unreachableSince: number | undefined;
+  for (;;) {
+    try {
+      return { ...ids, status: 'COMPLETED', result: await handle.result() };
+    } catch (err) {
+      const desc = await handle.describe().catch(() => undefined);
+      if (err instanceof WorkflowFailedError || (desc && desc.status.name !== 'RUNNING'))
+        return { ...ids, status: desc?.status.name ?? 'FAILED', error: rootCause(err) };
+      unreachableSince = desc ? undefined : (unreachableSince ?? Date.now());
+      if (unreachableSince !== undefined && Date.now() - unreachableSince > RECONNECT_WINDOW_MS)
+        return { ...ids, status: 'UNKNOWN', error: rootCause(err) };
+      if (!desc) console.error(`the server does not answer (${rootCause(err).message}); still waiting…`);
+      await new Promise((r) => setTimeout(r, 2000));
+    }
   }
 }
 
