@@ -1,7 +1,8 @@
 // Worker metrics on a Prometheus endpoint (DESIGN.md §6): the SDK runtime's own series (`temporal_*`:
 // task slots, poll latencies, activity and workflow latencies) and Retort's on the same endpoint,
-// recorded through the runtime's meter: `retort_activity_outcomes{activity_type, outcome}` and
-// `retort_training_steps{loop}` (its rate is steps/s). Off unless RETORT_METRICS_ADDRESS is set.
+// recorded through the runtime's meter: `retort_activity_outcomes_total{activityType, outcome}` and
+// `retort_training_steps_total{loop}` (its rate is steps/s); the activity context's meter adds
+// namespace, taskQueue and activityType. Off unless RETORT_METRICS_ADDRESS is set.
 import {
   type ActivityExecuteInput,
   type ActivityInboundCallsInterceptor,
@@ -51,7 +52,7 @@ function outcomeOf(err: unknown): string {
   return nonRetryable ? 'failed_nonretryable' : 'failed';
 }
 
-/** Counts every activity attempt by type and outcome on the runtime's meter. */
+/** Counts every activity attempt by outcome on the activity's meter (which tags its type and queue). */
 export const activityOutcomes: ActivityInterceptorsFactory = (ctx) => {
   const counter = ctx.metricMeter.createCounter(
     'retort_activity_outcomes',
@@ -62,10 +63,10 @@ export const activityOutcomes: ActivityInterceptorsFactory = (ctx) => {
     async execute(input: ActivityExecuteInput, next: Next<ActivityInboundCallsInterceptor, 'execute'>) {
       try {
         const result: unknown = await next(input);
-        counter.add(1, { activity_type: ctx.info.activityType, outcome: 'completed' });
+        counter.add(1, { outcome: 'completed' });
         return result;
       } catch (err) {
-        counter.add(1, { activity_type: ctx.info.activityType, outcome: outcomeOf(err) });
+        counter.add(1, { outcome: outcomeOf(err) });
         throw err;
       }
     },

@@ -83,7 +83,7 @@ describe('worker metrics', () => {
     const ingest = lines.find(
       (l) =>
         l.startsWith('retort_activity_outcomes_total{') &&
-        l.includes('activity_type="ingestTextCorpus"') &&
+        l.includes('activityType="ingestTextCorpus"') &&
         l.includes('outcome="completed"'),
     );
     expect(ingest, lines.filter((l) => l.startsWith('retort_')).join('\n')).toBeDefined();
