@@ -4,10 +4,10 @@
 // (a figure for the record, not an assertion: the machine may be loaded).
 import { randomUUID } from 'node:crypto';
 import type { Client, Connection } from '@temporalio/client';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { IngestCorpusInput, IngestCorpusResult } from '../../schemas/ingest.js';
-import { connectClient, tempFileStore, uniqueQueue } from '../support/temporal.js';
-import { type WorkerProcess, spawnWorkerProcess } from '../support/worker-process.js';
+import { connectClient, spawnIoWorker, tempFileStore, uniqueQueue } from '../support/temporal.js';
+import type { WorkerProcess } from '../support/worker-process.js';
 
 /** temporal.api.enums.v1.TimeoutType.TIMEOUT_TYPE_HEARTBEAT */
 const TIMEOUT_TYPE_HEARTBEAT = 4;
@@ -26,14 +26,7 @@ afterAll(async () => {
 });
 
 const ioWorker = async (identity: string) => {
-  const w = await spawnWorkerProcess({
-    address: inject('temporalAddress'),
-    taskQueue,
-    store: store.root,
-    queues: 'retort',
-    bundlePath: inject('workflowBundlePath'),
-    identity,
-  });
+  const w = await spawnIoWorker(store, taskQueue, { identity });
   workers.push(w);
   return w;
 };

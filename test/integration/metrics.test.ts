@@ -11,8 +11,8 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { Client, Connection } from '@temporalio/client';
 import type { IngestCorpusInput } from '../../schemas/ingest.js';
-import { connectClient, tempFileStore, uniqueQueue } from '../support/temporal.js';
-import { type WorkerProcess, spawnWorkerProcess } from '../support/worker-process.js';
+import { connectClient, spawnIoWorker, tempFileStore, uniqueQueue } from '../support/temporal.js';
+import type { WorkerProcess } from '../support/worker-process.js';
 
 const exec = promisify(execFile);
 
@@ -34,14 +34,7 @@ let metricsAddress = '';
 beforeAll(async () => {
   ({ client, connection } = await connectClient());
   metricsAddress = `127.0.0.1:${await freePort()}`;
-  worker = await spawnWorkerProcess({
-    address: inject('temporalAddress'),
-    taskQueue,
-    store: store.root,
-    queues: 'retort',
-    bundlePath: inject('workflowBundlePath'),
-    env: { RETORT_METRICS_ADDRESS: metricsAddress },
-  });
+  worker = await spawnIoWorker(store, taskQueue, { env: { RETORT_METRICS_ADDRESS: metricsAddress } });
 });
 afterAll(async () => {
   await worker?.stop();

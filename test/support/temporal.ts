@@ -11,6 +11,7 @@ import type { ObjectStore } from '../../storage/object-store.js';
 import { S3Store } from '../../storage/s3-store.js';
 import { type QueueName, createWorkers } from '../../workers/workers.js';
 import { S3_CREDENTIALS } from './s3-server.js';
+import { type WorkerProcess, type WorkerProcessOptions, spawnWorkerProcess } from './worker-process.js';
 
 export async function connectClient(): Promise<{ client: Client; connection: Connection }> {
   const connection = await Connection.connect({ address: inject('temporalAddress') });
@@ -84,6 +85,25 @@ export async function executeOnFreshWorkers<R>(
         args: [input],
       }) as Promise<R>,
   );
+}
+
+/**
+ * A worker process on the `retort` queue (workflows + I/O activities) of the test run's dev server,
+ * over `store`: for tests that kill it, scrape it or measure its memory.
+ */
+export function spawnIoWorker(
+  store: ObjectStore,
+  taskQueue: string,
+  extra: Partial<WorkerProcessOptions> = {},
+): Promise<WorkerProcess> {
+  return spawnWorkerProcess({
+    address: inject('temporalAddress'),
+    taskQueue,
+    store: store.root,
+    queues: 'retort',
+    bundlePath: inject('workflowBundlePath'),
+    ...extra,
+  });
 }
 
 /** Wraps a store and counts the writes of each key prefix. */
