@@ -3,8 +3,12 @@
 // a superseded checkpoint, a schedule input and an open run's input. The dry run lists exactly the
 // unreferenced objects; gc removes them; every kept ref still matches its sha256 and a repeat of the
 // kept run is a memo hit.
+import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { utimesSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { Client, Connection } from '@temporalio/client';
 import { memoized } from '../../activities/memo.js';
 import { collectGarbage } from '../../client/gc.js';
@@ -21,6 +25,8 @@ import {
   testS3Store,
   uniqueQueue,
 } from '../support/temporal.js';
+
+const exec = promisify(execFile);
 
 let client: Client;
 let connection: Connection;
@@ -202,5 +208,39 @@ describe.each([
       await open.terminate('gc test done');
       await client.schedule.getHandle(scheduleId).delete();
     }
+  });
+});
+
+describe('retort gc (CLI)', () => {
+  it('deletes only what is older than --older-than (default 30d); a dry run deletes nothing', async () => {
+    const store = tempFileStore('gc-cli');
+    const artifacts = new ArtifactStore(store);
+    const old = await commitLoose(artifacts, 'old');
+    const recent = await commitLoose(artifacts, 'recent');
+    const oldKeys = [keyOf(store, old), `${keyOf(store, old)}.ref.json`];
+    const past = new Date(Date.now() - 40 * 86_400_000);
+    for (const k of oldKeys) utimesSync(join(store.dir, k), past, past);
+    const gc = async (...args: string[]) => {
+      const { stdout } = await exec(process.execPath, ['bin/retort.mjs', 'gc', '--json', ...args], {
+        env: { ...process.env, TEMPORAL_ADDRESS: inject('temporalAddress'), RETORT_STORE: store.root },
+      });
+      return JSON.parse(stdout) as { delete: { key: string }[]; dryRun: boolean; kept: number };
+    };
+    const plan = await gc('--dry-run');
+    expect(plan.dryRun).toBe(true);
+    expect(plan.delete.map((o) => o.key).sort()).toEqual(oldKeys.sort());
+    for (const k of oldKeys) expect(await store.head(k)).toBeDefined();
+    expect((await gc()).delete.map((o) => o.key).sort()).toEqual(oldKeys.sort());
+    for (const k of oldKeys) expect(await store.head(k)).toBeUndefined();
+    expect(await store.head(keyOf(store, recent))).toBeDefined();
+    // A bad age is a user error: one line, a hint, exit code 2.
+    const bad = await exec(process.execPath, ['bin/retort.mjs', 'gc', '--older-than', 'a month'], {
+      env: { ...process.env, TEMPORAL_ADDRESS: inject('temporalAddress'), RETORT_STORE: store.root },
+    }).then(
+      () => undefined,
+      (e: unknown) => e as { code: number; stderr: string },
+    );
+    expect(bad?.code).toBe(2);
+    expect(bad?.stderr).toMatch(/--older-than "a month" is not an age\nhint: /);
   });
 });
