@@ -5,6 +5,16 @@ import { ZodError } from 'zod';
 import { IMAGE_ERROR_TYPES } from '../schemas/images.js';
 import { RetortDataError } from '../storage/errors.js';
 
+/** Prefixes a data error with the input field it came from ("target: Parquet file … has no rows"). */
+export async function forField<T>(field: string, read: () => Promise<T>): Promise<T> {
+  try {
+    return await read();
+  } catch (err) {
+    if (err instanceof RetortDataError) throw new RetortDataError(err.type, `${field}: ${err.message}`);
+    throw err;
+  }
+}
+
 /** Settings that cannot work (names the field); a retry cannot fix them. */
 export const configError = (message: string) => ApplicationFailure.nonRetryable(message, 'ConfigError');
 /** A checkpoint that belongs to another run or another kind of state. */

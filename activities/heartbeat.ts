@@ -31,3 +31,17 @@ export function pacer(ctx: Context | undefined) {
     await yieldToEventLoop();
   };
 }
+
+/**
+ * Counts optimizer steps on the worker's metrics endpoint (`retort_training_steps{loop}`; its rate is
+ * steps/s). A no-op outside a worker or when metrics are off.
+ */
+export function stepCounter(ctx: Context | undefined, loop: string): (n?: number) => void {
+  if (!ctx) return () => undefined;
+  const counter = ctx.metricMeter.createCounter(
+    'retort_training_steps',
+    'steps',
+    'optimizer steps taken by training activities',
+  );
+  return (n = 1) => counter.add(n, { loop });
+}

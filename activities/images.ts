@@ -31,6 +31,7 @@ import { buildTable, fixedSizeListValues, stringValues, validateTable } from '..
 import { type ArtifactStore, sha256Hex } from '../storage/artifacts.js';
 import { decodeParquet, encodeParquet } from '../storage/parquet.js';
 import { MNIST_NORMALIZATION, loadMnist } from './mnist.js';
+import { forField } from './failures.js';
 import { type PendingArtifact, memoized } from './memo.js';
 import { metadataInt, nonFinite } from './training-data.js';
 import { configError } from './training-state.js';
@@ -237,7 +238,7 @@ export function createImageActivities({ artifacts }: { artifacts: ArtifactStore 
         inputs = [sourceName];
       } else {
         const bytes = await artifacts.readUri(source.uri, 'source.uri');
-        user = readUserImages(bytes, source.uri, classes);
+        user = await forField('source.uri', async () => readUserImages(bytes, source.uri, classes));
         sourceName = `${source.uri}#sha256=${sha256Hex(bytes)}`;
         inputs = [sourceName];
       }

@@ -48,9 +48,11 @@ export async function memoized<R>(
     });
   }
   const value = result(refs);
-  await artifacts.commit(resultKey, new TextEncoder().encode(JSON.stringify(value)), {
-    kind: 'report',
-    format: 'json',
-  });
+  await artifacts.commit(
+    resultKey,
+    new TextEncoder().encode(JSON.stringify(value)),
+    { kind: 'report', format: 'json' },
+    { memoEntry: true },
+  );
   return value;
 }

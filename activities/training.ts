@@ -11,7 +11,7 @@
 //
 // Over 500 lines because trainChunk's resume protocol (LATEST, identity check, per-step mixture
 // records, cancellation checkpoint) is one unit for both model kinds; it is shared by every method.
-import { activityContext, yieldToEventLoop } from './heartbeat.js';
+import { activityContext, stepCounter, yieldToEventLoop } from './heartbeat.js';
 import { ApplicationFailure } from '@temporalio/common';
 import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
@@ -417,6 +417,7 @@ export function createTrainingActivities({ artifacts }: { artifacts: ArtifactSto
         ctx.heartbeat(details);
       };
       let trainedSteps = 0;
+      const countStep = stepCounter(ctx, spec.model.kind);
       try {
         beat(true);
         while (state.step < target) {
@@ -447,6 +448,7 @@ export function createTrainingActivities({ artifacts }: { artifacts: ArtifactSto
           state = next;
           lastLoss = loss;
           trainedSteps += 1;
+          countStep();
           if (spec.checkpointEvery && state.step % spec.checkpointEvery === 0 && state.step < target) {
             await save(state);
             beat(true);

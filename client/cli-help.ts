@@ -4,7 +4,8 @@ import { WORKFLOW_INPUTS } from './workflow-types.js';
 export const TYPES = Object.keys(WORKFLOW_INPUTS).join(', ');
 export const ENV = `environment: TEMPORAL_ADDRESS (127.0.0.1:7233), TEMPORAL_NAMESPACE (default), RETORT_STORE
 (file://./.retort/store), RETORT_TF_BACKEND (auto|tfjs-node-gpu|tfjs-node|cpu), RETORT_UI_URL (the
-Web UI for links; default: the dev server's, frontend port + 1000)`;
+Web UI for links; default: the dev server's, frontend port + 1000), RETORT_METRICS_ADDRESS (host:port of
+a worker's Prometheus /metrics; unset: off)`;
 
 export const HELP = {
   run: `usage: retort run <input.json> [--workflow TYPE] [--id ID] [--task-queue Q] [--wait] [--json]
@@ -38,6 +39,14 @@ its manifest next to it: runs/<id>/report.html).`,
       or 2026-11-01T06:00:00Z. Each run's nominal time picks its partition when the input has
       "partitionFromSchedule": "day" (or "hour")
   retort schedule delete <id> [--json]`,
+  gc: `usage: retort gc [--dry-run] [--older-than 30d] [--json]
+
+Deletes from RETORT_STORE what nothing references: objects under artifacts/ and checkpoints/ that no
+run manifest, lineage pointer, schedule input or open workflow names (a memoized result stays while
+everything it names stays), last written longer ago than --older-than (default 30d) and before the
+oldest open workflow started. Nothing else in the store is touched.
+  --dry-run     list what would be deleted (key, bytes) and the total; delete nothing
+  --json        machine output: {"store","cutoff","delete":[{"key","size"}],"bytes","kept",…}`,
   doctor: `usage: retort doctor [--json]
 
 Node, the tf backend (measured GFLOP/s, self-test), the Temporal CLI and server, the store.`,

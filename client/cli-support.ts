@@ -111,15 +111,18 @@ export function readInputFile(file: string, type: keyof typeof WORKFLOW_INPUTS):
   return input;
 }
 
+/** `90s`, `6h`, `1 day` in ms; NaN when it is no duration. */
+function durationMs(value: string): number {
+  try {
+    return msToNumber(value as Parameters<typeof msToNumber>[0]);
+  } catch {
+    return Number.NaN;
+  }
+}
+
 /** Checks a schedule interval (`1d`, `6h`, `1 day`) before anything is sent to the server. */
 export function checkDuration(flag: string, value: string): void {
-  let millis: number;
-  try {
-    millis = msToNumber(value as Parameters<typeof msToNumber>[0]);
-  } catch {
-    millis = Number.NaN;
-  }
-  if (!(millis > 0))
+  if (!(durationMs(value) > 0))
     throw new UserError(
       `${flag} "${value}" is not a duration`,
       'use a number and a unit: 90s, 15m, 6h, 1d (or "1 day")',
@@ -148,6 +151,14 @@ export function parseInstant(flag: string, value: string): Date {
       'e.g. 2026-11-01 (midnight UTC) or 2026-11-01T06:00:00Z (a date-time needs Z or an offset)',
     );
   return t;
+}
+
+/** A non-negative age such as `30d`, `12h` or `0s`, in ms (`retort gc --older-than`). */
+export function parseAge(flag: string, value: string): number {
+  const millis = durationMs(value);
+  if (!(millis >= 0))
+    throw new UserError(`${flag} "${value}" is not an age`, 'use a number and a unit: 0s, 12h, 30d');
+  return millis;
 }
 
 export const temporalAddress = () => process.env.TEMPORAL_ADDRESS ?? '127.0.0.1:7233';

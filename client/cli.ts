@@ -4,6 +4,7 @@
 import {
   ScheduleAlreadyRunning,
   ScheduleNotFoundError,
+  WorkflowFailedError,
   WorkflowNotFoundError,
   type WorkflowHandleWithFirstExecutionRunId,
 } from '@temporalio/client';
@@ -12,6 +13,7 @@ import {
   ProgressPrinter,
   UserError,
   checkDuration,
+  parseAge,
   describeProgress,
   exitWithUserError,
   parseCommand,
@@ -45,6 +47,7 @@ usage:
   retort status <workflowId> [--json]
   retort report <workflowId>           the run's report.html
   retort schedule create|list|pause|trigger|backfill|delete …
+  retort gc [--dry-run] [--older-than 30d] [--json]
 \`retort <command> --help\` describes each command.
 
 ${ENV}
@@ -151,14 +154,30 @@ async function cmdRun(args: string[]) {
   }
 }
 
-/** Waits for a started run; a failed run is an outcome (status + root cause), not an exception. */
+/** How long `--wait` keeps asking a server that does not answer (a restart, a network cut). */
+const RECONNECT_WINDOW_MS = 10 * 60_000;
+
+/**
+ * Waits for a started run; a failed run is an outcome (status + root cause), not an exception. A
+ * server that goes away (restarts, fails over) while the run goes on is asked again until it
+ * answers: the run lives on the server, so the wait outlives the connection.
+ */
 async function waitFor(handle: WorkflowHandleWithFirstExecutionRunId): Promise<RunOutcome> {
   const ids = { workflowId: handle.workflowId, runId: handle.firstExecutionRunId };
-  try {
-    return { ...ids, status: 'COMPLETED', result: await handle.result() };
-  } catch (err) {
-    const desc = await handle.describe().catch(() => undefined);
-    return { ...ids, status: desc?.status.name ?? 'FAILED', error: rootCause(err) };
+  let unreachableSince: number | undefined;
+  for (;;) {
+    try {
+      return { ...ids, status: 'COMPLETED', result: await handle.result() };
+    } catch (err) {
+      const desc = await handle.describe().catch(() => undefined);
+      if (err instanceof WorkflowFailedError || (desc && desc.status.name !== 'RUNNING'))
+        return { ...ids, status: desc?.status.name ?? 'FAILED', error: rootCause(err) };
+      unreachableSince = desc ? undefined : (unreachableSince ?? Date.now());
+      if (unreachableSince !== undefined && Date.now() - unreachableSince > RECONNECT_WINDOW_MS)
+        return { ...ids, status: 'UNKNOWN', error: rootCause(err) };
+      if (!desc) console.error(`the server does not answer (${rootCause(err).message}); still waiting…`);
+      await new Promise((r) => setTimeout(r, 2000));
+    }
   }
 }
 
@@ -371,6 +390,34 @@ function backfillRange<O extends string>(
   return { from, to, overlap };
 }
 
+async function cmdGc(args: string[]) {
+  const { values } = parseCommand('gc', HELP.gc, args, {
+    'dry-run': { type: 'boolean' },
+    'older-than': { type: 'string' },
+    json: { type: 'boolean' },
+  });
+  const { DEFAULT_GC_AGE, collectGarbage } = await import('./gc.js');
+  const olderThanMs = parseAge('--older-than', values['older-than'] ?? DEFAULT_GC_AGE);
+  const { openStore } = await import('../storage/open.js');
+  const store = openStore();
+  const retort = await connect();
+  try {
+    const dryRun = values['dry-run'] ?? false;
+    const outcome = await collectGarbage(retort.client, store, { olderThanMs, dryRun });
+    if (values.json) return out(outcome);
+    for (const o of outcome.delete)
+      console.log(`${dryRun ? 'would delete' : 'deleted'}  ${o.key}  ${o.size}`);
+    console.log(
+      `${outcome.store}: ${dryRun ? 'would delete' : 'deleted'} ${outcome.delete.length} objects, ${formatBytes(outcome.bytes)}; kept ${outcome.kept} (written before ${outcome.cutoff}; ${outcome.openRuns} open runs, ${outcome.schedules} schedules)`,
+    );
+  } finally {
+    await retort.close();
+  }
+}
+
+const formatBytes = (n: number) =>
+  n < 1024 ? `${n} B` : n < 1024 ** 2 ? `${(n / 1024).toFixed(1)} KiB` : `${(n / 1024 ** 2).toFixed(1)} MiB`;
+
 async function main() {
   const [command, ...rest] = process.argv.slice(2);
   switch (command) {
@@ -382,6 +429,8 @@ async function main() {
       return cmdReport(rest);
     case 'schedule':
       return cmdSchedule(rest);
+    case 'gc':
+      return cmdGc(rest);
     case 'doctor':
     case 'server':
     case 'worker':
@@ -404,7 +453,7 @@ async function main() {
     default:
       throw new UserError(
         `unknown command "${command}"`,
-        'commands: start, doctor, server, worker, run, status, report, schedule (`retort --help`)',
+        'commands: start, doctor, server, worker, run, status, report, schedule, gc (`retort --help`)',
       );
   }
 }

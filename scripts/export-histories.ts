@@ -6,7 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Client, Connection } from '@temporalio/client';
+import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
 
 import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
 import { loadBuiltin } from '../activities/text-corpus.js';
@@ -14,6 +14,10 @@ import { TEXT_CORPUS } from '../schemas/tables.js';
 import { buildTable } from '../storage/arrow-tables.js';
 import { FileStore } from '../storage/file-store.js';
 import { encodeParquet } from '../storage/parquet.js';
+import type { ArtifactRef } from '../schemas/artifact.js';
+import { setEtaUpdate, setMixtureUpdate } from '../schemas/aioli.js';
+import { progressQuery } from '../schemas/messages.js';
+import { writeTokenTable } from '../test/support/training-fixtures.js';
 import { findTemporalCli, startDevServer } from '../workers/dev-server.js';
 import { createWorkers } from '../workers/workers.js';
 
@@ -35,13 +39,65 @@ const curate = {
   batchSize: 4,
   profile: 'test',
 };
+// Token windows for the scenarios that train on refs (written into the script's store first).
+const tokenGroups = {
+  abc: { rows: 12, alphabet: 'abc' },
+  pq: { rows: 12, alphabet: 'pq' },
+  xyz: { rows: 12, alphabet: 'xyzwv' },
+};
+const tinyLm = {
+  model: { kind: 'lm', config: { layers: 1, dModel: 16, heads: 2, mlpRatio: 2 } },
+  optimizer: { kind: 'adamw', weightDecay: 0.01, clipNorm: 1 },
+  schedule: { kind: 'rewarmedCosine', maxLr: 0.02, warmupFraction: 0.1 },
+  batchSize: 8,
+  seed: 3,
+  profile: 'test',
+};
+type Refs = { train: ArtifactRef; val: ArtifactRef };
 const scenarios: {
   file: string;
   type: string;
   /** The input, or a function that puts the scenario's data into the store and returns it. */
-  input: Record<string, unknown> | ((store: FileStore) => Promise<Record<string, unknown>>);
+  input:
+    | Record<string, unknown>
+    | ((refs: Refs, store: FileStore) => Record<string, unknown> | Promise<Record<string, unknown>>);
   children?: Record<string, string>;
+  /** Runs against the started workflow (updates, signals) while it runs. */
+  steer?: (handle: WorkflowHandle) => Promise<void>;
+  /** Also save the chain's first run (it ended in continue-as-new) under this name. */
+  firstRun?: string;
 }[] = [
+  // trainModel on its own: chunked LM training with checkpoints, then evaluation and a manifest.
+  {
+    file: 'train-model.json',
+    type: 'trainModel',
+    input: ({ train, val }) => ({ ...tinyLm, data: { train, eval: val }, totalSteps: 8, chunkSteps: 4 }),
+  },
+  // mixAioli steered while it runs (setMixture and setEta updates during round 0), handing over to a
+  // new run after every round (roundsPerRun 1): the first run's history has both updates and the
+  // continue-as-new.
+  {
+    file: 'mix-aioli-steered.json',
+    firstRun: 'mix-aioli-steered-first-run.json',
+    type: 'mixAioli',
+    input: ({ train, val }) => ({
+      training: { ...tinyLm, data: { train, eval: val }, totalSteps: 24 },
+      groups: Object.keys(tokenGroups),
+      aioli: { roundSteps: 12, sweeps: 1, stepsPerInterval: 2, eta: 1 },
+      valRowsPerGroup: 6,
+      roundsPerRun: 1,
+    }),
+    steer: async (handle) => {
+      for (;;) {
+        const p = (await handle.query(progressQuery).catch(() => undefined)) as
+          { stage?: string; step?: number } | undefined;
+        if (p?.stage === 'train' && (p.step ?? 0) > 0) break;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      await handle.executeUpdate(setMixtureUpdate, { args: [{ mixture: { abc: 0.6, pq: 0.2, xyz: 0.2 } }] });
+      await handle.executeUpdate(setEtaUpdate, { args: [{ eta: 0.5 }] });
+    },
+  },
   {
     file: 'ingest-corpus.json',
     type: 'ingestCorpus',
@@ -106,7 +162,7 @@ const scenarios: {
   {
     file: 'curate-corpus-partition.json',
     type: 'curateCorpus',
-    input: async (store) => {
+    input: async (_refs, store) => {
       for (const [day, from] of [
         ['2026-11-01', 10],
         ['2026-11-02', 20],
@@ -148,25 +204,41 @@ const client = new Client({ connection });
 const outDir = new URL('../test/replay/histories/', import.meta.url).pathname;
 mkdirSync(outDir, { recursive: true });
 // The CLI's JSON is the canonical history format (what the Web UI downloads, too).
-const save = (workflowId: string, file: string) => {
+const save = (workflowId: string, file: string, runId?: string) => {
   const json = execFileSync(
     findTemporalCli()!,
-    ['workflow', 'show', '--address', server.address, '--workflow-id', workflowId, '--output', 'json'],
+    [
+      'workflow',
+      'show',
+      '--address',
+      server.address,
+      '--workflow-id',
+      workflowId,
+      ...(runId ? ['--run-id', runId] : []),
+      '--output',
+      'json',
+    ],
     { encoding: 'utf8' },
   );
   writeFileSync(join(outDir, file), json);
   console.log(`wrote ${file}`);
 };
 const work = (async () => {
+  const refs: Refs = {
+    train: await writeTokenTable(store, tokenGroups, 16, 1),
+    val: await writeTokenTable(store, tokenGroups, 16, 2),
+  };
   for (const s of scenarios) {
     if (only && !only.has(s.file)) continue;
     const handle = await client.workflow.start(s.type, {
       taskQueue: 'replay',
       workflowId: `replay-${s.file}`,
-      args: [typeof s.input === 'function' ? await s.input(store) : s.input],
+      args: [typeof s.input === 'function' ? await s.input(refs, store) : s.input],
     });
+    await s.steer?.(handle);
     await handle.result().catch(() => undefined);
     save(handle.workflowId, s.file);
+    if (s.firstRun) save(handle.workflowId, s.firstRun, handle.firstExecutionRunId);
     for (const [suffix, file] of Object.entries(s.children ?? {}))
       save(`${handle.workflowId}${suffix}`, file);
   }

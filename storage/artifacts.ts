@@ -37,6 +37,21 @@ export function canonicalJson(value: unknown): string {
   );
 }
 
+/**
+ * `value` (JSON) with every URI or path inside the store made relative to it
+ * (`<store>/inputs/pool.parquet`): for artifacts that echo a run's input, whose bytes must not
+ * depend on where the store lives.
+ */
+export function storeRelative<T>(value: T, store: ObjectStore): T {
+  const dir = (store as { dir?: unknown }).dir;
+  const roots = [store.root, ...(typeof dir === 'string' ? [dir] : [])].map((r) => `${r}/`);
+  return JSON.parse(JSON.stringify(value ?? null), (_k, v: unknown) => {
+    if (typeof v !== 'string') return v;
+    const root = roots.find((r) => v.startsWith(r));
+    return root ? `<store>/${v.slice(root.length)}` : v;
+  }) as T;
+}
+
 export const sha256Hex = (bytes: Uint8Array | string) => createHash('sha256').update(bytes).digest('hex');
 
 export function artifactKey(
@@ -48,7 +63,9 @@ export function artifactKey(
   return `artifacts/${kind}/${digest}.${format}`;
 }
 
-const sidecar = (key: string) => `${key}.ref.json`;
+/** The `.ref.json` beside a committed artifact: its ref (a memo lookup reads only this). */
+export const sidecarKey = (key: string) => `${key}.ref.json`;
+const sidecar = sidecarKey;
 
 export class ArtifactStore {
   constructor(readonly store: ObjectStore) {}
@@ -57,17 +74,23 @@ export class ArtifactStore {
   async lookup(key: string): Promise<ArtifactRef | undefined> {
     const info = await this.store.head(sidecar(key));
     if (!info) return undefined;
-    const ref = JSON.parse(new TextDecoder().decode(await this.store.get(sidecar(key)))) as ArtifactRef;
+    const { memoEntry: _, ...ref } = JSON.parse(
+      new TextDecoder().decode(await this.store.get(sidecar(key))),
+    ) as ArtifactRef & { memoEntry?: boolean };
     const object = await this.store.head(key);
     // A sidecar whose object vanished or changed size is stale: treat as absent and rewrite.
     return object && object.size === ref.bytes ? ref : undefined;
   }
 
-  /** Commits `bytes` at `key` (create-if-absent) and returns its ref. */
+  /**
+   * Commits `bytes` at `key` (create-if-absent) and returns its ref. `memoEntry` marks the object as
+   * an activity's memoized result in its sidecar, so `retort gc` keeps it while what it names is kept.
+   */
   async commit(
     key: string,
     bytes: Uint8Array,
     meta: Pick<ArtifactRef, 'kind' | 'format'> & Partial<Pick<ArtifactRef, 'rows' | 'schema'>>,
+    options: { memoEntry?: boolean } = {},
   ): Promise<ArtifactRef> {
     const digest = createHash('sha256').update(bytes);
     const sha256 = digest.copy().digest('hex');
@@ -81,7 +104,9 @@ export class ArtifactStore {
       const existing = await this.store.get(key);
       ref = { ...ref, sha256: sha256Hex(existing), bytes: existing.byteLength };
     }
-    const body = new TextEncoder().encode(JSON.stringify(ref));
+    const body = new TextEncoder().encode(
+      JSON.stringify(options.memoEntry ? { ...ref, memoEntry: true } : ref),
+    );
     await this.store.put(sidecar(key), body, { ifNoneMatch: false, contentType: 'application/json' });
     return ref;
   }

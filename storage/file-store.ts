@@ -191,7 +191,10 @@ export class FileStore implements ObjectStore {
         const key = relative(this.dir, p).split(sep).join('/');
         if (key === TMP_DIR) continue;
         if (e.isDirectory()) await walk(p);
-        else if (e.isFile() && key.startsWith(prefix)) out.push({ key, size: (await stat(p)).size });
+        else if (e.isFile() && key.startsWith(prefix)) {
+          const s = await stat(p);
+          out.push({ key, size: s.size, modifiedMs: s.mtimeMs });
+        }
       }
     };
     await walk(this.dir);

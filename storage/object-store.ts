@@ -5,6 +5,8 @@ import { RetortDataError } from './errors.js';
 export interface ObjectInfo {
   key: string;
   size: number;
+  /** Last write, ms since the epoch (file mtime, S3 LastModified); set by `list` (what `retort gc` ages by). */
+  modifiedMs?: number;
 }
 
 export interface PutOptions {

@@ -214,7 +214,11 @@ export class S3Store implements ObjectStore {
         ),
       );
       for (const o of res.Contents ?? [])
-        out.push({ key: o.Key!.slice(this.prefix.length), size: o.Size ?? 0 });
+        out.push({
+          key: o.Key!.slice(this.prefix.length),
+          size: o.Size ?? 0,
+          ...(o.LastModified ? { modifiedMs: o.LastModified.getTime() } : {}),
+        });
       token = res.IsTruncated ? res.NextContinuationToken : undefined;
     } while (token);
     return out.sort((a, b) => a.key.localeCompare(b.key));

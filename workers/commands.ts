@@ -1,9 +1,10 @@
 // CLI commands that start things: `retort doctor|server|worker|start`.
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
 import { dirname, join, resolve } from 'node:path';
 import { Connection } from '@temporalio/client';
-import { NativeConnection, Runtime, DefaultLogger } from '@temporalio/worker';
+import { NativeConnection } from '@temporalio/worker';
 import { temporalSettings } from '../client/connection.js';
 import { RetortClient } from '../client/index.js';
 import { HELP } from '../client/cli-help.js';
@@ -11,17 +12,22 @@ import { UserError, parseCommand, serverUnreachable } from '../client/cli-suppor
 import { writeRunReport } from '../client/report.js';
 import { openStore } from '../storage/open.js';
 import { FileStore } from '../storage/file-store.js';
+import { type InputRoot, inputRootsFor } from '../storage/input-roots.js';
+import { S3Store } from '../storage/s3-store.js';
 import { backendSelfTest, initBackend, measureGflops } from './backend.js';
 import { TEMPORAL_CLI_VERSION, findTemporalCli, startDevServer } from './dev-server.js';
+import { installRuntime, metricsAddress } from './metrics.js';
 import { type QueueName, createWorkers } from './workers.js';
 
 // Same settings as the `temporal` CLI: temporal.toml profile, TEMPORAL_ADDRESS, TEMPORAL_API_KEY, TLS…
 const address = () => temporalSettings().connectionOptions.address;
 const namespace = () => temporalSettings().namespace;
 
-async function reachable(addr: string): Promise<boolean> {
+/** Whether a Temporal frontend answers, with the profile's TLS and API key unless only an address is given. */
+async function reachable(addr: string, withProfile = false): Promise<boolean> {
   try {
-    const conn = await Connection.connect({ address: addr, connectTimeout: 2000 });
+    const options = withProfile ? temporalSettings().connectionOptions : { address: addr };
+    const conn = await Connection.connect({ ...options, connectTimeout: 2000 });
     try {
       await conn.workflowService.getSystemInfo({});
       return true;
@@ -33,18 +39,42 @@ async function reachable(addr: string): Promise<boolean> {
   }
 }
 
-async function storeWritable(uri: string): Promise<boolean> {
+/** Writes, reads back and deletes a probe object; the first error, if any. */
+async function probeStore(uri: string): Promise<{ writable: boolean; error?: string }> {
   try {
-    const store = openStore(uri);
+    // A short outage window: doctor reports an unreachable S3 at once instead of retrying for minutes.
+    const store = uri.startsWith('s3://') ? new S3Store(uri, { outageWindowMs: 0 }) : openStore(uri);
     if (store instanceof FileStore) await store.ensureWritable();
     const key = `.doctor/probe-${process.pid}`;
     await store.put(key, new TextEncoder().encode('ok'));
+    await store.get(key);
     await store.delete(key);
-    return true;
-  } catch {
-    return false;
+    return { writable: true };
+  } catch (err) {
+    return { writable: false, error: String((err as Error)?.message ?? err).split('\n')[0] };
   }
 }
+
+/** Series names on a worker's metrics endpoint (RETORT_METRICS_ADDRESS), counted by prefix. */
+async function probeMetrics(address: string) {
+  const url = `http://${address}/metrics`;
+  try {
+    const res = await fetch(url, { signal: AbortSignal.timeout(3000) });
+    const names = new Set(
+      (await res.text())
+        .split('\n')
+        .filter((l) => l && !l.startsWith('#'))
+        .map((l) => l.split(/[{\s]/)[0]!),
+    );
+    const count = (prefix: string) => [...names].filter((n) => n.startsWith(prefix)).length;
+    return { url, reachable: res.ok, temporalSeries: count('temporal_'), retortSeries: count('retort_') };
+  } catch (err) {
+    return { url, reachable: false, error: (err as Error).message };
+  }
+}
+
+const rootUri = (r: InputRoot) =>
+  r.kind === 'file' ? pathToFileURL(r.dir).href : `s3://${r.bucket}/${r.prefix}`.replace(/\/$/, '');
 
 export async function doctor(args: string[]) {
   const { values } = parseCommand('doctor', HELP.doctor, args, { json: { type: 'boolean' } });
@@ -75,15 +105,23 @@ export async function doctor(args: string[]) {
       version = null;
     }
   }
+  const settings = temporalSettings();
   report.temporal = {
     cli: cli ?? null,
     version,
-    address: address(),
-    namespace: namespace(),
-    reachable: await reachable(address()),
+    profile: process.env.TEMPORAL_PROFILE ?? 'default',
+    configFile: process.env.TEMPORAL_CONFIG_FILE ?? null,
+    address: settings.connectionOptions.address,
+    namespace: settings.namespace,
+    tls: !!settings.connectionOptions.tls,
+    apiKey: !!settings.connectionOptions.apiKey,
+    reachable: await reachable(settings.connectionOptions.address, true),
   };
-  const storeUri = openStore().root;
-  report.store = { uri: storeUri, writable: await storeWritable(storeUri) };
+  const store = openStore();
+  report.store = { uri: store.root, ...(await probeStore(store.root)) };
+  report.inputRoots = inputRootsFor(store).map(rootUri);
+  const metrics = metricsAddress();
+  report.metrics = metrics ? { address: metrics, ...(await probeMetrics(metrics)) } : null;
   if (values.json) {
     console.log(JSON.stringify(report));
     return;
@@ -91,11 +129,14 @@ export async function doctor(args: string[]) {
   const b = report.backend as Record<string, unknown>;
   const t = report.temporal as Record<string, unknown>;
   const s = report.store as Record<string, unknown>;
+  const m = report.metrics as Record<string, unknown> | null;
   console.log(`node      ${process.version}
 backend   ${b.name ?? 'NONE'} ${b.gflops ?? '?'} GFLOP/s (512² matmul)${b.tfVersion ? `, TensorFlow ${b.tfVersion}` : ''}, self-test ${b.selfTest ?? b.error}
 temporal  ${t.cli ?? `not found (run npm run provision; expected ${TEMPORAL_CLI_VERSION})`} ${version ?? ''}
-          ${t.address} ${t.reachable ? 'reachable' : 'not reachable (start one with: retort server)'}
-store     ${s.uri} ${s.writable ? 'writable' : 'NOT WRITABLE'}`);
+          ${t.address} namespace ${t.namespace}, profile ${t.profile}${t.configFile ? ` (${t.configFile})` : ''}, ${t.tls ? 'TLS' : 'plaintext'}${t.apiKey ? ', API key' : ''}: ${t.reachable ? 'reachable' : 'not reachable (start one with: retort server)'}
+store     ${s.uri} ${s.writable ? 'writable' : `NOT WRITABLE (${s.error})`}
+inputs    ${(report.inputRoots as string[]).join(', ')}
+metrics   ${m ? `${m.url} ${m.reachable ? `${m.temporalSeries} temporal_ and ${m.retortSeries} retort_ series` : `not reachable (${m.error ?? 'HTTP error'}; is a worker with RETORT_METRICS_ADDRESS running here?)`}` : 'off (set RETORT_METRICS_ADDRESS on workers, e.g. 127.0.0.1:9464)'}`);
 }
 
 export async function server(args: string[]) {
@@ -150,7 +191,8 @@ export async function worker(args: string[]) {
       `--queue ${queues}: expected retort, retort-compute or all`,
       'see `retort worker --help`',
     );
-  if (!(await reachable(address()))) throw serverUnreachable('no answer');
+  if (!(await reachable(address(), true))) throw serverUnreachable('no answer');
+  const metrics = installRuntime({ metricsAddress: metricsAddress() });
   const connection = await NativeConnection.connect(temporalSettings().connectionOptions);
   const store = openStore();
   const workers = await createWorkers({
@@ -161,7 +203,7 @@ export async function worker(args: string[]) {
     ...(values['task-queue'] ? { taskQueue: values['task-queue'] } : {}),
   });
   console.log(
-    `worker polling ${workers.map((w) => w.options.taskQueue).join(', ')} on ${address()} (store ${store.root})`,
+    `worker polling ${workers.map((w) => w.options.taskQueue).join(', ')} on ${address()} (store ${store.root})${metrics ? `; metrics ${metrics}` : ''}`,
   );
   await Promise.all(workers.map((w) => w.run()));
   await connection.close();
@@ -173,7 +215,7 @@ export async function start(args: string[]) {
     exit: { type: 'boolean' },
     example: { type: 'string' },
   });
-  Runtime.install({ logger: new DefaultLogger('WARN') });
+  const metrics = installRuntime({ metricsAddress: metricsAddress(), logLevel: 'WARN' });
   const addr = address();
   let srv: Awaited<ReturnType<typeof startDevServer>> | undefined;
   let uiUrl = process.env.RETORT_UI_URL ?? 'http://127.0.0.1:8233';
@@ -194,7 +236,9 @@ export async function start(args: string[]) {
   const store = openStore();
   const workers = await createWorkers({ connection, namespace: namespace(), store });
   const running = workers.map((w) => w.run());
-  console.log(`workers polling ${workers.map((w) => w.options.taskQueue).join(', ')}; store ${store.root}`);
+  console.log(
+    `workers polling ${workers.map((w) => w.options.taskQueue).join(', ')}; store ${store.root}${metrics ? `; metrics ${metrics}` : ''}`,
+  );
 
   const retort = await RetortClient.connect({ address: addr });
   const example = values.example ?? 'examples/ingest-corpus.json';

@@ -1,5 +1,5 @@
 // The `retort-compute` worker: tfjs activities on the best available backend, after a self-test.
-import { type NativeConnection, Worker } from '@temporalio/worker';
+import { type NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createComputeActivities } from '../activities/compute.js';
 import type { ObjectStore } from '../storage/object-store.js';
 import { backendSelfTest, initBackend } from './backend.js';
@@ -11,6 +11,7 @@ export async function createComputeWorker(options: {
   taskQueue: string;
   store: ObjectStore;
   identity?: string;
+  interceptors?: WorkerOptions['interceptors'];
 }): Promise<Worker> {
   const backend = await initBackend();
   // A worker on a wrong backend would produce wrong results for every task it takes: refuse to poll.
@@ -20,6 +21,7 @@ export async function createComputeWorker(options: {
     namespace: options.namespace,
     taskQueue: options.taskQueue,
     ...(options.identity ? { identity: options.identity } : {}),
+    ...(options.interceptors ? { interceptors: options.interceptors } : {}),
     activities: createComputeActivities({ store: options.store, backend }),
     maxConcurrentActivityTaskExecutions: defaultComputeSlots(backend.name === 'tfjs-node-gpu'),
     shutdownGraceTime: '30s',

@@ -6,6 +6,7 @@ import { type NativeConnection, Worker, bundleWorkflowCode } from '@temporalio/w
 import { createIoActivities } from '../activities/index.js';
 import { TASK_QUEUE } from '../schemas/temporal.js';
 import type { ObjectStore } from '../storage/object-store.js';
+import { activityOutcomes } from './metrics.js';
 
 export const WORKFLOWS_PATH = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
 
@@ -51,6 +52,7 @@ export async function createWorkers(options: WorkerOptions): Promise<Worker[]> {
     connection: options.connection,
     namespace: options.namespace ?? 'default',
     ...(options.identity ? { identity: options.identity } : {}),
+    interceptors: { activity: [activityOutcomes] },
   };
   const workers: Worker[] = [];
   if (queues === 'all' || queues === 'retort') {

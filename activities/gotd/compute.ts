@@ -19,12 +19,13 @@ import {
 } from '../../schemas/gotd.js';
 import { CANDIDATE_SCORES, SELECTED_SUBSET, contractFingerprint } from '../../schemas/tables.js';
 import { buildTable, stringValues } from '../../storage/arrow-tables.js';
-import type { ArtifactStore } from '../../storage/artifacts.js';
+import { type ArtifactStore, storeRelative } from '../../storage/artifacts.js';
 import { RetortDataError, emptyDataset } from '../../storage/errors.js';
 import { decodeValidated, encodeParquet } from '../../storage/parquet.js';
 import { batchDone, createGotdEmbedActivities, jsonArtifact } from './embed.js';
 import { otCostOffLoop, scoreShardOffLoop, type SolverThreadData } from './solver.js';
 import { memoized } from '../memo.js';
+import { sourceName } from '../text-corpus.js';
 import {
   type EmbeddingRows,
   checkFinite,
@@ -264,19 +265,21 @@ export function createGotdComputeActivities({
           const summary = {
             method: 'GOT-D (Kang et al., ICLR 2024), specs/warmup-selection-gotd.md',
             pool: {
-              source: prepared.sources.pool,
+              // Inputs by file name and the selection by hash: the summary's bytes must not
+              // depend on where the store lives.
+              source: sourceName(prepared.sources.pool),
               rows: prepared.poolRows,
               shards: prepared.shards,
               dropped: prepared.dropped,
             },
-            target: { source: prepared.sources.target, rows: prepared.targetRows },
+            target: { source: sourceName(prepared.sources.target), rows: prepared.targetRows },
             budget: prepared.budget,
             strategy: prepared.strategy,
-            selection: { uri: input.selection.uri, rows: merge.rows, scoreRange: merge.scoreRange },
+            selection: { sha256: input.selection.sha256, rows: merge.rows, scoreRange: merge.scoreRange },
             composition,
             otCost,
             solver: merge.report,
-            config: input.config,
+            config: storeRelative(input.config, artifacts.store),
           };
           return {
             outputs: [jsonArtifact('summary', summary)],

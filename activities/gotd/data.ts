@@ -10,7 +10,9 @@ import { buildTable, fixedSizeListValues, stringValues } from '../../storage/arr
 import { type ArtifactStore, sha256Hex } from '../../storage/artifacts.js';
 import { RetortDataError } from '../../storage/errors.js';
 import { decodeValidated, encodeParquet } from '../../storage/parquet.js';
+import { forField } from '../failures.js';
 import type { PendingArtifact } from '../memo.js';
+import { sourceName } from '../text-corpus.js';
 
 /** A text table needs id, group and text; `source` is optional (ingest writes it, users need not). */
 const TEXT_TABLE_IN: TableContract = { name: 'text_corpus', columns: TEXT_CORPUS.columns.slice(0, 3) };
@@ -37,15 +39,7 @@ export const nonFiniteValues = (message: string) =>
 export const configError = (message: string) => ApplicationFailure.nonRetryable(message, 'ConfigError');
 export const invalidInput = (message: string) => new RetortDataError('InvalidPipelineInput', message);
 
-/** Prefixes a data error with the input field it came from ("target: Parquet file … has no rows"). */
-export async function forField<T>(field: string, read: () => Promise<T>): Promise<T> {
-  try {
-    return await read();
-  } catch (err) {
-    if (err instanceof RetortDataError) throw new RetortDataError(err.type, `${field}: ${err.message}`);
-    throw err;
-  }
-}
+export { forField };
 
 /** A user input: a committed ref (sha256 known, read lazily) or a URI (hashed when first read). */
 export class InputObject {
@@ -98,7 +92,8 @@ export async function readTextRows(obj: InputObject, field: string): Promise<Tex
       ids,
       groups: stringValues(table, 'group'),
       texts: stringValues(table, 'text'),
-      sources: table.getChild('source') ? stringValues(table, 'source') : ids.map(() => obj.uri),
+      // Without a source column each row names the file, not its full URI (which names the store).
+      sources: table.getChild('source') ? stringValues(table, 'source') : ids.map(() => sourceName(obj.uri)),
     };
   });
 }

@@ -308,7 +308,8 @@ export function createGotdEmbedActivities({ artifacts }: { artifacts: ArtifactSt
         }
         const meta = {
           embedder: kind,
-          source: input.table.uri,
+          // The embedded table by hash, not URI: the bytes must not depend on the store's location.
+          source_sha256: input.table.sha256,
           text_bytes: String(texts.reduce((n, t) => n + utf8Bytes(t), 0)),
         };
         return {

@@ -18,6 +18,7 @@ import type { ArtifactStore } from '../../storage/artifacts.js';
 import { RetortDataError, emptyDataset } from '../../storage/errors.js';
 import { decodeValidated, encodeParquet } from '../../storage/parquet.js';
 import { type PendingArtifact, memoized } from '../memo.js';
+import { sourceName } from '../text-corpus.js';
 import {
   type EmbeddingRows,
   InputObject,
@@ -217,7 +218,8 @@ export function createGotdIoActivities({ artifacts }: { artifacts: ArtifactStore
           let dim = 0;
           if (embeddings) {
             dim = embeddings.pool.dim;
-            const meta = { source: embeddings.target.uri };
+            // The input files by name: an artifact's bytes never depend on where the store lives.
+            const meta = { source: sourceName(embeddings.target.uri) };
             outputs.push(
               embeddingTableArtifact(
                 'target-embeddings',
@@ -235,7 +237,7 @@ export function createGotdIoActivities({ artifacts }: { artifacts: ArtifactStore
                   ids,
                   joinEmbeddings(embeddings.pool, ids, pool.uri, 'embedder.pool'),
                   dim,
-                  { source: embeddings.pool.uri },
+                  { source: sourceName(embeddings.pool.uri) },
                 ),
               );
             });

@@ -3,7 +3,7 @@
 // (kind `report`, format `html`). Workflows pass refs and small JSON; the tables are read here.
 import type { ArtifactRef } from '../../schemas/artifact.js';
 import type { ReportContent, WriteReportInput } from '../../schemas/report.js';
-import { type ArtifactStore, sha256Hex } from '../../storage/artifacts.js';
+import { type ArtifactStore, sha256Hex, storeRelative } from '../../storage/artifacts.js';
 import { memoized } from '../memo.js';
 import { ingestSection, selectWarmupSection } from './corpus.js';
 import { cvddSection, trajectorySection } from './distill.js';
@@ -49,7 +49,8 @@ export async function renderRunReport(input: Omit<WriteReportInput, 'cache'>, ar
     title: `${input.workflowType}: ${input.dataset}`,
     subtitle: `workflow ${input.workflowId}`,
     sections,
-    input: input.input,
+    // Store-relative, so a report's bytes do not depend on where the store lives.
+    input: storeRelative(input.input, artifacts.store),
   });
 }
 

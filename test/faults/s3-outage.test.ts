@@ -1,10 +1,16 @@
 // Store calls ride out an S3 outage: a real versitygw is stopped while a read is in flight and
 // restarted on the same port and data a few seconds later; the read completes. Past the outage
-// window the call fails with the transport error (retryable), not a data error.
+// window the call fails with the transport error (retryable), not a data error. And a whole run:
+// S3 down for 3 minutes in the middle of ingestCorpus (real dev server), which completes once S3 is
+// back, every ref of its manifest matching its sha256.
+import { randomUUID } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
+import type { IngestCorpusResult } from '../../schemas/ingest.js';
+import { ArtifactStore } from '../../storage/artifacts.js';
 import { RetortDataError } from '../../storage/errors.js';
 import { S3Store, isTransientStoreError, outageWindowMs } from '../../storage/s3-store.js';
 import { S3_CREDENTIALS, type S3Server, startS3Server } from '../support/s3-server.js';
+import { connectClient, startWorkers, uniqueQueue } from '../support/temporal.js';
 
 const servers: S3Server[] = [];
 afterAll(async () => {
@@ -55,5 +61,53 @@ describe('S3 outage window', () => {
     expect(err).toBeDefined();
     expect(err).not.toBeInstanceOf(RetortDataError);
     expect(isTransientStoreError(err)).toBe(true);
+  });
+});
+
+describe('a run across a 3-minute S3 outage', () => {
+  it('ingestCorpus completes after S3 returns, with every ref intact', async () => {
+    const OUTAGE_MS = 180_000;
+    const first = await startS3Server('outage-run');
+    servers.push(first);
+    // The default outage window (10 min) covers the 3 minutes.
+    const store = new S3Store(`s3://${first.bucket}/run`, {
+      endpoint: first.endpoint,
+      forcePathStyle: true,
+      credentials: S3_CREDENTIALS,
+    });
+    const { client, connection } = await connectClient();
+    const taskQueue = uniqueQueue('s3-outage-run');
+    const { runUntil } = await startWorkers(store, taskQueue);
+    try {
+      const { result, back, done } = await runUntil(async () => {
+        const handle = await client.workflow.start('ingestCorpus', {
+          taskQueue,
+          workflowId: `s3-outage-${randomUUID()}`,
+          args: [{ dataset: 's3-outage', maxBytesPerGroup: 60_000, ctx: 32, seed: 3, profile: 'test' }],
+        });
+        // Down as soon as the first activity runs: its writes, and everything after, wait for S3.
+        await expect
+          .poll(async () => (await handle.describe()).raw.pendingActivities?.length ?? 0, {
+            interval: 50,
+            timeout: 60_000,
+          })
+          .toBeGreaterThan(0);
+        await first.stop({ keepData: true });
+        await new Promise((r) => setTimeout(r, OUTAGE_MS));
+        servers.push(await startS3Server('outage-run', { dir: first.dir, port: first.port }));
+        const back = Date.now();
+        const result = (await handle.result()) as IngestCorpusResult;
+        return { result, back, done: Date.now() };
+      });
+      const artifacts = new ArtifactStore(store);
+      for (const ref of [...Object.values(result.corpus), ...Object.values(result.windows), result.stats])
+        expect((await artifacts.read(ref)).byteLength).toBe(ref.bytes);
+      expect(result.manifest.uri.startsWith(store.root)).toBe(true);
+      console.log(
+        `s3-outage run: completed ${((done - back) / 1000).toFixed(1)} s after S3 came back (${OUTAGE_MS / 1000} s outage)`,
+      );
+    } finally {
+      await connection.close();
+    }
   });
 });

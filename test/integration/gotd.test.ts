@@ -11,7 +11,7 @@ import { EMBEDDINGS, SELECTED_SUBSET, TEXT_CORPUS } from '../../schemas/tables.j
 import { buildTable, stringValues } from '../../storage/arrow-tables.js';
 import { ArtifactStore } from '../../storage/artifacts.js';
 import type { FileStore } from '../../storage/file-store.js';
-import { decodeValidated, encodeParquet } from '../../storage/parquet.js';
+import { decodeParquet, decodeValidated, encodeParquet } from '../../storage/parquet.js';
 import type { ArtifactRef } from '../../schemas/artifact.js';
 import type { TrainModelResult } from '../../schemas/training.js';
 import {
@@ -133,6 +133,35 @@ async function readSelection(store: FileStore, result: SelectWarmupResult) {
   };
 }
 
+/** Keys of committed artifacts whose metadata, string values or text contain the store's path. */
+async function artifactsNamingTheStore(store: FileStore): Promise<string[]> {
+  const leaks: string[] = [];
+  for (const { key } of await store.list('artifacts/')) {
+    const bytes = await store.get(key);
+    const texts: string[] = [];
+    if (key.endsWith('.parquet')) {
+      const table = decodeParquet(bytes, key);
+      texts.push(...table.schema.metadata.values());
+      for (const field of table.schema.fields)
+        if (String(field.type) === 'Utf8' || String(field.type).startsWith('Dictionary'))
+          texts.push(...stringValues(table, field.name));
+    } else if (!key.endsWith('.ref.json')) {
+      // A memoized activity result is bookkeeping, not an artifact: it holds refs, and refs hold URIs.
+      const sidecar = JSON.parse(new TextDecoder().decode(await store.get(`${key}.ref.json`))) as {
+        memoEntry?: boolean;
+      };
+      if (sidecar.memoEntry) continue;
+      texts.push(new TextDecoder().decode(bytes));
+    }
+    const hit = texts.find((t) => t.includes(store.dir));
+    if (hit !== undefined)
+      leaks.push(
+        `${key}: …${hit.slice(Math.max(0, hit.indexOf(store.dir) - 80), hit.indexOf(store.dir) + 120)}…`,
+      );
+  }
+  return leaks;
+}
+
 describe('selectWarmup', () => {
   const store = tempFileStore('select-warmup');
   let uris: { pool: string; target: string };
@@ -195,6 +224,9 @@ describe('selectWarmup', () => {
     expect(summary.composition).toHaveLength(2);
     expect(summary.config.epsilon).toBe(0.01); // the n-gram embedder's default ε
     expect(summary.otCost.firstOrderDelta).toBeLessThan(0);
+    // No artifact the run wrote names the store's location (metadata, string columns, JSON, HTML):
+    // the same selection hashes the same wherever the store lives.
+    expect(await artifactsNamingTheStore(store)).toEqual([]);
   });
 
   it('gives the same selection with 4 parallel shards as with 1 (exact strategy)', async () => {

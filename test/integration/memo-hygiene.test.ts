@@ -1,17 +1,11 @@
 // A cached result never points at missing data: delete one output of a real ingestCorpus run and
 // the next identical run recomputes it and completes (real dev server, real file:// store).
-import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Client, Connection } from '@temporalio/client';
 import type { IngestCorpusInput, IngestCorpusResult } from '../../schemas/ingest.js';
 import { ArtifactStore } from '../../storage/artifacts.js';
-import {
-  connectClient,
-  countingStore,
-  startWorkers,
-  tempFileStore,
-  uniqueQueue,
-} from '../support/temporal.js';
+import type { ObjectStore } from '../../storage/object-store.js';
+import { connectClient, countingStore, executeOnFreshWorkers, tempFileStore } from '../support/temporal.js';
 
 let client: Client;
 let connection: Connection;
@@ -28,28 +22,18 @@ const input: IngestCorpusInput = {
   profile: 'test',
 };
 
-async function ingest(): Promise<IngestCorpusResult> {
-  const taskQueue = uniqueQueue('memo');
-  const { runUntil } = await startWorkers(store, taskQueue);
-  return runUntil(
-    () =>
-      client.workflow.execute('ingestCorpus', {
-        taskQueue,
-        workflowId: `memo-${randomUUID()}`,
-        args: [input],
-      }) as Promise<IngestCorpusResult>,
-  );
-}
+const ingest = (store: ObjectStore) =>
+  executeOnFreshWorkers<IngestCorpusResult>(client, store, 'ingestCorpus', input, 'memo');
 
 describe('memo hits verify their outputs', () => {
   it('delete an output → the next run recomputes it and completes', async () => {
-    const first = await ingest();
+    const first = await ingest(store);
     const key = first.corpus.train.uri.slice(store.root.length + 1);
     await store.delete(key);
     expect(await store.head(key)).toBeUndefined();
 
     const before = store.puts.length;
-    const second = await ingest();
+    const second = await ingest(store);
     expect(second.corpus).toEqual(first.corpus);
     expect(second.windows).toEqual(first.windows);
     // The deleted table was written again; every output reads back with its recorded sha256.
@@ -61,7 +45,7 @@ describe('memo hits verify their outputs', () => {
     // And with everything in place the third run is a plain hit again: no computed artifact written
     // (only the run's own report, which names the run).
     const mark = store.puts.length;
-    await ingest();
+    await ingest(store);
     const computed = store.puts
       .slice(mark)
       .filter((k) => k.startsWith('artifacts/') && !k.startsWith('artifacts/report/'));

@@ -14,6 +14,26 @@ const load = (f: string) => JSON.parse(readFileSync(dir + f, 'utf8')) as unknown
 describe('replay', () => {
   it('has histories to replay', () => expect(files.length).toBeGreaterThanOrEqual(2));
 
+  it('covers every workflow type, a continue-as-new and an update', () => {
+    type Event = {
+      eventType: string;
+      workflowExecutionStartedEventAttributes?: { workflowType: { name: string } };
+    };
+    const events = files.map((f) => (load(f) as { events: Event[] }).events);
+    const recorded = new Set(
+      events.map((e) => e[0]!.workflowExecutionStartedEventAttributes!.workflowType.name),
+    );
+    const index = readFileSync(fileURLToPath(new URL('../../workflows/index.ts', import.meta.url)), 'utf8');
+    const types = [...index.matchAll(/^export \{([^}]*)\}/gm)].flatMap((m) =>
+      m[1]!.split(',').map((t) => t.trim()),
+    );
+    expect(types.length).toBeGreaterThanOrEqual(10);
+    expect(types.filter((t) => !recorded.has(t))).toEqual([]);
+    const all = events.flat().map((e) => e.eventType);
+    expect(all).toContain('EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW');
+    expect(all).toContain('EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED');
+  });
+
   it.each(files)('%s replays against the current workflow code', async (file) => {
     await Worker.runReplayHistory(
       { workflowBundle: { codePath: inject('workflowBundlePath') } },

@@ -13,6 +13,7 @@ import type { ObjectStore } from '../../storage/object-store.js';
 import { S3Store } from '../../storage/s3-store.js';
 import { type QueueName, createWorkers } from '../../workers/workers.js';
 import { S3_CREDENTIALS } from './s3-server.js';
+import { type WorkerProcess, type WorkerProcessOptions, spawnWorkerProcess } from './worker-process.js';
 
 export async function connectClient(): Promise<{ client: Client; connection: Connection }> {
   const connection = await Connection.connect({ address: inject('temporalAddress') });
@@ -84,6 +85,45 @@ export async function startWorkers(store: ObjectStore, taskQueue: string, queues
       return result as T;
     },
   };
+}
+
+/** Runs one workflow to its result on fresh workers over `store`, on a task queue of its own. */
+export async function executeOnFreshWorkers<R>(
+  client: Client,
+  store: ObjectStore,
+  workflowType: string,
+  input: unknown,
+  name: string,
+): Promise<R> {
+  const taskQueue = uniqueQueue(name);
+  const { runUntil } = await startWorkers(store, taskQueue);
+  return runUntil(
+    () =>
+      client.workflow.execute(workflowType, {
+        taskQueue,
+        workflowId: `${name}-${randomUUID()}`,
+        args: [input],
+      }) as Promise<R>,
+  );
+}
+
+/**
+ * A worker process on the `retort` queue (workflows + I/O activities) of the test run's dev server,
+ * over `store`: for tests that kill it, scrape it or measure its memory.
+ */
+export function spawnIoWorker(
+  store: ObjectStore,
+  taskQueue: string,
+  extra: Partial<WorkerProcessOptions> = {},
+): Promise<WorkerProcess> {
+  return spawnWorkerProcess({
+    address: inject('temporalAddress'),
+    taskQueue,
+    store: store.root,
+    queues: 'retort',
+    bundlePath: inject('workflowBundlePath'),
+    ...extra,
+  });
 }
 
 /** Wraps a store and counts the writes of each key prefix. */

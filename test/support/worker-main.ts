@@ -7,6 +7,7 @@
 import { parseArgs } from 'node:util';
 import { NativeConnection } from '@temporalio/worker';
 import { openStore } from '../../storage/open.js';
+import { installRuntime, metricsAddress } from '../../workers/metrics.js';
 import { type QueueName, createWorkers } from '../../workers/workers.js';
 
 const { values } = parseArgs({
@@ -31,6 +32,8 @@ if (!['retort', 'retort-compute', 'all'].includes(queues)) {
   process.exit(2);
 }
 
+// RETORT_METRICS_ADDRESS (in the env) puts this worker's metrics on a Prometheus endpoint.
+installRuntime({ metricsAddress: metricsAddress() });
 const connection = await NativeConnection.connect({ address: values.address! });
 const workers = await createWorkers({
   connection,
