@@ -158,6 +158,17 @@ const scenarios: {
     },
     children: { '/select': 'select-warmup.json', '/train': 'continual-pretrain.json' },
   },
+  // dedupCorpus on its own: quality filters, sharded MinHash signatures, clusters, report and manifest.
+  {
+    file: 'dedup-corpus.json',
+    type: 'dedupCorpus',
+    input: {
+      dataset: 'replay-dedup',
+      inputs: [{ builtin: ['novel'] }],
+      dedup: { shardRows: 50 },
+      filters: { words: { min: 20, max: 100000 } },
+    },
+  },
   // A backfill of one whole partition (a Parquet and a JSONL file, a _SUCCESS marker) of a new lineage.
   {
     file: 'curate-corpus-partition.json',
