@@ -87,9 +87,12 @@ export const TIMEOUTS: Record<Profile, { io: ActivityTimeouts; compute: Activity
     },
     compute: {
       startToCloseTimeout: '24 hours',
-      heartbeatTimeout: '60s',
+      // A killed compute worker's activity is retried elsewhere within a minute: 45 s without a
+      // heartbeat plus a 2 s first retry. Training steps heartbeat between steps and from a background
+      // timer, and no single tfjs step blocks the event loop for anywhere near 45 s.
+      heartbeatTimeout: '45s',
       retry: {
-        initialInterval: '30s',
+        initialInterval: '2s',
         backoffCoefficient: 2,
         maximumInterval: '10 minutes',
         maximumAttempts: 5,
