@@ -16,7 +16,8 @@
 // provider state when Temporal suggests it (or every `roundsPerRun` rounds).
 //
 // `mixAioli` reads as the loop; its stages are functions below over one `MixingRun` (the state a run
-// carries). The order of their activity calls is what recorded histories replay, so it does not change.
+// carries). The order of their activity calls is what recorded histories replay, so it does not change
+// (the report stage, run after them, is behind `patched('report-stage')`).
 import {
   allHandlersFinished,
   condition,
@@ -61,6 +62,7 @@ import {
   objectiveOf,
   priorStepsOf,
 } from './aioli-config.js';
+import { reportStage } from './report-stage.js';
 
 export async function mixAioli(rawInput: MixAioliInput): Promise<MixAioliResult> {
   const progress: MixAioliProgress = {
@@ -466,6 +468,14 @@ async function finish(run: MixingRun): Promise<MixAioliResult> {
   if (test) run.rows.push(...groups.map((g, i) => ({ step, key: `final_test_loss/${g}`, value: test[i]! })));
   const historyRef = await run.commitHistory();
 
+  // Standalone runs only: under curateCorpus the parent's report holds these plots.
+  const report = await reportStage(run.io, {
+    dataset: run.runKey(),
+    contents: [{ kind: 'mixing', history: historyRef }],
+    input: config,
+    cache: config.training.cache,
+    onStage: () => run.stage('report'),
+  });
   run.stage('manifest');
   const result = {
     runKey: run.runKey(),
@@ -478,6 +488,7 @@ async function finish(run: MixingRun): Promise<MixAioliResult> {
     val: byGroup(groups, val),
     test: test && byGroup(groups, test),
     interventions: run.interventions,
+    ...report,
   };
   const manifest = await run.io.commitManifest({ ...currentRun(), input: config, outputs: result });
   run.stage('done');

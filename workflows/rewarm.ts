@@ -23,6 +23,7 @@ import {
   parseInput,
   surfaceFailures,
 } from './common.js';
+import { reportStage } from './report-stage.js';
 
 export type ContinualPretrainWorkflowInput = ContinualPretrainInput & { carry?: ContinualPretrainCarry };
 
@@ -150,10 +151,19 @@ export async function continualPretrain(
       totalSteps: run.totalSteps,
       cache: input.cache,
     });
+    // Standalone runs only: under curateCorpus the parent's report holds the curation's plots.
+    const report = await reportStage(io, {
+      dataset: input.dataset,
+      contents: [{ kind: 'continual', metrics }],
+      input,
+      cache: input.cache,
+      onStage: () => stage('report'),
+    });
     const manifest = await io.commitManifest({
       ...currentRun(),
       input,
       outputs: {
+        ...report,
         runKey,
         init: input.init,
         checkpoint: final,
@@ -165,6 +175,6 @@ export async function continualPretrain(
       },
     });
     stage('done');
-    return { runKey, checkpoint: final, step: loop.step, curve, metrics, manifest };
+    return { runKey, checkpoint: final, step: loop.step, curve, metrics, manifest, ...report };
   });
 }

@@ -7,7 +7,7 @@ import { type ArtifactStore, sha256Hex } from '../../storage/artifacts.js';
 import { memoized } from '../memo.js';
 import { ingestSection, selectWarmupSection } from './corpus.js';
 import { cvddSection, trajectorySection } from './distill.js';
-import { curateEvaluationSection, mixingSection } from './mixing.js';
+import { continualSection, curateEvaluationSection, mixingSection } from './mixing.js';
 import { type Section, renderReportPage } from './page.js';
 
 export { renderReportPage, type Figure, type Section } from './page.js';
@@ -25,6 +25,8 @@ function section(c: ReportContent, artifacts: ArtifactStore): Promise<Section> {
       return selectWarmupSection(c, artifacts);
     case 'mixing':
       return mixingSection(c, artifacts);
+    case 'continual':
+      return continualSection(c, artifacts);
     case 'curateEvaluation':
       return curateEvaluationSection(c);
   }

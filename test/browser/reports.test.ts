@@ -44,26 +44,27 @@ describe('run reports in headless Chromium', () => {
     await browser?.close();
   });
 
-  it.each(['trajectory', 'cvdd', 'ingest', 'selectWarmup', 'mixing', 'curateEvaluation'] as const)(
-    '%s: every named plot renders',
-    async (kind) => {
-      const { plots, errors, outside } = await inspectReport(
-        browser,
-        written[kind]!,
-        join(OUT, `${kind}.png`),
-      );
-      expect(errors).toEqual([]);
-      expect(outside).toEqual([]);
-      expect(plots.map((p) => p.name)).toEqual(PLOTS[kind]);
-      for (const p of plots) {
-        expect(p.svgs, p.name).toBe(1);
-        expect(p.marks, p.name).toBeGreaterThan(0);
-        expect(p.imagesDecoded, p.name).toBe(p.images);
-      }
-      if (kind === 'trajectory' || kind === 'cvdd') {
-        // 3 real digits per class for 10 classes, each decoded by the browser.
-        expect(plots.find((p) => p.name === 'distilled-images')!.images).toBe(30);
-      }
-    },
-  );
+  it.each([
+    'trajectory',
+    'cvdd',
+    'ingest',
+    'selectWarmup',
+    'mixing',
+    'continual',
+    'curateEvaluation',
+  ] as const)('%s: every named plot renders', async (kind) => {
+    const { plots, errors, outside } = await inspectReport(browser, written[kind]!, join(OUT, `${kind}.png`));
+    expect(errors).toEqual([]);
+    expect(outside).toEqual([]);
+    expect(plots.map((p) => p.name)).toEqual(PLOTS[kind]);
+    for (const p of plots) {
+      expect(p.svgs, p.name).toBe(1);
+      expect(p.marks, p.name).toBeGreaterThan(0);
+      expect(p.imagesDecoded, p.name).toBe(p.images);
+    }
+    if (kind === 'trajectory' || kind === 'cvdd') {
+      // 3 real digits per class for 10 classes, each decoded by the browser.
+      expect(plots.find((p) => p.name === 'distilled-images')!.images).toBe(30);
+    }
+  });
 });
