@@ -62,7 +62,7 @@ import {
   objectiveOf,
   priorStepsOf,
 } from './aioli-config.js';
-import { reportStage } from './report-stage.js';
+import { meanOf, reportStage } from './report-stage.js';
 
 export async function mixAioli(rawInput: MixAioliInput): Promise<MixAioliResult> {
   const progress: MixAioliProgress = {
@@ -475,6 +475,7 @@ async function finish(run: MixingRun): Promise<MixAioliResult> {
     input: config,
     cache: config.training.cache,
     onStage: () => run.stage('report'),
+    headline: meanOf(val),
   });
   run.stage('manifest');
   const result = {

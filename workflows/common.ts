@@ -4,6 +4,7 @@ import {
   ActivityFailure,
   ApplicationFailure,
   ChildWorkflowFailure,
+  ParentClosePolicy,
   proxyActivities,
   upsertSearchAttributes,
   workflowInfo,
@@ -105,11 +106,40 @@ export async function surfaceFailures<T>(run: () => Promise<T>): Promise<T> {
   }
 }
 
-/** Marks the current stage in the search attributes (UI filter `RetortStage = "tokenize"`). */
+/** The user's dataset name this run was started under by its parent (`RetortDataset`), if any. */
+const inheritedDataset = (): string | undefined => {
+  const info = workflowInfo();
+  return info.parent ? info.typedSearchAttributes.get(RetortDataset) : undefined;
+};
+
+/**
+ * Start options of a pipeline's child: cancelled with its parent, a one-line summary and markdown
+ * details for the Web UI, and the parent's `RetortDataset` (the user's dataset name), which the
+ * child keeps, so filtering by dataset finds parent and children alike.
+ */
+export function childOptions(summary: string, details: string) {
+  const info = workflowInfo();
+  const dataset = info.typedSearchAttributes.get(RetortDataset);
+  return {
+    parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
+    staticSummary: summary,
+    staticDetails: [
+      details,
+      '',
+      `Child of **${info.workflowType}** \`${info.workflowId}\`${dataset ? ` on \`${dataset}\`` : ''}; the parent's report covers this stage.`,
+    ].join('\n'),
+    ...(dataset ? { typedSearchAttributes: [{ key: RetortDataset, value: dataset }] } : {}),
+  };
+}
+
+/**
+ * Marks the current stage in the search attributes (UI filter `RetortStage = "tokenize"`). A child
+ * keeps the dataset name its parent gave it rather than `dataset` (often a run key).
+ */
 export function enterStage(pipeline: string, dataset: string, stage: string): void {
   upsertSearchAttributes([
     { key: RetortPipeline, value: pipeline },
-    { key: RetortDataset, value: dataset },
+    { key: RetortDataset, value: inheritedDataset() ?? dataset },
     { key: RetortStage, value: stage },
   ]);
 }

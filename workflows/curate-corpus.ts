@@ -13,7 +13,6 @@
 import {
   ApplicationFailure,
   ChildWorkflowFailure,
-  ParentClosePolicy,
   executeChild,
   setCurrentDetails,
   setHandler,
@@ -36,6 +35,7 @@ import type { ReportContent } from '../schemas/report.js';
 import type { SelectWarmupInput, SelectWarmupResult } from '../schemas/gotd.js';
 import type { TrainModelResult, TrainingSpecInput } from '../schemas/training.js';
 import {
+  childOptions,
   computeActivities,
   currentRun,
   enterStage,
@@ -43,14 +43,26 @@ import {
   parseInput,
   surfaceFailures,
 } from './common.js';
-import { reportStage } from './report-stage.js';
+import { meanOf, reportStage } from './report-stage.js';
+
+/** What each child does for the curation (its summary in the Web UI). */
+const CHILD_ROLES: Record<string, string> = {
+  ingestCorpus: 'ingest the partition',
+  selectWarmup: 'warm-up selection',
+  mixAioli: 'Aioli-mixed training',
+  trainModel: 'training from scratch',
+  continualPretrain: 're-warmed continual pre-training',
+};
 
 /** One child per stage, id `<parent>/<stage>`; a child's non-retryable failure becomes this run's own. */
 const child = async <R>(type: string, stage: string, input: unknown): Promise<R> => {
   try {
     return await executeChild<(input: unknown) => Promise<R>>(type, {
       workflowId: `${workflowInfo().workflowId}/${stage}`,
-      parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
+      ...childOptions(
+        `${type} · ${CHILD_ROLES[type] ?? stage}`,
+        `**${type}**: the \`${stage}\` stage of a curation run.`,
+      ),
       args: [input],
     });
   } catch (err) {
@@ -338,6 +350,7 @@ async function report(
     contents: reportContents(ingested, selected, training, evaluation, partition, previous),
     input,
     cache: input.cache,
+    headline: meanOf(Object.values(evaluation.downstream)),
   });
   const manifest = await io.commitManifest({
     ...run,

@@ -14,7 +14,6 @@
 // `distillCvdd` (examples/distill-cvdd.json) is an alias: the same run with `method: 'cvdd'` implied.
 import {
   ApplicationFailure,
-  ParentClosePolicy,
   executeChild,
   setCurrentDetails,
   setHandler,
@@ -43,6 +42,7 @@ import { meanStd } from '../ml/eval/mean-std.js';
 import { progressQuery } from '../schemas/messages.js';
 import type { ReportContent } from '../schemas/report.js';
 import {
+  childOptions,
   computeActivities,
   currentRun,
   enterStage,
@@ -117,7 +117,10 @@ async function runDistillDataset(
   };
 
   /** The run's `report.html`, the last stage before the manifest. */
-  async function writeReport(contents: ReportContent[]): Promise<{ reportHtml?: ArtifactRef }> {
+  async function writeReport(
+    contents: ReportContent[],
+    accuracy: { method: string; mean: number } | undefined,
+  ): Promise<{ reportHtml?: ArtifactRef }> {
     return reportStage(io, {
       dataset: input.dataset,
       contents,
@@ -125,6 +128,8 @@ async function runDistillDataset(
       cache: input.cache,
       topLevelOnly: false,
       onStage: () => stage('report'),
+      // Headline: test accuracy (%) of students trained on the distilled set.
+      headline: accuracy && 100 * accuracy.mean,
     });
   }
 
@@ -138,7 +143,10 @@ async function runDistillDataset(
     stage('experts', expertsId);
     const experts = await executeChild<typeof trainExperts>('trainExperts', {
       workflowId: expertsId,
-      parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
+      ...childOptions(
+        `trainExperts · ${plan.experts.count} experts × ${plan.experts.epochs} epochs on ${input.dataset}`,
+        `**trainExperts**: expert training trajectories (θ every epoch) for ${cfg.method.toUpperCase()} at IPC ${cfg.ipc}.`,
+      ),
       args: [
         {
           train: images.train,
@@ -155,7 +163,10 @@ async function runDistillDataset(
     stage('distill', distillId);
     const d: DistillTrajectoryResult = await executeChild<typeof distillTrajectory>('distillTrajectory', {
       workflowId: distillId,
-      parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
+      ...childOptions(
+        `distillTrajectory · ${cfg.method.toUpperCase()} IPC ${cfg.ipc}, ${plan.iterations} iterations on ${input.dataset}`,
+        `**distillTrajectory**: ${cfg.method.toUpperCase()} outer iterations in resumable chunks of ${cfg.chunkIterations}.`,
+      ),
       args: [
         {
           config: plan.distill,
@@ -188,26 +199,32 @@ async function runDistillDataset(
     const { dataset: _dataset, source: _source, method: _method, ...settings } = cfg;
     const c = await executeChild<typeof distillCommittee>('distillCommittee', {
       workflowId: childId,
-      parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
+      ...childOptions(
+        `distillCommittee · CV-DD IPC ${cfg.ipc}, ${cfg.committee?.length ?? 4} members on ${input.dataset}`,
+        `**distillCommittee**: committee training, per-slot recovery by voting, relabelling and post-evaluation (${cfg.seeds} seeds).`,
+      ),
       args: [{ ...settings, train: images.train, test: images.test }],
     });
     const { manifest: committeeManifest, ...committee } = c;
-    const reportHtml = await writeReport([
-      {
-        kind: 'cvdd',
-        ipc: c.ipc,
-        distilled: c.distilled,
-        committee: c.committee.map(({ index, id, valAcc, prior, priorSource }) => ({
-          index,
-          id,
-          valAcc,
-          prior,
-          ...(priorSource ? { priorSource } : {}),
-        })),
-        recovery: c.recovery,
-        accuracy: c.accuracy,
-      },
-    ]);
+    const reportHtml = await writeReport(
+      [
+        {
+          kind: 'cvdd',
+          ipc: c.ipc,
+          distilled: c.distilled,
+          committee: c.committee.map(({ index, id, valAcc, prior, priorSource }) => ({
+            index,
+            id,
+            valAcc,
+            prior,
+            ...(priorSource ? { priorSource } : {}),
+          })),
+          recovery: c.recovery,
+          accuracy: c.accuracy,
+        },
+      ],
+      c.accuracy.find((a) => a.method === 'committee'),
+    );
     stage('manifest');
     const outputs = {
       images: { train: images.train, test: images.test },
@@ -319,16 +336,19 @@ async function runDistillDataset(
       cache: cfg.cache,
     });
 
-    const reportHtml = await writeReport([
-      {
-        kind: 'trajectory',
-        method: out.methodTag,
-        ipc: cfg.ipc,
-        distilled: out.distilled,
-        log: out.log,
-        accuracy,
-      },
-    ]);
+    const reportHtml = await writeReport(
+      [
+        {
+          kind: 'trajectory',
+          method: out.methodTag,
+          ipc: cfg.ipc,
+          distilled: out.distilled,
+          log: out.log,
+          accuracy,
+        },
+      ],
+      accuracy.find((a) => a.method !== 'random_real' && a.method !== 'full_data'),
+    );
 
     stage('manifest');
     const outputs = {

@@ -5,13 +5,7 @@
 // More workers on `retort-compute` finish the shards sooner; only refs cross Temporal. Each stage is
 // a function below, called in order by `selectWarmup`; the order of their activity calls is what
 // recorded histories replay, so it does not change.
-import {
-  ParentClosePolicy,
-  executeChild,
-  setCurrentDetails,
-  setHandler,
-  workflowInfo,
-} from '@temporalio/workflow';
+import { executeChild, setCurrentDetails, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { ArtifactRef } from '../schemas/artifact.js';
 import { progressQuery } from '../schemas/messages.js';
 import {
@@ -27,6 +21,7 @@ import {
 } from '../schemas/gotd.js';
 import type { TrainModelResult } from '../schemas/training.js';
 import {
+  childOptions,
   computeActivities,
   currentRun,
   enterStage,
@@ -186,7 +181,10 @@ async function fineTuneEmbedder(
   });
   const tuned = await executeChild<(spec: unknown) => Promise<TrainModelResult>>('trainModel', {
     workflowId: `${workflowInfo().workflowId}/finetune`,
-    parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
+    ...childOptions(
+      `trainModel · fine-tune the LM embedder, ${embedder.fineTuneSteps} steps`,
+      '**trainModel**: light fine-tuning of the LM embedder on the target texts before embedding (GOT-D §4.3).',
+    ),
     args: [
       {
         model: { kind: 'lm', config: data.model },
@@ -364,6 +362,7 @@ async function commit(
     ],
     input: recorded,
     cache: input.cache,
+    headline: summary.otCost?.after ?? null,
   });
   stage('manifest');
   const outputs = {

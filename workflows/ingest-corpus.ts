@@ -41,6 +41,7 @@ export async function ingestCorpus(rawInput: IngestCorpusInput): Promise<IngestC
       input,
       cache: input.cache,
       onStage: () => stage('report', 2),
+      headline: tokenized.groups.reduce((n, g) => n + (g.windows?.train ?? 0), 0),
     });
     stage('manifest', 2);
     const outputs = {

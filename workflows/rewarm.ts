@@ -158,6 +158,7 @@ export async function continualPretrain(
       input,
       cache: input.cache,
       onStage: () => stage('report'),
+      headline: curve.at(-1)?.downstream ?? null,
     });
     const manifest = await io.commitManifest({
       ...currentRun(),
