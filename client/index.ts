@@ -116,16 +116,20 @@ export function rootCause(err: unknown): { message: string; type?: string } {
 }
 
 /**
- * Markdown the Web UI shows under a run started here: what it is, the input's top-level settings, and
- * where its report will be.
+ * Markdown the Web UI shows under a run started here or by a schedule (`origin`): what it is, the
+ * input's top-level settings, and where its report will be.
  */
-export function staticDetails(type: WorkflowType, input: Record<string, unknown>): string {
+export function staticDetails(
+  type: WorkflowType,
+  input: Record<string, unknown>,
+  origin = 'started with the Retort client',
+): string {
   const highlights = Object.entries(input)
     .filter(([, v]) => ['string', 'number', 'boolean'].includes(typeof v))
     .slice(0, 12)
     .map(([k, v]) => `- \`${k}\`: ${String(v)}`);
   return [
-    `**${type}** started with the Retort client.`,
+    `**${type}** ${origin}.`,
     ...(highlights.length ? ['', ...highlights] : []),
     '',
     'Pipelines that write a report name its `report.html` `reportHtml` in their result (`retort report <workflowId>`).',

@@ -22,7 +22,6 @@ import {
   allHandlersFinished,
   condition,
   continueAsNew,
-  setCurrentDetails,
   setHandler,
   uuid4,
   workflowInfo,
@@ -49,6 +48,7 @@ import {
   enterStage,
   ioActivities,
   parseInput,
+  progressDisplay,
   surfaceFailures,
 } from './common.js';
 
@@ -225,13 +225,17 @@ class MixingRun {
       : `${this.baseKey}-x${fnv1a64(stableJson(this.interventions))}`;
   }
 
+  /** Current details, rolled up to a parent. */
+  private readonly show = progressDisplay();
+
   stage(s: MixAioliProgress['stage']): void {
     const { progress, groups, config } = this;
     progress.stage = s;
     enterStage('mixAioli', this.runKey(), s);
     const p = groups.map((g) => `${g} ${(progress.proportions[g] ?? 0).toFixed(3)}`).join(', ');
-    setCurrentDetails(
+    this.show(
       `**mixAioli** (${config.method}) \`${this.runKey()}\`: ${s}, round ${progress.round}/${this.totalRounds}, step ${progress.step}/${this.spec.totalSteps}; mixture ${p}; η ${this.eta}`,
+      { stage: s, done: progress.step, total: this.spec.totalSteps },
     );
   }
 

@@ -5,7 +5,10 @@ import {
   ApplicationFailure,
   ChildWorkflowFailure,
   ParentClosePolicy,
+  getExternalWorkflowHandle,
+  patched,
   proxyActivities,
+  setCurrentDetails,
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
@@ -13,6 +16,7 @@ import type { z } from 'zod';
 import type { ComputeActivities } from '../activities/compute.js';
 import type { IoActivities } from '../activities/index.js';
 import { withSummaries } from './activity-summaries.js';
+import { childProgressSignal } from '../schemas/messages.js';
 import {
   MAX_NAME_CHARS,
   NON_RETRYABLE_ERROR_TYPES,
@@ -104,6 +108,32 @@ export async function surfaceFailures<T>(run: () => Promise<T>): Promise<T> {
     }
     throw err;
   }
+}
+
+/**
+ * A run's progress display: `show(markdown, {stage, done, total})` sets its current details and, in a
+ * child, sends them to the parent (`childProgress`), whose progress query and details roll them up —
+ * on a new stage or every twentieth of `total`, not on every call. The signal is a command that
+ * recorded histories lack, hence `patched('progress-rollup')`; a parent that has closed is no error.
+ */
+export function progressDisplay() {
+  let last = '';
+  return (markdown: string, p: { stage: string; done: number; total: number }): void => {
+    setCurrentDetails(markdown);
+    const info = workflowInfo();
+    if (!info.parent) return;
+    const bucket = `${p.stage}|${p.total > 0 ? Math.floor((20 * p.done) / p.total) : p.done}`;
+    if (bucket === last || !patched('progress-rollup')) return;
+    last = bucket;
+    getExternalWorkflowHandle(info.parent.workflowId, info.parent.runId)
+      .signal(childProgressSignal, {
+        workflowId: info.workflowId,
+        workflowType: info.workflowType,
+        ...p,
+        details: markdown,
+      })
+      .catch(() => undefined);
+  };
 }
 
 /** The user's dataset name this run was started under by its parent (`RetortDataset`), if any. */

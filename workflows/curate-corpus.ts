@@ -30,7 +30,7 @@ import {
 } from '../schemas/curate.js';
 import type { IngestCorpusInput, IngestCorpusResult } from '../schemas/ingest.js';
 import type { MixAioliInput, MixAioliResult } from '../schemas/aioli.js';
-import { progressQuery } from '../schemas/messages.js';
+import { childProgressSignal, progressQuery } from '../schemas/messages.js';
 import type { ReportContent } from '../schemas/report.js';
 import type { SelectWarmupInput, SelectWarmupResult } from '../schemas/gotd.js';
 import type { TrainModelResult, TrainingSpecInput } from '../schemas/training.js';
@@ -82,7 +82,7 @@ const child = async <R>(type: string, stage: string, input: unknown): Promise<R>
 export async function curateCorpus(rawInput: CurateCorpusInput): Promise<CurateCorpusResult> {
   const progress: CurateProgress = { stage: 'validate', lineage: '', partition: null, generation: null };
   setHandler(progressQuery, () => ({ ...progress }), {
-    description: 'Stage, lineage, the partition this run ingests and its generation',
+    description: 'Stage, lineage, the partition this run ingests and its generation, the running child',
   });
   const input = parseInput(CurateCorpusInput, rawInput, 'curateCorpus');
   const lineage = input.lineage ?? input.dataset;
@@ -111,7 +111,19 @@ interface Curation {
   common: { seed: number; cache: boolean; profile: CurateCorpusConfig['profile'] };
 }
 
+/** Current details: the run's line, then its running child's (rolled up by the childProgress signal). */
+function showCurationDetails(lineage: string, progress: CurateProgress) {
+  const c = progress.childProgress;
+  setCurrentDetails(
+    `**curateCorpus** \`${lineage}\`: ${progress.stage}${progress.partition ? `, partition \`${progress.partition}\`` : ''}${progress.generation ? `, generation ${progress.generation}` : ''}${c ? `\n\n↳ ${c.details}` : ''}`,
+  );
+}
+
 function curation(input: CurateCorpusConfig, lineage: string, progress: CurateProgress): Curation {
+  setHandler(childProgressSignal, (p) => {
+    progress.childProgress = p;
+    showCurationDetails(lineage, progress);
+  });
   return {
     input,
     lineage,
@@ -120,10 +132,9 @@ function curation(input: CurateCorpusConfig, lineage: string, progress: CuratePr
     compute: computeActivities(input.profile),
     stage: (s) => {
       progress.stage = s;
+      progress.childProgress = null;
       enterStage('curateCorpus', input.dataset, s);
-      setCurrentDetails(
-        `**curateCorpus** \`${lineage}\`: ${s}${progress.partition ? `, partition \`${progress.partition}\`` : ''}${progress.generation ? `, generation ${progress.generation}` : ''}`,
-      );
+      showCurationDetails(lineage, progress);
     },
     common: { seed: input.seed, cache: input.cache, profile: input.profile },
   };

@@ -39,7 +39,7 @@ import {
 } from '../schemas/distill.js';
 import { type IngestImagesResult } from '../schemas/images.js';
 import { meanStd } from '../ml/eval/mean-std.js';
-import { progressQuery } from '../schemas/messages.js';
+import { childProgressSignal, progressQuery } from '../schemas/messages.js';
 import type { ReportContent } from '../schemas/report.js';
 import {
   childOptions,
@@ -90,6 +90,7 @@ async function runDistillDataset(
     stage: 'validate',
     evaluations: { done: 0, total: 0 },
     child: null,
+    childProgress: null,
   };
   setHandler(progressQuery, () => ({ ...progress, evaluations: { ...progress.evaluations } }), {
     description: 'Stage, running child workflow, evaluations done of total',
@@ -106,14 +107,23 @@ async function runDistillDataset(
   const io = ioActivities(input.profile);
   const compute = computeActivities(input.profile);
   const id = workflowInfo().workflowId;
+  // Current details: this run's line, then its running child's (rolled up by the childProgress signal).
+  const showDetails = () => {
+    const { stage: s, child, childProgress: c } = progress;
+    const ev = s === 'evaluate' ? ` (${progress.evaluations.done}/${progress.evaluations.total})` : '';
+    setCurrentDetails(
+      `**${workflow}** \`${input.dataset}\` ${input.method} IPC ${input.ipc}: ${s}${ev}${child ? ` — child \`${child}\`` : ''}${c && c.workflowId === child ? `\n\n↳ ${c.details}` : ''}`,
+    );
+  };
+  setHandler(childProgressSignal, (p) => {
+    progress.childProgress = p;
+    showDetails();
+  });
   const stage = (s: DistillDatasetProgress['stage'], child: string | null = null) => {
     progress.stage = s;
     progress.child = child;
     enterStage(workflow, input.dataset, s);
-    const ev = s === 'evaluate' ? ` (${progress.evaluations.done}/${progress.evaluations.total})` : '';
-    setCurrentDetails(
-      `**${workflow}** \`${input.dataset}\` ${input.method} IPC ${input.ipc}: ${s}${ev}${child ? ` — child \`${child}\`` : ''}`,
-    );
+    showDetails();
   };
 
   /** The run's `report.html`, the last stage before the manifest. */
@@ -206,6 +216,8 @@ async function runDistillDataset(
       args: [{ ...settings, train: images.train, test: images.test }],
     });
     const { manifest: committeeManifest, ...committee } = c;
+    // The committee evaluated in the child: its count is this run's too.
+    progress.evaluations = { done: c.evaluations.length, total: c.evaluations.length };
     const reportHtml = await writeReport(
       [
         {

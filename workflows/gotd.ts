@@ -5,7 +5,7 @@
 // More workers on `retort-compute` finish the shards sooner; only refs cross Temporal. Each stage is
 // a function below, called in order by `selectWarmup`; the order of their activity calls is what
 // recorded histories replay, so it does not change.
-import { executeChild, setCurrentDetails, setHandler, workflowInfo } from '@temporalio/workflow';
+import { executeChild, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { ArtifactRef } from '../schemas/artifact.js';
 import { progressQuery } from '../schemas/messages.js';
 import {
@@ -28,6 +28,7 @@ import {
   ioActivities,
   parseInput,
   surfaceFailures,
+  progressDisplay,
 } from './common.js';
 import { reportStage } from './report-stage.js';
 
@@ -80,10 +81,15 @@ export async function selectWarmup(rawInput: SelectWarmupInput): Promise<SelectW
 }
 
 function selection(input: Input, progress: SelectWarmupProgress): Selection {
+  const display = progressDisplay();
   const show = () => {
     const s = progress.shard.total ? ` (shard ${progress.shard.done}/${progress.shard.total})` : '';
     const rows = progress.poolRows === null ? '' : `, pool ${progress.poolRows} rows → K ${progress.budget}`;
-    setCurrentDetails(`**selectWarmup** \`${input.dataset}\`: ${progress.stage}${s}${rows}`);
+    display(`**selectWarmup** \`${input.dataset}\`: ${progress.stage}${s}${rows}`, {
+      stage: progress.stage,
+      done: progress.shard.done,
+      total: progress.shard.total,
+    });
   };
   return {
     input,

@@ -1,9 +1,16 @@
 // ingestCorpus: text groups → deterministic train/val/test splits → byte-level token windows →
 // per-group stats → run manifest. Only ArtifactRefs cross Temporal.
-import { setCurrentDetails, setHandler } from '@temporalio/workflow';
+import { setHandler } from '@temporalio/workflow';
 import { IngestCorpusInput, type IngestCorpusResult, type IngestProgress } from '../schemas/ingest.js';
 import { progressQuery } from '../schemas/messages.js';
-import { currentRun, enterStage, ioActivities, parseInput, surfaceFailures } from './common.js';
+import {
+  currentRun,
+  enterStage,
+  ioActivities,
+  parseInput,
+  surfaceFailures,
+  progressDisplay,
+} from './common.js';
 import { reportStage } from './report-stage.js';
 
 export async function ingestCorpus(rawInput: IngestCorpusInput): Promise<IngestCorpusResult> {
@@ -12,11 +19,16 @@ export async function ingestCorpus(rawInput: IngestCorpusInput): Promise<IngestC
   const input = parseInput(IngestCorpusInput, rawInput, 'ingestCorpus');
   const act = ioActivities(input.profile);
 
+  const show = progressDisplay();
   const stage = (s: IngestProgress['stage'], step: number) => {
     progress.stage = s;
     progress.step = step;
     enterStage('ingestCorpus', input.dataset, s);
-    setCurrentDetails(`**ingestCorpus** \`${input.dataset}\`: ${s} (${step}/${progress.total})`);
+    show(`**ingestCorpus** \`${input.dataset}\`: ${s} (${step}/${progress.total})`, {
+      stage: s,
+      done: step,
+      total: progress.total,
+    });
   };
 
   return surfaceFailures(async () => {

@@ -3,7 +3,7 @@
 // S may exceed this run), as the shared trainChunk loop (chunk-loop.ts; resumable from LATEST,
 // continue-as-new). The init checkpoint and every chunk end are evaluated on the upstream (old) and
 // downstream (new) validation windows: the forgetting and adaptation curves of the paper's figures.
-import { continueAsNew, setCurrentDetails, setHandler } from '@temporalio/workflow';
+import { continueAsNew, setHandler } from '@temporalio/workflow';
 import {
   ContinualPretrainCarry,
   ContinualPretrainInput,
@@ -22,6 +22,7 @@ import {
   ioActivities,
   parseInput,
   surfaceFailures,
+  progressDisplay,
 } from './common.js';
 import { reportStage } from './report-stage.js';
 
@@ -50,6 +51,7 @@ export async function continualPretrain(
   const compute = computeActivities(input.profile);
   const io = ioActivities(input.profile);
 
+  const show = progressDisplay();
   const stage = (s: ContinualPretrainProgress['stage']) => {
     progress.stage = s;
     enterStage('continualPretrain', input.dataset, s);
@@ -57,8 +59,13 @@ export async function continualPretrain(
       progress.upstream === null
         ? ''
         : `, upstream ${progress.upstream.toFixed(4)}, downstream ${progress.downstream!.toFixed(4)}`;
-    setCurrentDetails(
+    show(
       `**continualPretrain** \`${progress.runKey}\`: ${s}, step ${progress.step}/${progress.total}${losses}`,
+      {
+        stage: s,
+        done: progress.step,
+        total: progress.total,
+      },
     );
   };
 

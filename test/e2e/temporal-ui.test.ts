@@ -10,6 +10,7 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it, inject } from 'vitest';
 import { RetortClient } from '../../client/index.js';
 import type { TrajectoryDistillResult } from '../../schemas/distill.js';
+import { progressQuery } from '../../schemas/messages.js';
 import { RetortDataset, RetortHeadline } from '../../schemas/temporal.js';
 import { FileStore } from '../../storage/file-store.js';
 import { type DevServer, freePort, startDevServer } from '../../workers/dev-server.js';
@@ -132,5 +133,25 @@ describe('Temporal Web UI of a finished run', () => {
     const parent = await retort.client.workflow.getHandle(id).describe();
     const distilled = outcome.result!.accuracy.find((a) => a.method === 'datm')!;
     expect(parent.typedSearchAttributes.get(RetortHeadline)).toBeCloseTo(100 * distilled.mean, 9);
+
+    // Progress roll-up: each child sent its progress to the parent (signal childProgress), and the
+    // parent's progress query names the latest child report.
+    const history = await retort.client.workflow.getHandle(id).fetchHistory();
+    const senders = new Set(
+      (history.events ?? [])
+        .map((e) => e.workflowExecutionSignaledEventAttributes)
+        .filter((a) => a?.signalName === 'childProgress')
+        .map(
+          (a) =>
+            (JSON.parse(new TextDecoder().decode(a!.input!.payloads![0]!.data!)) as { workflowId: string })
+              .workflowId,
+        ),
+    );
+    expect([...senders].sort()).toEqual([`${id}/distill`, `${id}/experts`]);
+    const rolled = (await retort.client.workflow.getHandle(id).query(progressQuery)) as {
+      childProgress: { workflowId: string; workflowType: string; details: string } | null;
+    };
+    expect(rolled.childProgress?.workflowId).toMatch(new RegExp(`^${id}/(experts|distill)$`));
+    expect(rolled.childProgress?.details).toContain(`**${rolled.childProgress?.workflowType}**`);
   });
 });
