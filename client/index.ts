@@ -204,14 +204,17 @@ export class RetortClient {
     const handle = await this.start(type, input, options);
     const runId = handle.firstExecutionRunId;
     let timer: NodeJS.Timeout | undefined;
+    // A poll in flight when the run ends must not schedule another (it would keep the process alive).
+    let ended = false;
     if (options.onProgress) {
       const poll = async () => {
         try {
-          options.onProgress!(await handle.query(progressQuery));
+          const p = await handle.query(progressQuery);
+          if (!ended) options.onProgress!(p);
         } catch {
           // a query can fail while the first workflow task is pending: try again next tick
         }
-        timer = setTimeout(() => void poll(), options.pollMs ?? 1000);
+        if (!ended) timer = setTimeout(() => void poll(), options.pollMs ?? 1000);
       };
       void poll();
     }
@@ -227,6 +230,7 @@ export class RetortClient {
         error: rootCause(err),
       };
     } finally {
+      ended = true;
       clearTimeout(timer);
     }
   }
