@@ -47,12 +47,12 @@ export function startRuns(example?: string): StartRun[] {
     },
     {
       type: 'curateCorpus',
-      what: 'curation, first generation: speeches + novel, static mixture',
+      what: 'curation: speeches + novel, static mixture (from scratch on a new lineage)',
       input: firstGeneration(curate),
     },
     {
       type: 'curateCorpus',
-      what: 'curation, next generation: + code; GOT-D warm-up selection, Aioli mixing, LR re-warmed from the previous checkpoint',
+      what: 'curation, the lineage continued: + code; GOT-D warm-up selection, Aioli mixing, LR re-warmed from the previous checkpoint',
       input: curate,
     },
     {
