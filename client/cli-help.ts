@@ -58,6 +58,8 @@ A local Temporal dev server with Retort's search attributes; its log goes next t
 A worker polling the given queues; run as many as you like, on as many hosts (sharing RETORT_STORE).`,
   start: `usage: retort start [--exit] [--example FILE]
 
-What \`npm start\` runs: the dev server (unless one answers at TEMPORAL_ADDRESS), workers and the
-example pipeline; prints its report and Web UI link. Stays up on a terminal until Ctrl-C.`,
+What \`npm start\` runs: the dev server (unless one answers at TEMPORAL_ADDRESS), workers, then the
+ingest example, two generations of the curation example (the second with selection, Aioli mixing
+and a re-warmed LR) and the distillation example; prints each run's report and Web UI link.
+--example FILE runs that one input instead. Stays up on a terminal until Ctrl-C (not with --exit or CI).`,
 } as const;

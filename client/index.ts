@@ -116,16 +116,20 @@ export function rootCause(err: unknown): { message: string; type?: string } {
 }
 
 /**
- * Markdown the Web UI shows under a run started here: what it is, the input's top-level settings, and
- * where its report will be.
+ * Markdown the Web UI shows under a run started here or by a schedule (`origin`): what it is, the
+ * input's top-level settings, and where its report will be.
  */
-export function staticDetails(type: WorkflowType, input: Record<string, unknown>): string {
+export function staticDetails(
+  type: WorkflowType,
+  input: Record<string, unknown>,
+  origin = 'started with the Retort client',
+): string {
   const highlights = Object.entries(input)
     .filter(([, v]) => ['string', 'number', 'boolean'].includes(typeof v))
     .slice(0, 12)
     .map(([k, v]) => `- \`${k}\`: ${String(v)}`);
   return [
-    `**${type}** started with the Retort client.`,
+    `**${type}** ${origin}.`,
     ...(highlights.length ? ['', ...highlights] : []),
     '',
     'Pipelines that write a report name its `report.html` `reportHtml` in their result (`retort report <workflowId>`).',
@@ -200,14 +204,17 @@ export class RetortClient {
     const handle = await this.start(type, input, options);
     const runId = handle.firstExecutionRunId;
     let timer: NodeJS.Timeout | undefined;
+    // A poll in flight when the run ends must not schedule another (it would keep the process alive).
+    let ended = false;
     if (options.onProgress) {
       const poll = async () => {
         try {
-          options.onProgress!(await handle.query(progressQuery));
+          const p = await handle.query(progressQuery);
+          if (!ended) options.onProgress!(p);
         } catch {
           // a query can fail while the first workflow task is pending: try again next tick
         }
-        timer = setTimeout(() => void poll(), options.pollMs ?? 1000);
+        if (!ended) timer = setTimeout(() => void poll(), options.pollMs ?? 1000);
       };
       void poll();
     }
@@ -223,6 +230,7 @@ export class RetortClient {
         error: rootCause(err),
       };
     } finally {
+      ended = true;
       clearTimeout(timer);
     }
   }

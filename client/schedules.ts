@@ -16,6 +16,7 @@ import {
 } from '@temporalio/client';
 import { TASK_QUEUE } from '../schemas/temporal.js';
 import { WORKFLOW_INPUTS, type WorkflowType } from './workflow-types.js';
+import { staticDetails } from './index.js';
 
 export interface CreateScheduleOptions {
   scheduleId: string;
@@ -72,6 +73,11 @@ export async function createSchedule(client: Client, options: CreateScheduleOpti
         taskQueue: options.taskQueue ?? TASK_QUEUE,
         args: [options.input],
         staticSummary: `${workflowType} on schedule ${options.scheduleId}`,
+        staticDetails: staticDetails(
+          workflowType,
+          options.input,
+          `started by schedule \`${options.scheduleId}\``,
+        ),
       },
       policies: { overlap: ScheduleOverlapPolicy.SKIP, pauseOnFailure: true, catchupWindow: '1 minute' },
       state: { paused: options.paused ?? false, ...(options.note ? { note: options.note } : {}) },

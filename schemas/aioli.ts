@@ -215,10 +215,12 @@ export interface MixAioliResult {
   test: Record<string, number> | null;
   manifest: ArtifactRef;
   interventions: MixAioliCarry['interventions'];
+  /** `report.html` (proportions, per-group validation loss and Â per round); standalone runs only. */
+  reportHtml?: ArtifactRef;
 }
 
 export interface MixAioliProgress {
-  stage: 'validate' | 'reference' | 'train' | 'evaluate' | 'manifest' | 'done';
+  stage: 'validate' | 'reference' | 'train' | 'evaluate' | 'report' | 'manifest' | 'done';
   method: string;
   runKey: string;
   /** Rounds completed, of `rounds`. */

@@ -10,6 +10,7 @@ import { AioliSettings } from './aioli.js';
 import { TextTableInput } from './gotd.js';
 import { LmModelConfig, ScheduleSpec } from './training.js';
 import { Profile } from './temporal.js';
+import type { ChildProgress } from './messages.js';
 
 const positiveInt = z.number().int().positive();
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
@@ -229,4 +230,6 @@ export interface CurateProgress {
   lineage: string;
   partition: string | null;
   generation: number | null;
+  /** The running child's latest progress (stage, done/total, details line). */
+  childProgress?: ChildProgress | null;
 }

@@ -1,5 +1,6 @@
 // Dataset distillation: the distillDataset pipeline's input, result and progress, and the methods it
 // dispatches to (trajectory matching: schemas/trajectory-matching.ts; CV-DD: schemas/cvdd.ts).
+import type { ChildProgress } from './messages.js';
 import { z } from 'zod';
 import { ArtifactRef } from './artifact.js';
 import {
@@ -144,4 +145,6 @@ export interface DistillDatasetProgress {
   /** Evaluations done of total (stage evaluate). */
   evaluations: { done: number; total: number };
   child: string | null;
+  /** The running child's latest progress (its stage, done/total, details line). */
+  childProgress: ChildProgress | null;
 }

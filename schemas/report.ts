@@ -50,6 +50,12 @@ export interface MixingReportContent {
   history: ArtifactRef;
 }
 
+/** continualPretrain: upstream/downstream validation loss and the LR per step (its `metrics` history table). */
+export interface ContinualReportContent {
+  kind: 'continual';
+  metrics: ArtifactRef;
+}
+
 /** curateCorpus: loss per group on this partition's validation windows and the previous one's. */
 export interface CurateEvaluationReportContent {
   kind: 'curateEvaluation';
@@ -71,6 +77,7 @@ export type ReportContent =
   | IngestReportContent
   | SelectWarmupReportContent
   | MixingReportContent
+  | ContinualReportContent
   | CurateEvaluationReportContent
   | CurationReportContent;
 

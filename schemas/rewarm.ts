@@ -97,10 +97,12 @@ export interface ContinualPretrainResult {
   /** The curve as a `history` table (keys upstream_val, downstream_val, train, lr) and the LR schedule. */
   metrics: ArtifactRef;
   manifest: ArtifactRef;
+  /** `report.html` (upstream/downstream loss with the LR); standalone runs only. */
+  reportHtml?: ArtifactRef;
 }
 
 export interface ContinualPretrainProgress {
-  stage: 'validate' | 'evaluate-init' | 'train' | 'manifest' | 'done';
+  stage: 'validate' | 'evaluate-init' | 'train' | 'report' | 'manifest' | 'done';
   runKey: string;
   step: number;
   total: number;

@@ -10,7 +10,12 @@ export const COMPUTE_TASK_QUEUE = 'retort-compute';
 export const RetortPipeline = defineSearchAttributeKey('RetortPipeline', SearchAttributeType.KEYWORD);
 export const RetortStage = defineSearchAttributeKey('RetortStage', SearchAttributeType.KEYWORD);
 export const RetortDataset = defineSearchAttributeKey('RetortDataset', SearchAttributeType.KEYWORD);
-export const SEARCH_ATTRIBUTES = [RetortPipeline, RetortStage, RetortDataset] as const;
+/**
+ * The pipeline's headline figure, set once when it finishes (README, _Temporal UI_, says which figure
+ * each pipeline reports), so runs can be sorted and filtered by outcome (`RetortHeadline > 60`).
+ */
+export const RetortHeadline = defineSearchAttributeKey('RetortHeadline', SearchAttributeType.DOUBLE);
+export const SEARCH_ATTRIBUTES = [RetortPipeline, RetortStage, RetortDataset, RetortHeadline] as const;
 /** Set by Temporal on every run a Schedule starts (backfills and triggers too): its nominal time. */
 export const TemporalScheduledStartTime = defineSearchAttributeKey(
   'TemporalScheduledStartTime',

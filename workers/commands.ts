@@ -1,14 +1,13 @@
 // CLI commands that start things: `retort doctor|server|worker|start`.
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { dirname, join, resolve } from 'node:path';
 import { Connection } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
 import { temporalSettings } from '../client/connection.js';
-import { RetortClient } from '../client/index.js';
+import { RetortClient, type RunOutcome } from '../client/index.js';
 import { HELP } from '../client/cli-help.js';
-import { UserError, parseCommand, serverUnreachable } from '../client/cli-support.js';
+import { UserError, parseCommand, serverUnreachable, uiBase } from '../client/cli-support.js';
 import { writeRunReport } from '../client/report.js';
 import { openStore } from '../storage/open.js';
 import { FileStore } from '../storage/file-store.js';
@@ -17,6 +16,7 @@ import { S3Store } from '../storage/s3-store.js';
 import { backendSelfTest, initBackend, measureGflops } from './backend.js';
 import { TEMPORAL_CLI_VERSION, findTemporalCli, startDevServer } from './dev-server.js';
 import { installRuntime, metricsAddress } from './metrics.js';
+import { runAndReport, startRuns } from './start-runs.js';
 import { type QueueName, createWorkers } from './workers.js';
 
 // Same settings as the `temporal` CLI: temporal.toml profile, TEMPORAL_ADDRESS, TEMPORAL_API_KEY, TLS…
@@ -218,7 +218,7 @@ export async function start(args: string[]) {
   const metrics = installRuntime({ metricsAddress: metricsAddress(), logLevel: 'WARN' });
   const addr = address();
   let srv: Awaited<ReturnType<typeof startDevServer>> | undefined;
-  let uiUrl = process.env.RETORT_UI_URL ?? 'http://127.0.0.1:8233';
+  let uiUrl = uiBase();
   if (await reachable(addr)) {
     console.log(`using the Temporal server at ${addr}`);
   } else {
@@ -241,31 +241,19 @@ export async function start(args: string[]) {
   );
 
   const retort = await RetortClient.connect({ address: addr });
-  const example = values.example ?? 'examples/ingest-corpus.json';
-  const input = JSON.parse(readFileSync(example, 'utf8')) as Record<string, unknown>;
-  console.log(`running ${example} …`);
-  const live = process.stderr.isTTY;
-  const outcome = await retort.run('ingestCorpus', input, {
-    onProgress: (p) => {
-      const line = `  ${String(p.stage)} ${String(p.step)}/${String(p.total)}`;
-      if (live) process.stderr.write(`\r\x1b[2K${line}`);
-    },
-  });
-  if (live) process.stderr.write('\n');
-  const runUrl = `${uiUrl}/namespaces/${namespace()}/workflows/${encodeURIComponent(outcome.workflowId)}`;
-  if (outcome.status === 'COMPLETED') {
-    // The pipeline commits its own report.html; runs from before that get one from their manifest.
-    const committed = (outcome.result as { reportHtml?: { uri: string } }).reportHtml?.uri;
-    const report =
-      committed ??
-      (await writeRunReport(store, outcome.workflowId, outcome.result as Record<string, unknown>));
-    console.log(`ingestCorpus COMPLETED\n  Web UI: ${runUrl}\n  report: ${report}`);
-  } else {
-    console.error(
-      `ingestCorpus ${outcome.status}: ${outcome.error?.type ?? ''} ${outcome.error?.message ?? ''}\n  Web UI: ${runUrl}`,
-    );
-    process.exitCode = 1;
+  const runUrl = (id: string) => `${uiUrl}/namespaces/${namespace()}/workflows/${encodeURIComponent(id)}`;
+  // The pipeline commits its own report.html; runs from before that get one from their manifest.
+  const reportOf = async (outcome: RunOutcome) =>
+    (outcome.result as { reportHtml?: { uri: string } }).reportHtml?.uri ??
+    (await writeRunReport(store, outcome.workflowId, outcome.result as Record<string, unknown>));
+  const t0 = Date.now();
+  for (const run of startRuns(values.example)) {
+    if (!(await runAndReport(retort, run, runUrl, reportOf))) {
+      process.exitCode = 1;
+      break;
+    }
   }
+  console.log(`\n${process.exitCode ? 'stopped' : 'done'} after ${((Date.now() - t0) / 1000).toFixed(0)} s`);
   await retort.close();
 
   const stay = !values.exit && process.stdout.isTTY && !process.env.CI;

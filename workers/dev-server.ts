@@ -85,6 +85,10 @@ export async function waitForServer(
   throw new Error(`Temporal dev server at ${address} not ready after ${timeoutMs} ms: ${String(lastError)}`);
 }
 
+/** temporal.api.enums.v1.IndexedValueType and the `temporal` CLI's names, for the types Retort uses. */
+const INDEXED_VALUE_TYPE = { KEYWORD: 2, DOUBLE: 4 } as const;
+const CLI_TYPE = { KEYWORD: 'Keyword', DOUBLE: 'Double' } as const;
+
 /**
  * Registers Retort's search attributes if the namespace lacks them: `--search-attribute` flags only
  * apply when a `--db-filename` database is first created, so an older database needs this.
@@ -97,8 +101,7 @@ export async function ensureSearchAttributes(address: string, namespace = 'defau
     if (missing.length) {
       await conn.operatorService.addSearchAttributes({
         namespace,
-        // 2 = INDEXED_VALUE_TYPE_KEYWORD (temporal.api.enums.v1.IndexedValueType)
-        searchAttributes: Object.fromEntries(missing.map((k) => [k.name, 2])),
+        searchAttributes: Object.fromEntries(missing.map((k) => [k.name, INDEXED_VALUE_TYPE[k.type]])),
       });
     }
     return missing.map((k) => k.name);
@@ -135,7 +138,7 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
     mkdirSync(dirname(options.dbFilename), { recursive: true });
     args.push('--db-filename', options.dbFilename);
   }
-  for (const key of SEARCH_ATTRIBUTES) args.push('--search-attribute', `${key.name}=Keyword`);
+  for (const key of SEARCH_ATTRIBUTES) args.push('--search-attribute', `${key.name}=${CLI_TYPE[key.type]}`);
   const dyn = {
     'frontend.enableUpdateWorkflowExecution': true,
     'frontend.enableUpdateWorkflowExecutionAsyncAccepted': true,

@@ -16,12 +16,12 @@
 // provider state when Temporal suggests it (or every `roundsPerRun` rounds).
 //
 // `mixAioli` reads as the loop; its stages are functions below over one `MixingRun` (the state a run
-// carries). The order of their activity calls is what recorded histories replay, so it does not change.
+// carries). The order of their activity calls is what recorded histories replay, so it does not change
+// (the report stage, run after them, is behind `patched('report-stage')`).
 import {
   allHandlersFinished,
   condition,
   continueAsNew,
-  setCurrentDetails,
   setHandler,
   uuid4,
   workflowInfo,
@@ -48,6 +48,7 @@ import {
   enterStage,
   ioActivities,
   parseInput,
+  progressDisplay,
   surfaceFailures,
 } from './common.js';
 
@@ -61,6 +62,7 @@ import {
   objectiveOf,
   priorStepsOf,
 } from './aioli-config.js';
+import { meanOf, reportStage } from './report-stage.js';
 
 export async function mixAioli(rawInput: MixAioliInput): Promise<MixAioliResult> {
   const progress: MixAioliProgress = {
@@ -223,13 +225,17 @@ class MixingRun {
       : `${this.baseKey}-x${fnv1a64(stableJson(this.interventions))}`;
   }
 
+  /** Current details, rolled up to a parent. */
+  private readonly show = progressDisplay();
+
   stage(s: MixAioliProgress['stage']): void {
     const { progress, groups, config } = this;
     progress.stage = s;
     enterStage('mixAioli', this.runKey(), s);
     const p = groups.map((g) => `${g} ${(progress.proportions[g] ?? 0).toFixed(3)}`).join(', ');
-    setCurrentDetails(
+    this.show(
       `**mixAioli** (${config.method}) \`${this.runKey()}\`: ${s}, round ${progress.round}/${this.totalRounds}, step ${progress.step}/${this.spec.totalSteps}; mixture ${p}; η ${this.eta}`,
+      { stage: s, done: progress.step, total: this.spec.totalSteps },
     );
   }
 
@@ -466,6 +472,15 @@ async function finish(run: MixingRun): Promise<MixAioliResult> {
   if (test) run.rows.push(...groups.map((g, i) => ({ step, key: `final_test_loss/${g}`, value: test[i]! })));
   const historyRef = await run.commitHistory();
 
+  // Standalone runs only: under curateCorpus the parent's report holds these plots.
+  const report = await reportStage(run.io, {
+    dataset: run.runKey(),
+    contents: [{ kind: 'mixing', history: historyRef }],
+    input: config,
+    cache: config.training.cache,
+    onStage: () => run.stage('report'),
+    headline: meanOf(val),
+  });
   run.stage('manifest');
   const result = {
     runKey: run.runKey(),
@@ -478,6 +493,7 @@ async function finish(run: MixingRun): Promise<MixAioliResult> {
     val: byGroup(groups, val),
     test: test && byGroup(groups, test),
     interventions: run.interventions,
+    ...report,
   };
   const manifest = await run.io.commitManifest({ ...currentRun(), input: config, outputs: result });
   run.stage('done');

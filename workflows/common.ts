@@ -4,7 +4,11 @@ import {
   ActivityFailure,
   ApplicationFailure,
   ChildWorkflowFailure,
+  ParentClosePolicy,
+  getExternalWorkflowHandle,
+  patched,
   proxyActivities,
+  setCurrentDetails,
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
@@ -12,6 +16,7 @@ import type { z } from 'zod';
 import type { ComputeActivities } from '../activities/compute.js';
 import type { IoActivities } from '../activities/index.js';
 import { withSummaries } from './activity-summaries.js';
+import { childProgressSignal } from '../schemas/messages.js';
 import {
   MAX_NAME_CHARS,
   NON_RETRYABLE_ERROR_TYPES,
@@ -105,11 +110,66 @@ export async function surfaceFailures<T>(run: () => Promise<T>): Promise<T> {
   }
 }
 
-/** Marks the current stage in the search attributes (UI filter `RetortStage = "tokenize"`). */
+/**
+ * A run's progress display: `show(markdown, {stage, done, total})` sets its current details and, in a
+ * child, sends them to the parent (`childProgress`), whose progress query and details roll them up —
+ * on a new stage or every twentieth of `total`, not on every call. The signal is a command that
+ * recorded histories lack, hence `patched('progress-rollup')`; a parent that has closed is no error.
+ */
+export function progressDisplay() {
+  let last = '';
+  return (markdown: string, p: { stage: string; done: number; total: number }): void => {
+    setCurrentDetails(markdown);
+    const info = workflowInfo();
+    if (!info.parent) return;
+    const bucket = `${p.stage}|${p.total > 0 ? Math.floor((20 * p.done) / p.total) : p.done}`;
+    if (bucket === last || !patched('progress-rollup')) return;
+    last = bucket;
+    getExternalWorkflowHandle(info.parent.workflowId, info.parent.runId)
+      .signal(childProgressSignal, {
+        workflowId: info.workflowId,
+        workflowType: info.workflowType,
+        ...p,
+        details: markdown,
+      })
+      .catch(() => undefined);
+  };
+}
+
+/** The user's dataset name this run was started under by its parent (`RetortDataset`), if any. */
+const inheritedDataset = (): string | undefined => {
+  const info = workflowInfo();
+  return info.parent ? info.typedSearchAttributes.get(RetortDataset) : undefined;
+};
+
+/**
+ * Start options of a pipeline's child: cancelled with its parent, a one-line summary and markdown
+ * details for the Web UI, and the parent's `RetortDataset` (the user's dataset name), which the
+ * child keeps, so filtering by dataset finds parent and children alike.
+ */
+export function childOptions(summary: string, details: string) {
+  const info = workflowInfo();
+  const dataset = info.typedSearchAttributes.get(RetortDataset);
+  return {
+    parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
+    staticSummary: summary,
+    staticDetails: [
+      details,
+      '',
+      `Child of **${info.workflowType}** \`${info.workflowId}\`${dataset ? ` on \`${dataset}\`` : ''}; the parent's report covers this stage.`,
+    ].join('\n'),
+    ...(dataset ? { typedSearchAttributes: [{ key: RetortDataset, value: dataset }] } : {}),
+  };
+}
+
+/**
+ * Marks the current stage in the search attributes (UI filter `RetortStage = "tokenize"`). A child
+ * keeps the dataset name its parent gave it rather than `dataset` (often a run key).
+ */
 export function enterStage(pipeline: string, dataset: string, stage: string): void {
   upsertSearchAttributes([
     { key: RetortPipeline, value: pipeline },
-    { key: RetortDataset, value: dataset },
+    { key: RetortDataset, value: inheritedDataset() ?? dataset },
     { key: RetortStage, value: stage },
   ]);
 }

@@ -18,7 +18,6 @@
 import {
   ApplicationFailure,
   ChildWorkflowFailure,
-  ParentClosePolicy,
   executeChild,
   patched,
   setCurrentDetails,
@@ -39,11 +38,12 @@ import {
 import type { IngestCorpusInput, IngestCorpusResult, TextSource } from '../schemas/ingest.js';
 import { TemporalScheduledStartTime } from '../schemas/temporal.js';
 import type { MixAioliInput, MixAioliResult } from '../schemas/aioli.js';
-import { progressQuery } from '../schemas/messages.js';
+import { childProgressSignal, progressQuery } from '../schemas/messages.js';
 import type { ReportContent } from '../schemas/report.js';
 import type { SelectWarmupInput, SelectWarmupResult } from '../schemas/gotd.js';
 import type { TrainModelResult, TrainingSpecInput } from '../schemas/training.js';
 import {
+  childOptions,
   computeActivities,
   currentRun,
   enterStage,
@@ -51,14 +51,26 @@ import {
   parseInput,
   surfaceFailures,
 } from './common.js';
-import { reportStage } from './report-stage.js';
+import { meanOf, reportStage } from './report-stage.js';
+
+/** What each child does for the curation (its summary in the Web UI). */
+const CHILD_ROLES: Record<string, string> = {
+  ingestCorpus: 'ingest the partition',
+  selectWarmup: 'warm-up selection',
+  mixAioli: 'Aioli-mixed training',
+  trainModel: 'training from scratch',
+  continualPretrain: 're-warmed continual pre-training',
+};
 
 /** One child per stage, id `<parent>/<stage>`; a child's non-retryable failure becomes this run's own. */
 const child = async <R>(type: string, stage: string, input: unknown): Promise<R> => {
   try {
     return await executeChild<(input: unknown) => Promise<R>>(type, {
       workflowId: `${workflowInfo().workflowId}/${stage}`,
-      parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
+      ...childOptions(
+        `${type} · ${CHILD_ROLES[type] ?? stage}`,
+        `**${type}**: the \`${stage}\` stage of a curation run.`,
+      ),
       args: [input],
     });
   } catch (err) {
@@ -78,7 +90,7 @@ const child = async <R>(type: string, stage: string, input: unknown): Promise<R>
 export async function curateCorpus(rawInput: CurateCorpusInput): Promise<CurateCorpusResult> {
   const progress: CurateProgress = { stage: 'validate', lineage: '', partition: null, generation: null };
   setHandler(progressQuery, () => ({ ...progress }), {
-    description: 'Stage, lineage, the partition this run ingests and its generation',
+    description: 'Stage, lineage, the partition this run ingests and its generation, the running child',
   });
   const input = parseInput(CurateCorpusInput, rawInput, 'curateCorpus');
   const lineage = input.lineage ?? input.dataset;
@@ -107,7 +119,19 @@ interface Curation {
   common: { seed: number; cache: boolean; profile: CurateCorpusConfig['profile'] };
 }
 
+/** Current details: the run's line, then its running child's (rolled up by the childProgress signal). */
+function showCurationDetails(lineage: string, progress: CurateProgress) {
+  const c = progress.childProgress;
+  setCurrentDetails(
+    `**curateCorpus** \`${lineage}\`: ${progress.stage}${progress.partition ? `, partition \`${progress.partition}\`` : ''}${progress.generation ? `, generation ${progress.generation}` : ''}${c ? `\n\n↳ ${c.details}` : ''}`,
+  );
+}
+
 function curation(input: CurateCorpusConfig, lineage: string, progress: CurateProgress): Curation {
+  setHandler(childProgressSignal, (p) => {
+    progress.childProgress = p;
+    showCurationDetails(lineage, progress);
+  });
   return {
     input,
     lineage,
@@ -116,10 +140,9 @@ function curation(input: CurateCorpusConfig, lineage: string, progress: CuratePr
     compute: computeActivities(input.profile),
     stage: (s) => {
       progress.stage = s;
+      progress.childProgress = null;
       enterStage('curateCorpus', input.dataset, s);
-      setCurrentDetails(
-        `**curateCorpus** \`${lineage}\`: ${s}${progress.partition ? `, partition \`${progress.partition}\`` : ''}${progress.generation ? `, generation ${progress.generation}` : ''}`,
-      );
+      showCurationDetails(lineage, progress);
     },
     common: { seed: input.seed, cache: input.cache, profile: input.profile },
   };
@@ -439,6 +462,7 @@ async function report(
     contents: reportContents(ingested, selected, training, evaluation, partition, previous),
     input,
     cache: input.cache,
+    headline: meanOf(Object.values(evaluation.downstream)),
   });
   const manifest = await io.commitManifest({
     ...run,

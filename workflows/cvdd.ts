@@ -12,7 +12,7 @@
 // History stays small (members (×2 with single-model priors) + ipc × ⌈iterations / chunkIterations⌉ +
 // 2·seeds activities), so there is no continueAsNew here; a crashed worker costs at most one chunk of
 // one slot (or one prior pipeline).
-import { setCurrentDetails, setHandler, uuid4 } from '@temporalio/workflow';
+import { setHandler, uuid4 } from '@temporalio/workflow';
 import type { ArtifactRef } from '../schemas/artifact.js';
 import {
   type CommitteeMemberRef,
@@ -33,6 +33,7 @@ import {
   ioActivities,
   parseInput,
   surfaceFailures,
+  progressDisplay,
 } from './common.js';
 
 function accuracyOf(method: CvddAccuracy['method'], results: PostEvalCommitteeResult[]): CvddAccuracy {
@@ -82,12 +83,20 @@ export async function distillCommittee(raw: DistillCommitteeRaw): Promise<Distil
   progress.members.total = input.committee.length;
   progress.recovery.slots = input.ipc;
 
+  const show = progressDisplay();
   const stage = (s: DistillCommitteeProgress['stage']) => {
     progress.stage = s;
     enterStage('distillCommittee', runKey, s);
     const r = progress.recovery;
-    setCurrentDetails(
+    // Done/total over every unit of work: members, priors, recovery iterations, evaluations.
+    const units = [progress.members, progress.priors, r, progress.evaluations];
+    show(
       `**distillCommittee** \`${runKey}\`: ${s}; members ${progress.members.done}/${progress.members.total}, priors ${progress.priors.done}/${progress.priors.total}, recovery ${r.done}/${r.total || '?'} iterations (${r.slotsDone}/${r.slots} slots), evaluations ${progress.evaluations.done}/${progress.evaluations.total}`,
+      {
+        stage: s,
+        done: units.reduce((n, u) => n + u.done, 0),
+        total: units.reduce((n, u) => n + u.total, 0),
+      },
     );
   };
 

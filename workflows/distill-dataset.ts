@@ -14,7 +14,6 @@
 // `distillCvdd` (examples/distill-cvdd.json) is an alias: the same run with `method: 'cvdd'` implied.
 import {
   ApplicationFailure,
-  ParentClosePolicy,
   executeChild,
   setCurrentDetails,
   setHandler,
@@ -40,9 +39,10 @@ import {
 } from '../schemas/distill.js';
 import { type IngestImagesResult } from '../schemas/images.js';
 import { meanStd } from '../ml/eval/mean-std.js';
-import { progressQuery } from '../schemas/messages.js';
+import { childProgressSignal, progressQuery } from '../schemas/messages.js';
 import type { ReportContent } from '../schemas/report.js';
 import {
+  childOptions,
   computeActivities,
   currentRun,
   enterStage,
@@ -90,6 +90,7 @@ async function runDistillDataset(
     stage: 'validate',
     evaluations: { done: 0, total: 0 },
     child: null,
+    childProgress: null,
   };
   setHandler(progressQuery, () => ({ ...progress, evaluations: { ...progress.evaluations } }), {
     description: 'Stage, running child workflow, evaluations done of total',
@@ -106,18 +107,30 @@ async function runDistillDataset(
   const io = ioActivities(input.profile);
   const compute = computeActivities(input.profile);
   const id = workflowInfo().workflowId;
+  // Current details: this run's line, then its running child's (rolled up by the childProgress signal).
+  const showDetails = () => {
+    const { stage: s, child, childProgress: c } = progress;
+    const ev = s === 'evaluate' ? ` (${progress.evaluations.done}/${progress.evaluations.total})` : '';
+    setCurrentDetails(
+      `**${workflow}** \`${input.dataset}\` ${input.method} IPC ${input.ipc}: ${s}${ev}${child ? ` — child \`${child}\`` : ''}${c && c.workflowId === child ? `\n\n↳ ${c.details}` : ''}`,
+    );
+  };
+  setHandler(childProgressSignal, (p) => {
+    progress.childProgress = p;
+    showDetails();
+  });
   const stage = (s: DistillDatasetProgress['stage'], child: string | null = null) => {
     progress.stage = s;
     progress.child = child;
     enterStage(workflow, input.dataset, s);
-    const ev = s === 'evaluate' ? ` (${progress.evaluations.done}/${progress.evaluations.total})` : '';
-    setCurrentDetails(
-      `**${workflow}** \`${input.dataset}\` ${input.method} IPC ${input.ipc}: ${s}${ev}${child ? ` — child \`${child}\`` : ''}`,
-    );
+    showDetails();
   };
 
   /** The run's `report.html`, the last stage before the manifest. */
-  async function writeReport(contents: ReportContent[]): Promise<{ reportHtml?: ArtifactRef }> {
+  async function writeReport(
+    contents: ReportContent[],
+    accuracy: { method: string; mean: number } | undefined,
+  ): Promise<{ reportHtml?: ArtifactRef }> {
     return reportStage(io, {
       dataset: input.dataset,
       contents,
@@ -125,6 +138,8 @@ async function runDistillDataset(
       cache: input.cache,
       topLevelOnly: false,
       onStage: () => stage('report'),
+      // Headline: test accuracy (%) of students trained on the distilled set.
+      headline: accuracy && 100 * accuracy.mean,
     });
   }
 
@@ -138,7 +153,10 @@ async function runDistillDataset(
     stage('experts', expertsId);
     const experts = await executeChild<typeof trainExperts>('trainExperts', {
       workflowId: expertsId,
-      parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
+      ...childOptions(
+        `trainExperts · ${plan.experts.count} experts × ${plan.experts.epochs} epochs on ${input.dataset}`,
+        `**trainExperts**: expert training trajectories (θ every epoch) for ${cfg.method.toUpperCase()} at IPC ${cfg.ipc}.`,
+      ),
       args: [
         {
           train: images.train,
@@ -155,7 +173,10 @@ async function runDistillDataset(
     stage('distill', distillId);
     const d: DistillTrajectoryResult = await executeChild<typeof distillTrajectory>('distillTrajectory', {
       workflowId: distillId,
-      parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
+      ...childOptions(
+        `distillTrajectory · ${cfg.method.toUpperCase()} IPC ${cfg.ipc}, ${plan.iterations} iterations on ${input.dataset}`,
+        `**distillTrajectory**: ${cfg.method.toUpperCase()} outer iterations in resumable chunks of ${cfg.chunkIterations}.`,
+      ),
       args: [
         {
           config: plan.distill,
@@ -188,26 +209,34 @@ async function runDistillDataset(
     const { dataset: _dataset, source: _source, method: _method, ...settings } = cfg;
     const c = await executeChild<typeof distillCommittee>('distillCommittee', {
       workflowId: childId,
-      parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
+      ...childOptions(
+        `distillCommittee · CV-DD IPC ${cfg.ipc}, ${cfg.committee?.length ?? 4} members on ${input.dataset}`,
+        `**distillCommittee**: committee training, per-slot recovery by voting, relabelling and post-evaluation (${cfg.seeds} seeds).`,
+      ),
       args: [{ ...settings, train: images.train, test: images.test }],
     });
     const { manifest: committeeManifest, ...committee } = c;
-    const reportHtml = await writeReport([
-      {
-        kind: 'cvdd',
-        ipc: c.ipc,
-        distilled: c.distilled,
-        committee: c.committee.map(({ index, id, valAcc, prior, priorSource }) => ({
-          index,
-          id,
-          valAcc,
-          prior,
-          ...(priorSource ? { priorSource } : {}),
-        })),
-        recovery: c.recovery,
-        accuracy: c.accuracy,
-      },
-    ]);
+    // The committee evaluated in the child: its count is this run's too.
+    progress.evaluations = { done: c.evaluations.length, total: c.evaluations.length };
+    const reportHtml = await writeReport(
+      [
+        {
+          kind: 'cvdd',
+          ipc: c.ipc,
+          distilled: c.distilled,
+          committee: c.committee.map(({ index, id, valAcc, prior, priorSource }) => ({
+            index,
+            id,
+            valAcc,
+            prior,
+            ...(priorSource ? { priorSource } : {}),
+          })),
+          recovery: c.recovery,
+          accuracy: c.accuracy,
+        },
+      ],
+      c.accuracy.find((a) => a.method === 'committee'),
+    );
     stage('manifest');
     const outputs = {
       images: { train: images.train, test: images.test },
@@ -319,16 +348,19 @@ async function runDistillDataset(
       cache: cfg.cache,
     });
 
-    const reportHtml = await writeReport([
-      {
-        kind: 'trajectory',
-        method: out.methodTag,
-        ipc: cfg.ipc,
-        distilled: out.distilled,
-        log: out.log,
-        accuracy,
-      },
-    ]);
+    const reportHtml = await writeReport(
+      [
+        {
+          kind: 'trajectory',
+          method: out.methodTag,
+          ipc: cfg.ipc,
+          distilled: out.distilled,
+          log: out.log,
+          accuracy,
+        },
+      ],
+      accuracy.find((a) => a.method !== 'random_real' && a.method !== 'full_data'),
+    );
 
     stage('manifest');
     const outputs = {

@@ -5,13 +5,7 @@
 // More workers on `retort-compute` finish the shards sooner; only refs cross Temporal. Each stage is
 // a function below, called in order by `selectWarmup`; the order of their activity calls is what
 // recorded histories replay, so it does not change.
-import {
-  ParentClosePolicy,
-  executeChild,
-  setCurrentDetails,
-  setHandler,
-  workflowInfo,
-} from '@temporalio/workflow';
+import { executeChild, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { ArtifactRef } from '../schemas/artifact.js';
 import { progressQuery } from '../schemas/messages.js';
 import {
@@ -27,12 +21,14 @@ import {
 } from '../schemas/gotd.js';
 import type { TrainModelResult } from '../schemas/training.js';
 import {
+  childOptions,
   computeActivities,
   currentRun,
   enterStage,
   ioActivities,
   parseInput,
   surfaceFailures,
+  progressDisplay,
 } from './common.js';
 import { reportStage } from './report-stage.js';
 
@@ -85,10 +81,15 @@ export async function selectWarmup(rawInput: SelectWarmupInput): Promise<SelectW
 }
 
 function selection(input: Input, progress: SelectWarmupProgress): Selection {
+  const display = progressDisplay();
   const show = () => {
     const s = progress.shard.total ? ` (shard ${progress.shard.done}/${progress.shard.total})` : '';
     const rows = progress.poolRows === null ? '' : `, pool ${progress.poolRows} rows → K ${progress.budget}`;
-    setCurrentDetails(`**selectWarmup** \`${input.dataset}\`: ${progress.stage}${s}${rows}`);
+    display(`**selectWarmup** \`${input.dataset}\`: ${progress.stage}${s}${rows}`, {
+      stage: progress.stage,
+      done: progress.shard.done,
+      total: progress.shard.total,
+    });
   };
   return {
     input,
@@ -186,7 +187,10 @@ async function fineTuneEmbedder(
   });
   const tuned = await executeChild<(spec: unknown) => Promise<TrainModelResult>>('trainModel', {
     workflowId: `${workflowInfo().workflowId}/finetune`,
-    parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
+    ...childOptions(
+      `trainModel · fine-tune the LM embedder, ${embedder.fineTuneSteps} steps`,
+      '**trainModel**: light fine-tuning of the LM embedder on the target texts before embedding (GOT-D §4.3).',
+    ),
     args: [
       {
         model: { kind: 'lm', config: data.model },
@@ -364,6 +368,7 @@ async function commit(
     ],
     input: recorded,
     cache: input.cache,
+    headline: summary.otCost?.after ?? null,
   });
   stage('manifest');
   const outputs = {

@@ -2,10 +2,17 @@
 // workflows/dedup.ts) → deterministic train/val/test splits → byte-level token windows → per-group
 // stats → run manifest. Only ArtifactRefs cross Temporal. Without those two options the commands are
 // exactly those of earlier versions (recorded histories replay unchanged).
-import { setCurrentDetails, setHandler } from '@temporalio/workflow';
+import { setHandler } from '@temporalio/workflow';
 import { IngestCorpusInput, type IngestCorpusResult, type IngestProgress } from '../schemas/ingest.js';
 import { progressQuery } from '../schemas/messages.js';
-import { currentRun, enterStage, ioActivities, parseInput, surfaceFailures } from './common.js';
+import {
+  currentRun,
+  enterStage,
+  ioActivities,
+  parseInput,
+  progressDisplay,
+  surfaceFailures,
+} from './common.js';
 import { curateRows } from './dedup.js';
 import { reportStage } from './report-stage.js';
 import type { CurationInput } from '../schemas/dedup-corpus.js';
@@ -17,11 +24,16 @@ export async function ingestCorpus(rawInput: IngestCorpusInput): Promise<IngestC
   const input = parseInput(IngestCorpusInput, rawInput, 'ingestCorpus');
   const act = ioActivities(input.profile);
 
+  const show = progressDisplay();
   const stage = (s: IngestProgress['stage'], step: number) => {
     progress.stage = s;
     progress.step = step;
     enterStage('ingestCorpus', input.dataset, s);
-    setCurrentDetails(`**ingestCorpus** \`${input.dataset}\`: ${s} (${step}/${progress.total})`);
+    show(`**ingestCorpus** \`${input.dataset}\`: ${s} (${step}/${progress.total})`, {
+      stage: s,
+      done: step,
+      total: progress.total,
+    });
   };
 
   const curating = input.dedup !== undefined || input.filters !== undefined;
@@ -72,6 +84,7 @@ export async function ingestCorpus(rawInput: IngestCorpusInput): Promise<IngestC
       input,
       cache: input.cache,
       onStage: () => stage('report', offset + 2),
+      headline: tokenized.groups.reduce((n, g) => n + (g.windows?.train ?? 0), 0),
     });
     stage('manifest', offset + 2);
     const outputs = {

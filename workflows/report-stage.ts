@@ -1,8 +1,10 @@
 // The report stage every top-level pipeline ends with: one `writeReport` activity on the workflow's
 // own queue, given refs and small JSON; the run's `report.html` ref goes into its result and manifest.
-import { patched, workflowInfo } from '@temporalio/workflow';
+import { patched, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import type { ArtifactRef } from '../schemas/artifact.js';
 import type { ReportContent } from '../schemas/report.js';
+import { RetortHeadline } from '../schemas/temporal.js';
+import { meanStd } from '../ml/eval/mean-std.js';
 import type { ioActivities } from './common.js';
 
 export interface ReportStageOptions {
@@ -18,7 +20,15 @@ export interface ReportStageOptions {
    * attributes, a command an old history does not have.
    */
   onStage?: () => void;
+  /**
+   * The run's headline figure (`RetortHeadline`: accuracy of the distilled set in %, mean validation
+   * loss, …), set once the report is written.
+   */
+  headline?: number | null;
 }
+
+/** Mean of a few losses (a headline figure); null for none. */
+export const meanOf = (xs: readonly number[]): number | null => (xs.length ? meanStd(xs).mean : null);
 
 /**
  * Writes the run's report; `{}` for a child (when `topLevelOnly`) and when replaying a history that
@@ -40,5 +50,9 @@ export async function reportStage(
     input: options.input,
     cache: options.cache,
   });
+  // Its own marker: runs recorded with a report stage but before the headline replay unchanged.
+  const { headline } = options;
+  if (typeof headline === 'number' && Number.isFinite(headline) && patched('headline-metric'))
+    upsertSearchAttributes([{ key: RetortHeadline, value: headline }]);
   return { reportHtml };
 }

@@ -3,7 +3,7 @@
 // S may exceed this run), as the shared trainChunk loop (chunk-loop.ts; resumable from LATEST,
 // continue-as-new). The init checkpoint and every chunk end are evaluated on the upstream (old) and
 // downstream (new) validation windows: the forgetting and adaptation curves of the paper's figures.
-import { continueAsNew, setCurrentDetails, setHandler } from '@temporalio/workflow';
+import { continueAsNew, setHandler } from '@temporalio/workflow';
 import {
   ContinualPretrainCarry,
   ContinualPretrainInput,
@@ -22,7 +22,9 @@ import {
   ioActivities,
   parseInput,
   surfaceFailures,
+  progressDisplay,
 } from './common.js';
+import { reportStage } from './report-stage.js';
 
 export type ContinualPretrainWorkflowInput = ContinualPretrainInput & { carry?: ContinualPretrainCarry };
 
@@ -49,6 +51,7 @@ export async function continualPretrain(
   const compute = computeActivities(input.profile);
   const io = ioActivities(input.profile);
 
+  const show = progressDisplay();
   const stage = (s: ContinualPretrainProgress['stage']) => {
     progress.stage = s;
     enterStage('continualPretrain', input.dataset, s);
@@ -56,8 +59,13 @@ export async function continualPretrain(
       progress.upstream === null
         ? ''
         : `, upstream ${progress.upstream.toFixed(4)}, downstream ${progress.downstream!.toFixed(4)}`;
-    setCurrentDetails(
+    show(
       `**continualPretrain** \`${progress.runKey}\`: ${s}, step ${progress.step}/${progress.total}${losses}`,
+      {
+        stage: s,
+        done: progress.step,
+        total: progress.total,
+      },
     );
   };
 
@@ -150,10 +158,20 @@ export async function continualPretrain(
       totalSteps: run.totalSteps,
       cache: input.cache,
     });
+    // Standalone runs only: under curateCorpus the parent's report holds the curation's plots.
+    const report = await reportStage(io, {
+      dataset: input.dataset,
+      contents: [{ kind: 'continual', metrics }],
+      input,
+      cache: input.cache,
+      onStage: () => stage('report'),
+      headline: curve.at(-1)?.downstream ?? null,
+    });
     const manifest = await io.commitManifest({
       ...currentRun(),
       input,
       outputs: {
+        ...report,
         runKey,
         init: input.init,
         checkpoint: final,
@@ -165,6 +183,6 @@ export async function continualPretrain(
       },
     });
     stage('done');
-    return { runKey, checkpoint: final, step: loop.step, curve, metrics, manifest };
+    return { runKey, checkpoint: final, step: loop.step, curve, metrics, manifest, ...report };
   });
 }

@@ -2,7 +2,7 @@
 // Each chunk ends in a committed checkpoint and a LATEST pointer, so a killed worker costs at most
 // the steps since the last checkpoint; the loop hands over to a fresh run (continueAsNew) when the
 // history grows; then `evaluate` and the run manifest. Only refs cross Temporal.
-import { ApplicationFailure, continueAsNew, setCurrentDetails, setHandler } from '@temporalio/workflow';
+import { ApplicationFailure, continueAsNew, setHandler } from '@temporalio/workflow';
 import { progressQuery } from '../schemas/messages.js';
 import {
   type TrainModelCarry as Carry,
@@ -19,6 +19,7 @@ import {
   ioActivities,
   parseInput,
   surfaceFailures,
+  progressDisplay,
 } from './common.js';
 import { resolveRunKey, runTrainingChunks } from './chunk-loop.js';
 
@@ -59,11 +60,16 @@ export async function trainModel(rawInput: TrainModelInput): Promise<TrainModelR
   const startedAt = Date.now();
   const startStep = state.step;
 
+  const show = progressDisplay();
   const stage = (s: TrainProgress['stage']) => {
     progress.stage = s;
     enterStage('trainModel', runKey, s);
     const loss = progress.lastLoss === null ? '' : `, loss ${progress.lastLoss.toFixed(4)}`;
-    setCurrentDetails(`**trainModel** \`${runKey}\`: ${s}, step ${progress.step}/${progress.total}${loss}`);
+    show(`**trainModel** \`${runKey}\`: ${s}, step ${progress.step}/${progress.total}${loss}`, {
+      stage: s,
+      done: progress.step,
+      total: progress.total,
+    });
   };
 
   return surfaceFailures(async () => {

@@ -17,7 +17,6 @@ import {
   allHandlersFinished,
   condition,
   continueAsNew,
-  setCurrentDetails,
   setHandler,
   uuid4,
   workflowInfo,
@@ -41,6 +40,7 @@ import {
   ioActivities,
   parseInput,
   surfaceFailures,
+  progressDisplay,
 } from './common.js';
 
 export async function trainExperts(rawInput: TrainExpertsInput): Promise<TrainExpertsResult> {
@@ -55,10 +55,15 @@ export async function trainExperts(rawInput: TrainExpertsInput): Promise<TrainEx
   const compute = computeActivities(input.profile);
   const io = ioActivities(input.profile);
   progress.total = input.experts.count;
+  const show = progressDisplay();
   const stage = (s: TrainExpertsProgress['stage']) => {
     progress.stage = s;
     enterStage('trainExperts', runKey, s);
-    setCurrentDetails(`**trainExperts** \`${runKey}\`: ${s}, ${progress.done}/${progress.total} experts`);
+    show(`**trainExperts** \`${runKey}\`: ${s}, ${progress.done}/${progress.total} experts`, {
+      stage: s,
+      done: progress.done,
+      total: progress.total,
+    });
   };
 
   return surfaceFailures(async () => {
@@ -136,6 +141,7 @@ export async function distillTrajectory(rawInput: DistillTrajectoryInput): Promi
     samplingRange: state.upperBound === null ? null : { min: minStart, upperBound: state.upperBound },
     lastCheckpointUri: checkpoint?.uri ?? null,
   });
+  const show = progressDisplay();
   const stage = (s: DistillProgress['stage']) => {
     progress.stage = s;
     enterStage('distillTrajectory', runKey, s);
@@ -143,8 +149,9 @@ export async function distillTrajectory(rawInput: DistillTrajectoryInput): Promi
     const range = progress.samplingRange
       ? `, start epochs [${progress.samplingRange.min}, ${progress.samplingRange.upperBound})`
       : '';
-    setCurrentDetails(
+    show(
       `**distillTrajectory** \`${runKey}\`: ${s}, iteration ${progress.iteration}/${progress.total}${loss}${range}`,
+      { stage: s, done: progress.iteration, total: progress.total },
     );
   };
 

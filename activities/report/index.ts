@@ -7,7 +7,7 @@ import { type ArtifactStore, sha256Hex, storeRelative } from '../../storage/arti
 import { memoized } from '../memo.js';
 import { ingestSection, selectWarmupSection } from './corpus.js';
 import { cvddSection, trajectorySection } from './distill.js';
-import { curateEvaluationSection, mixingSection } from './mixing.js';
+import { continualSection, curateEvaluationSection, mixingSection } from './mixing.js';
 import { type Section, renderReportPage } from './page.js';
 import { curationSection } from './curation.js';
 
@@ -26,6 +26,8 @@ function section(c: ReportContent, artifacts: ArtifactStore): Promise<Section> {
       return selectWarmupSection(c, artifacts);
     case 'mixing':
       return mixingSection(c, artifacts);
+    case 'continual':
+      return continualSection(c, artifacts);
     case 'curateEvaluation':
       return curateEvaluationSection(c);
     case 'curation':

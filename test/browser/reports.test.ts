@@ -50,6 +50,7 @@ describe('run reports in headless Chromium', () => {
     'ingest',
     'selectWarmup',
     'mixing',
+    'continual',
     'curateEvaluation',
     'curation',
   ] as const)('%s: every named plot renders', async (kind) => {

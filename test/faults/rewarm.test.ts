@@ -123,6 +123,9 @@ describe('continualPretrain', () => {
       expect(chunked.curve[1]!.tokens).toBe(8 * 16);
       // Training on the downstream windows lowers their loss from the inherited checkpoint's.
       expect(chunked.curve.at(-1)!.downstream).toBeLessThan(chunked.curve[0]!.downstream);
+      // A standalone run ends with its report (loss curves with the LR), after continue-as-new too.
+      for (const r of [chunked, whole])
+        expect(r.reportHtml).toMatchObject({ kind: 'report', format: 'html' });
     } finally {
       await connection.close();
       await native.close();

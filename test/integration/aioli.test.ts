@@ -172,6 +172,10 @@ describe('mixAioli', () => {
     const lastRun = await client.workflow.getHandle(workflowId).describe();
     expect(lastRun.status.name).toBe('COMPLETED');
     expect(lastRun.runId).not.toBe(result.firstRunId);
+    // A standalone run commits its own report (proportions, losses and Â per round), named in the result.
+    expect(done.reportHtml).toMatchObject({ kind: 'report', format: 'html' });
+    const html = new TextDecoder().decode(await new ArtifactStore(store).read(done.reportHtml!));
+    for (const name of ['proportions', 'val-loss', 'a-hat']) expect(html).toContain(`data-plot="${name}"`);
   }, 120_000);
 
   it('bad input: a mixture in the training spec, a non-divisible schedule → InvalidPipelineInput naming the field', async () => {

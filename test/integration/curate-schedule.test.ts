@@ -8,7 +8,8 @@ import { loadBuiltin } from '../../activities/text-corpus.js';
 import type { RunManifest } from '../../activities/manifest.js';
 import type { ArtifactRef } from '../../schemas/artifact.js';
 import type { CurvePoint } from '../../schemas/rewarm.js';
-import type { CurateCorpusInput } from '../../schemas/curate.js';
+import type { CurateCorpusInput, CurateCorpusResult } from '../../schemas/curate.js';
+import { RetortDataset, RetortHeadline } from '../../schemas/temporal.js';
 import { findManifestKey } from '../../storage/run-keys.js';
 import type { FileStore } from '../../storage/file-store.js';
 import { TINY_CURATE } from '../support/training-fixtures.js';
@@ -92,6 +93,17 @@ describe('retort schedule → curateCorpus', () => {
     expect(second).toMatchObject({ status: 'COMPLETED' });
     expect(first.workflowId).toMatch(new RegExp(`^schedule-${scheduleId}-`));
     expect(second.workflowId).not.toBe(first.workflowId);
+    // A scheduled run says in the Web UI what started it and with which settings.
+    const { connectClient } = await import('../support/temporal.js');
+    const { client, connection } = await connectClient();
+    try {
+      const d = await client.workflow.getHandle(first.workflowId).describe();
+      expect(await d.staticSummary()).toBe(`curateCorpus on schedule ${scheduleId}`);
+      expect(await d.staticDetails()).toContain(`**curateCorpus** started by schedule \`${scheduleId}\`.`);
+      expect(await d.staticDetails()).toContain('- `dataset`: sched');
+    } finally {
+      await connection.close();
+    }
     const manifest = async (id: string) =>
       JSON.parse(
         new TextDecoder().decode(await store.get((await findManifestKey(store, id))!)),
@@ -157,10 +169,24 @@ describe('retort schedule → curateCorpus', () => {
     const { client, connection } = await connectClient();
     const { runUntil } = await startWorkers(store, taskQueue, 'all');
     const workflowId = `curate-aioli-${taskQueue}`;
-    const { result, childType } = await runUntil(async () => {
+    const { result, childType, childSummary, childDataset, headline } = await runUntil(async () => {
       const result = await client.workflow.execute('curateCorpus', { taskQueue, workflowId, args: [input] });
-      return { result, childType: (await client.workflow.getHandle(`${workflowId}/train`).describe()).type };
+      const child = await client.workflow.getHandle(`${workflowId}/train`).describe();
+      const run = await client.workflow.getHandle(workflowId).describe();
+      return {
+        result,
+        childType: child.type,
+        // The Web UI's view of the child: its summary, and the user's dataset name (not its run key).
+        childSummary: await child.staticSummary(),
+        childDataset: child.typedSearchAttributes.get(RetortDataset),
+        headline: run.typedSearchAttributes.get(RetortHeadline),
+      };
     });
+    expect(childSummary).toBe('mixAioli · Aioli-mixed training');
+    expect(childDataset).toBe('sched-aioli');
+    // The run's headline: mean validation loss per group on this partition.
+    const losses = Object.values((result as CurateCorpusResult).evaluation.downstream);
+    expect(headline).toBeCloseTo(losses.reduce((a, b) => a + b, 0) / losses.length, 9);
     await connection.close();
     expect(childType).toBe('mixAioli');
     const m = JSON.parse(

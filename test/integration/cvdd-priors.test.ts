@@ -1,10 +1,9 @@
 // CV-DD with the paper's priors (spec §4.2, settings.priorSource "single_model") on the real dev server:
 // after the committee is trained, each member runs the pipeline ALONE (estimateCommitteePrior: it
 // recovers every slot, relabels, a student is trained) and the student's validation top-1 becomes its
-// prior; the recovery weights of every slot are then softmax(prior / τ 5) over the slot's voters. The
-// data and committee are the 7×7 smoke example's (examples/distill-cvdd.json) with one evaluation seed
-// and students long enough (2 steps per epoch × 60) for the prior students to learn.
-import { readFileSync } from 'node:fs';
+// prior; the recovery weights of every slot are then softmax(prior / τ 5) over the slot's voters. A
+// 7×7 smoke profile (one prior pipeline per member makes this the heaviest CV-DD set-up) with one
+// evaluation seed and students long enough (2 steps per epoch × 60) for the prior students to learn.
 import { describe, expect, it } from 'vitest';
 import type { DistillCommitteeProgress } from '../../schemas/cvdd.js';
 import type { CvddDistillResult } from '../../schemas/distill.js';
@@ -15,11 +14,19 @@ import { connectClient, startWorkers, tempFileStore, uniqueQueue } from '../supp
 
 describe('distillCvdd with settings.priorSource "single_model"', () => {
   it('estimates one prior per member from its own single-model student and votes with them', async () => {
-    const example = JSON.parse(readFileSync('examples/distill-cvdd.json', 'utf8')) as Record<
-      string,
-      unknown
-    > & {
-      settings: Record<string, unknown>;
+    const example = {
+      dataset: 'mnist-7x7',
+      source: { builtin: 'mnist', trainPerClass: 120, testCount: 500, downsample: 4 },
+      ipc: 2,
+      committee: [
+        { family: 'convnet', width: 8, depth: 1 },
+        { family: 'convnet', width: 4, depth: 1 },
+        { family: 'mlp', hidden: [16] },
+      ],
+      settings: { memberEpochs: 4, memberLr: 0.003, iterations: 40, jitter: 1, studentEpochs: 30 },
+      valPerClass: 20,
+      chunkIterations: 20,
+      seed: 0,
     };
     const input = {
       ...example,

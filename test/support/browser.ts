@@ -13,7 +13,8 @@ export const PLOTS: Record<ReportContent['kind'], string[]> = {
   cvdd: ['distilled-images', 'accuracy', 'member-priors', 'voting-weights', 'recovery-terms'],
   ingest: ['bytes-per-group', 'windows-per-group'],
   selectWarmup: ['composition', 'score-histogram', 'ot-cost'],
-  mixing: ['proportions', 'val-loss'],
+  mixing: ['proportions', 'val-loss', 'a-hat'],
+  continual: ['loss-and-lr'],
   curateEvaluation: ['group-loss'],
   curation: ['lsh-s-curve'],
 };

@@ -15,6 +15,10 @@ import {
 import { buildTable } from '../../storage/arrow-tables.js';
 import { ArtifactStore, sha256Hex } from '../../storage/artifacts.js';
 import { encodeParquet } from '../../storage/parquet.js';
+import type { HistoryRow } from '../../activities/aioli-history.js';
+import { createRewarmIoActivities } from '../../activities/rewarm.js';
+import { multiplicativeWeightsUpdate } from '../../ml/methods/aioli/lmo.js';
+import { historyRows } from '../../workflows/aioli-config.js';
 
 async function commitTable(
   artifacts: ArtifactStore,
@@ -116,27 +120,72 @@ export async function reportContents(artifacts: ArtifactStore): Promise<Record<s
     }),
     contractFingerprint(SELECTED_SUBSET),
   );
-  // Aioli-style history: 4 rounds of 50 steps, proportions drifting towards `code`.
-  const hist: { step: bigint; key: string; value: number }[] = [];
-  for (let r = 0; r < 4; r++) {
-    const p = [1 / 3 + 0.1 * r, 1 / 3 - 0.05 * r, 1 / 3 - 0.05 * r];
-    groups.forEach((g, i) => {
-      hist.push({ step: BigInt(r * 50), key: `proportion/${g}`, value: p[i]! });
-      hist.push({ step: BigInt(r * 50 + 49), key: `val_loss/${g}`, value: 2.5 - 0.3 * r + 0.1 * i });
-    });
+  // Aioli's history as mixAioli writes it (historyRows): 4 rounds of 50 steps, each an Â estimate
+  // (training on `code` helps every group most) and the EGD step it implies on the weights.
+  const aHat = [
+    [0.6, 0.1, 0.05],
+    [0.4, 0.5, 0.1],
+    [0.3, 0.1, 0.4],
+  ];
+  let weights = [1, 1, 1];
+  const rows: HistoryRow[] = [];
+  for (let round = 0; round < 4; round++) {
+    const z = weights.reduce((a, b) => a + b, 0);
+    const losses = groups.map((_g, i) => 2.5 - 0.3 * round + 0.1 * i);
+    const a = round === 0 ? null : aHat.map((r) => r.map((v) => v * (1 - 0.1 * round)));
+    rows.push(
+      ...historyRows(
+        groups,
+        {
+          method: 'aioli',
+          round,
+          phase: 'main',
+          stepStart: round * 50,
+          mainSteps: 50,
+          weights,
+          proportions: weights.map((w) => w / z),
+          beta: null,
+          aRaw: a,
+          aNormalized: a,
+          aSmoothed: null,
+          note: null,
+        },
+        losses,
+        0.3,
+        false,
+      ),
+    );
+    if (a) weights = multiplicativeWeightsUpdate(weights, a, 0.3);
   }
   const history = await commitTable(
     artifacts,
     'history',
     buildTable(HISTORY, {
-      step: BigInt64Array.from(hist.map((h) => h.step)),
-      key: hist.map((h) => h.key),
-      value: Float64Array.from(hist.map((h) => h.value)),
+      step: BigInt64Array.from(rows.map((h) => BigInt(h.step))),
+      key: rows.map((h) => h.key),
+      value: Float64Array.from(rows.map((h) => h.value)),
     }),
     contractFingerprint(HISTORY),
   );
+  // continualPretrain's metrics table, written by its own activity: 200 steps of the re-warmed cosine,
+  // dense evaluations over the warm-up, the upstream loss rising a little while the downstream falls.
+  const curve = [0, 1, 2, 3, 4, 25, 50, 75, 100, 125, 150, 175, 200].map((step) => ({
+    step,
+    tokens: step * 16 * 64,
+    upstream: 2.0 + 0.15 * (1 - Math.exp(-step / 40)),
+    downstream: 2.6 - 0.5 * (1 - Math.exp(-step / 60)),
+    train: step === 0 ? null : 2.5 - 0.45 * (1 - Math.exp(-step / 60)),
+  }));
+  const metrics = await createRewarmIoActivities({ artifacts }).writeContinualMetrics({
+    runKey: 'fixture',
+    curve,
+    schedule: { kind: 'rewarmedCosine', maxLr: 3e-3, warmupFraction: 0.05, minLrRatio: 0.1 },
+    totalSteps: 200,
+    cache: false,
+  });
   return {
     mixing: { kind: 'mixing', history },
+    continual: { kind: 'continual', metrics },
     curateEvaluation: {
       kind: 'curateEvaluation',
       partition: '2026-12-02',
