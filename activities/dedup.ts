@@ -7,6 +7,7 @@
 import { z } from 'zod';
 import { applyQualityFilters } from '../ml/methods/dedup/filters.js';
 import {
+  ESTIMATE_MARGIN,
   MINHASH_PRIME,
   bandKeys,
   candidatePairs,
@@ -121,10 +122,13 @@ export function createDedupIoActivities({ artifacts }: { artifacts: ArtifactStor
       };
     }
     return forField(field, async () => {
+      const ref = typeof input === 'object' && 'sha256' in input ? input : undefined;
       const uri = typeof input === 'string' ? input : input.uri;
-      const bytes =
-        typeof input === 'string' ? await artifacts.readUri(input, field) : await artifacts.read(input);
-      const jsonl = /\.jsonl?$/.test(uri);
+      const bytes = ref ? await artifacts.read(ref) : await artifacts.readUri(uri, field);
+      const jsonl =
+        typeof input === 'object' && !ref && 'format' in input
+          ? input.format === 'jsonl'
+          : /\.jsonl?$/.test(uri);
       const rows = jsonl
         ? rowsFromJsonl(bytes, uri)
         : rowsFromTable(decodeValidated(bytes, uri, USER_TEXT), uri);
@@ -136,7 +140,7 @@ export function createDedupIoActivities({ artifacts }: { artifacts: ArtifactStor
           texts: rows.map((r) => r.text),
           sources: rows.map((r) => r.source),
         },
-        identity: typeof input === 'string' ? `${uri}#sha256=${sha256Hex(bytes)}` : input.sha256,
+        identity: ref ? ref.sha256 : `${uri}#sha256=${sha256Hex(bytes)}`,
       };
     });
   }
@@ -215,9 +219,10 @@ export function createDedupIoActivities({ artifacts }: { artifacts: ArtifactStor
 
     /**
      * Band buckets of every shard (and of the earlier partitions' signatures) → candidate pairs →
-     * exact Jaccard check (this run's pairs: shingle sets; pairs with an earlier partition: the
-     * signature estimate, its texts are not kept) → clusters → kept rows, their signatures, the
-     * removed ids. With `dedup: null` (filters only) the shards are concatenated.
+     * signature-estimate prefilter → Jaccard check (this run's pairs: exact, on shingle sets; pairs
+     * with an earlier partition: the signature estimate, its texts are not kept) → clusters → kept
+     * rows, their signatures, the removed ids. With `dedup: null` (filters only) the shards are
+     * concatenated.
      */
     async resolveDuplicates(raw: ResolveDuplicatesInput): Promise<ResolveDuplicatesResult> {
       const input = ResolveDuplicatesInput.parse(raw);
@@ -338,9 +343,14 @@ export function createDedupIoActivities({ artifacts }: { artifacts: ArtifactStor
             tier[i] === 1 && tier[j] === 1
               ? exactJaccard(shingles(i), shingles(j))
               : estimateJaccard(sigOf(i), sigOf(j));
-          const verified = candidates.filter(
-            ([i, j]) => (tier[i] === 1 || tier[j] === 1) && similarity(i, j) >= dedup.threshold,
-          );
+          const verified: [number, number][] = [];
+          for (let k = 0; k < candidates.length; k += 2) {
+            const i = candidates[k]!;
+            const j = candidates[k + 1]!;
+            if (tier[i] === 0 && tier[j] === 0) continue;
+            if (estimateJaccard(sigOf(i), sigOf(j)) < dedup.threshold - ESTIMATE_MARGIN) continue;
+            if (similarity(i, j) >= dedup.threshold) verified.push([i, j]);
+          }
           const { keptAs, clusters } = resolveClusters(ids, verified, tier);
           const keptRows: number[] = [];
           const removed: { id: string; keptId: string; jaccard: number; row: number }[] = [];
@@ -403,7 +413,7 @@ export function createDedupIoActivities({ artifacts }: { artifacts: ArtifactStor
               kept: keptRows.length,
               duplicates: removed.length - previousDuplicates,
               previousDuplicates,
-              candidatePairs: candidates.length,
+              candidatePairs: candidates.length / 2,
               verifiedPairs: verified.length,
               clusters,
               examples: removed.slice(0, 3).map((r) => ({

@@ -35,7 +35,11 @@ export async function ingestCorpus(rawInput: IngestCorpusInput): Promise<IngestC
       stage('curate', 0);
       const curated = await curateRows({
         inputs: [
-          'builtin' in input.source ? { builtin: input.source.builtin } : input.source.uri,
+          'builtin' in input.source
+            ? { builtin: input.source.builtin }
+            : input.source.format
+              ? { uri: input.source.uri, format: input.source.format }
+              : input.source.uri,
         ] satisfies CurationInput[],
         dedup: input.dedup ?? null,
         filters: input.filters ?? null,
