@@ -298,7 +298,7 @@ export function createDedupIoActivities({ artifacts }: { artifacts: ArtifactStor
             prev.push(await readSignatures(ref, `dedup.previous.${i}`));
           const p = prev.reduce((s, t) => s + t.ids.length, 0);
           const total = p + n;
-          const sigs = new Int32Array(total * K);
+          let sigs = new Int32Array(total * K);
           const ids: string[] = [];
           let o = 0;
           for (const t of prev) {
@@ -315,14 +315,16 @@ export function createDedupIoActivities({ artifacts }: { artifacts: ArtifactStor
             throw configError(`resolveDuplicates: signature tables hold ${o - p} rows, the shards ${n}`);
           for (const id of texts.ids) ids.push(id);
           const tier = new Uint8Array(total).fill(1, p);
-          const keys = new Uint32Array(total * dedup.bands);
+          let keys = new Uint32Array(total * dedup.bands);
           const skip = new Uint8Array(total);
           for (let d = 0; d < total; d++) {
             const sig = sigs.subarray(d * K, (d + 1) * K);
             if (sig[0] === MINHASH_PRIME) skip[d] = 1; // no shingles: never a duplicate
             bandKeys(sig, dedup.bands, dedup.rows, keys.subarray(d * dedup.bands, (d + 1) * dedup.bands));
           }
-          const candidates = candidatePairs(keys, total, dedup.bands, skip);
+          let candidates = candidatePairs(keys, total, dedup.bands, skip);
+          const candidateCount = candidates.length / 2;
+          keys = new Uint32Array(0);
           const hash = await loadShingleHash();
           const shingleCache = new Map<number, Uint32Array>();
           const shingles = (d: number) => {
@@ -366,24 +368,24 @@ export function createDedupIoActivities({ artifacts }: { artifacts: ArtifactStor
           }
           removed.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
           const pick = (col: string[]) => keptRows.map((r) => col[r]!);
-          const keptSigs = new Int32Array(keptRows.length * K);
+          let keptSigs = new Int32Array(keptRows.length * K);
           keptRows.forEach((r, i) => keptSigs.set(sigOf(r + p), i * K));
+          // What is no longer needed goes before the outputs are encoded (the peak at a million rows).
+          sigs = new Int32Array(0);
+          candidates = new Uint32Array(0);
+          shingleCache.clear();
+          const signaturesBytes = encodeParquet(
+            buildTable(
+              MINHASH_SIGNATURES,
+              { id: pick(texts.ids), signature: { flat: keptSigs, size: K } },
+              { minhash: signatureMetadata(settings) },
+            ),
+          );
+          keptSigs = new Int32Array(0);
           const outputs: PendingArtifact[] = [
-            textTableArtifact('corpus', {
-              ids: pick(texts.ids),
-              groups: pick(texts.groups),
-              texts: pick(texts.texts),
-              sources: pick(texts.sources),
-            }),
             {
               output: 'signatures',
-              bytes: encodeParquet(
-                buildTable(
-                  MINHASH_SIGNATURES,
-                  { id: pick(texts.ids), signature: { flat: keptSigs, size: K } },
-                  { minhash: signatureMetadata(settings) },
-                ),
-              ),
+              bytes: signaturesBytes,
               kind: 'table',
               format: 'parquet',
               rows: keptRows.length,
@@ -403,6 +405,12 @@ export function createDedupIoActivities({ artifacts }: { artifacts: ArtifactStor
               rows: removed.length,
               schema: contractFingerprint(REMOVED_DUPLICATES),
             },
+            textTableArtifact('corpus', {
+              ids: pick(texts.ids),
+              groups: pick(texts.groups),
+              texts: pick(texts.texts),
+              sources: pick(texts.sources),
+            }),
           ];
           return {
             outputs,
@@ -413,7 +421,7 @@ export function createDedupIoActivities({ artifacts }: { artifacts: ArtifactStor
               kept: keptRows.length,
               duplicates: removed.length - previousDuplicates,
               previousDuplicates,
-              candidatePairs: candidates.length / 2,
+              candidatePairs: candidateCount,
               verifiedPairs: verified.length,
               clusters,
               examples: removed.slice(0, 3).map((r) => ({
