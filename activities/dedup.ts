@@ -7,6 +7,7 @@
 import { z } from 'zod';
 import { applyQualityFilters } from '../ml/methods/dedup/filters.js';
 import {
+  ESTIMATE_MARGIN,
   MINHASH_PRIME,
   bandKeys,
   candidatePairs,
@@ -112,10 +113,12 @@ export function createDedupIoActivities({ artifacts }: { artifacts: ArtifactStor
       };
     }
     return forField(field, async () => {
+      const ref = typeof input === 'object' && 'sha256' in input ? input : undefined;
       const uri = typeof input === 'string' ? input : input.uri;
-      const bytes =
-        typeof input === 'string' ? await artifacts.readUri(input, field) : await artifacts.read(input);
-      const rows = rowsFromUserFile(bytes, uri);
+      const bytes = ref ? await artifacts.read(ref) : await artifacts.readUri(uri, field);
+      const given = !ref && typeof input === 'object' ? input.format : undefined;
+      const format = given === 'jsonl' || given === 'parquet' ? given : undefined;
+      const rows = rowsFromUserFile(bytes, uri, format);
       return {
         rows: {
           uri,
@@ -124,7 +127,7 @@ export function createDedupIoActivities({ artifacts }: { artifacts: ArtifactStor
           texts: rows.map((r) => r.text),
           sources: rows.map((r) => r.source),
         },
-        identity: typeof input === 'string' ? `${uri}#sha256=${sha256Hex(bytes)}` : input.sha256,
+        identity: ref ? ref.sha256 : `${uri}#sha256=${sha256Hex(bytes)}`,
       };
     });
   }
@@ -203,9 +206,10 @@ export function createDedupIoActivities({ artifacts }: { artifacts: ArtifactStor
 
     /**
      * Band buckets of every shard (and of the earlier partitions' signatures) → candidate pairs →
-     * exact Jaccard check (this run's pairs: shingle sets; pairs with an earlier partition: the
-     * signature estimate, its texts are not kept) → clusters → kept rows, their signatures, the
-     * removed ids. With `dedup: null` (filters only) the shards are concatenated.
+     * signature-estimate prefilter → Jaccard check (this run's pairs: exact, on shingle sets; pairs
+     * with an earlier partition: the signature estimate, its texts are not kept) → clusters → kept
+     * rows, their signatures, the removed ids. With `dedup: null` (filters only) the shards are
+     * concatenated.
      */
     async resolveDuplicates(raw: ResolveDuplicatesInput): Promise<ResolveDuplicatesResult> {
       const input = ResolveDuplicatesInput.parse(raw);
@@ -281,7 +285,7 @@ export function createDedupIoActivities({ artifacts }: { artifacts: ArtifactStor
             prev.push(await readSignatures(ref, `dedup.previous.${i}`));
           const p = prev.reduce((s, t) => s + t.ids.length, 0);
           const total = p + n;
-          const sigs = new Int32Array(total * K);
+          let sigs = new Int32Array(total * K);
           const ids: string[] = [];
           let o = 0;
           for (const t of prev) {
@@ -298,14 +302,16 @@ export function createDedupIoActivities({ artifacts }: { artifacts: ArtifactStor
             throw configError(`resolveDuplicates: signature tables hold ${o - p} rows, the shards ${n}`);
           for (const id of texts.ids) ids.push(id);
           const tier = new Uint8Array(total).fill(1, p);
-          const keys = new Uint32Array(total * dedup.bands);
+          let keys = new Uint32Array(total * dedup.bands);
           const skip = new Uint8Array(total);
           for (let d = 0; d < total; d++) {
             const sig = sigs.subarray(d * K, (d + 1) * K);
             if (sig[0] === MINHASH_PRIME) skip[d] = 1; // no shingles: never a duplicate
             bandKeys(sig, dedup.bands, dedup.rows, keys.subarray(d * dedup.bands, (d + 1) * dedup.bands));
           }
-          const candidates = candidatePairs(keys, total, dedup.bands, skip);
+          let candidates = candidatePairs(keys, total, dedup.bands, skip);
+          const candidateCount = candidates.length / 2;
+          keys = new Uint32Array(0);
           const hash = await loadShingleHash();
           const shingleCache = new Map<number, Uint32Array>();
           const shingles = (d: number) => {
@@ -326,9 +332,14 @@ export function createDedupIoActivities({ artifacts }: { artifacts: ArtifactStor
             tier[i] === 1 && tier[j] === 1
               ? exactJaccard(shingles(i), shingles(j))
               : estimateJaccard(sigOf(i), sigOf(j));
-          const verified = candidates.filter(
-            ([i, j]) => (tier[i] === 1 || tier[j] === 1) && similarity(i, j) >= dedup.threshold,
-          );
+          const verified: [number, number][] = [];
+          for (let k = 0; k < candidates.length; k += 2) {
+            const i = candidates[k]!;
+            const j = candidates[k + 1]!;
+            if (tier[i] === 0 && tier[j] === 0) continue;
+            if (estimateJaccard(sigOf(i), sigOf(j)) < dedup.threshold - ESTIMATE_MARGIN) continue;
+            if (similarity(i, j) >= dedup.threshold) verified.push([i, j]);
+          }
           const { keptAs, clusters } = resolveClusters(ids, verified, tier);
           const keptRows: number[] = [];
           const removed: { id: string; keptId: string; jaccard: number; row: number }[] = [];
@@ -344,24 +355,24 @@ export function createDedupIoActivities({ artifacts }: { artifacts: ArtifactStor
           }
           removed.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
           const pick = (col: string[]) => keptRows.map((r) => col[r]!);
-          const keptSigs = new Int32Array(keptRows.length * K);
+          let keptSigs = new Int32Array(keptRows.length * K);
           keptRows.forEach((r, i) => keptSigs.set(sigOf(r + p), i * K));
+          // What is no longer needed goes before the outputs are encoded (the peak at a million rows).
+          sigs = new Int32Array(0);
+          candidates = new Uint32Array(0);
+          shingleCache.clear();
+          const signaturesBytes = encodeParquet(
+            buildTable(
+              MINHASH_SIGNATURES,
+              { id: pick(texts.ids), signature: { flat: keptSigs, size: K } },
+              { minhash: signatureMetadata(settings) },
+            ),
+          );
+          keptSigs = new Int32Array(0);
           const outputs: PendingArtifact[] = [
-            textTableArtifact('corpus', {
-              ids: pick(texts.ids),
-              groups: pick(texts.groups),
-              texts: pick(texts.texts),
-              sources: pick(texts.sources),
-            }),
             {
               output: 'signatures',
-              bytes: encodeParquet(
-                buildTable(
-                  MINHASH_SIGNATURES,
-                  { id: pick(texts.ids), signature: { flat: keptSigs, size: K } },
-                  { minhash: signatureMetadata(settings) },
-                ),
-              ),
+              bytes: signaturesBytes,
               kind: 'table',
               format: 'parquet',
               rows: keptRows.length,
@@ -381,6 +392,12 @@ export function createDedupIoActivities({ artifacts }: { artifacts: ArtifactStor
               rows: removed.length,
               schema: contractFingerprint(REMOVED_DUPLICATES),
             },
+            textTableArtifact('corpus', {
+              ids: pick(texts.ids),
+              groups: pick(texts.groups),
+              texts: pick(texts.texts),
+              sources: pick(texts.sources),
+            }),
           ];
           return {
             outputs,
@@ -391,7 +408,7 @@ export function createDedupIoActivities({ artifacts }: { artifacts: ArtifactStor
               kept: keptRows.length,
               duplicates: removed.length - previousDuplicates,
               previousDuplicates,
-              candidatePairs: candidates.length,
+              candidatePairs: candidateCount,
               verifiedPairs: verified.length,
               clusters,
               examples: removed.slice(0, 3).map((r) => ({

@@ -1,4 +1,4 @@
-// `npm run -s bench -- dedup [--json] [--quick] [--scale N]`
+// `npm run -s bench -- dedup [--json] [--quick] [--scale N] [--one-worker]`
 //
 // Near-duplicate removal (MinHash LSH, ml/methods/dedup/) through the real sharded activities of
 // `dedupCorpus` (prepareCuration → minhashShard per shard → resolveDuplicates) on a file store, each
@@ -14,6 +14,7 @@
 //    1,000,000 (--quick: 20,000), shards of 50,000 rows. Signature throughput with 1 worker process
 //    (all shards in one process) and 2 worker processes (half the shards each, at the same time);
 //    end-to-end documents/s (prepare + signatures + resolve) and the peak RSS of every phase.
+//    `--one-worker` skips the 2-process run (a memory check in half the time).
 // Default settings: 5-character shingles, 20 bands × 5 rows, threshold 0.8, seed 1.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -34,6 +35,7 @@ const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const argv = process.argv.slice(2);
 const json = argv.includes('--json');
 const quick = argv.includes('--quick');
+const oneWorker = argv.includes('--one-worker');
 const flag = (name: string) => {
   const i = argv.indexOf(name);
   return i >= 0 ? argv[i + 1] : undefined;
@@ -210,11 +212,13 @@ async function scale(work: string) {
   const load2Before = load1();
   const t2 = performance.now();
   const halves = [shards.filter((_, i) => i % 2 === 0), shards.filter((_, i) => i % 2 === 1)];
-  const two = await Promise.all(
-    halves.map((h, w) =>
-      phase<ArtifactRef[]>('signatures', store, { shards: h, settings: signatureSettings }, `sig-2-${w}`),
-    ),
-  );
+  const two = oneWorker
+    ? []
+    : await Promise.all(
+        halves.map((h, w) =>
+          phase<ArtifactRef[]>('signatures', store, { shards: h, settings: signatureSettings }, `sig-2-${w}`),
+        ),
+      );
   const twoWall = (performance.now() - t2) / 1000;
   say(`scale: resolve (load ${load1()}) …`);
   const res = await phase<Resolved>(
@@ -236,17 +240,19 @@ async function scale(work: string) {
     verifiedPairs: res.result.verifiedPairs,
     signatures: {
       oneWorker: { seconds: round(oneWall, 1), docsPerSec: Math.round(SCALE_DOCS / oneWall), load1Before },
-      twoWorkers: {
-        seconds: round(twoWall, 1),
-        docsPerSec: Math.round(SCALE_DOCS / twoWall),
-        load1Before: load2Before,
-        perWorkerSeconds: two.map((t) => round(t.seconds, 1)),
-      },
-      speedup: round(oneWall / twoWall, 2),
+      twoWorkers: oneWorker
+        ? null
+        : {
+            seconds: round(twoWall, 1),
+            docsPerSec: Math.round(SCALE_DOCS / twoWall),
+            load1Before: load2Before,
+            perWorkerSeconds: two.map((t) => round(t.seconds, 1)),
+          },
+      speedup: oneWorker ? null : round(oneWall / twoWall, 2),
     },
     endToEnd: {
       oneWorkerDocsPerSec: Math.round(SCALE_DOCS / endToEnd1),
-      twoWorkersDocsPerSec: Math.round(SCALE_DOCS / endToEnd2),
+      twoWorkersDocsPerSec: oneWorker ? null : Math.round(SCALE_DOCS / endToEnd2),
       prepareSeconds: round(prep.seconds, 1),
       resolveSeconds: round(res.seconds, 1),
     },

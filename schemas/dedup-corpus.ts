@@ -10,6 +10,8 @@ import { DatasetName, Profile } from './temporal.js';
 export const CurationInput = z.union([
   ArtifactRef,
   ObjectUri,
+  /** A URI whose format is not in its name (`.jsonl` is JSONL, anything else Parquet). */
+  z.strictObject({ uri: ObjectUri, format: z.enum(['parquet', 'jsonl']) }),
   z.strictObject({ builtin: z.array(z.enum(BUILTIN_TEXT_GROUPS)).min(1) }),
 ]);
 export type CurationInput = z.input<typeof CurationInput>;

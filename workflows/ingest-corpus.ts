@@ -50,7 +50,11 @@ export async function ingestCorpus(rawInput: IngestCorpusInput): Promise<IngestC
           ? [{ builtin: input.source.builtin }]
           : 'shards' in input.source
             ? input.source.shards
-            : [input.source.uri]) satisfies CurationInput[],
+            : [
+                input.source.format
+                  ? { uri: input.source.uri, format: input.source.format }
+                  : input.source.uri,
+              ]) satisfies CurationInput[],
         dedup: input.dedup ?? null,
         filters: input.filters ?? null,
         seed: input.seed,

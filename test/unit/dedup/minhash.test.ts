@@ -104,9 +104,11 @@ describe('MinHash', () => {
         keys.set(bandKeys(a, params.bands, params.rows), 2 * p * params.bands);
         keys.set(bandKeys(b, params.bands, params.rows), (2 * p + 1) * params.bands);
       }
-      const pairs = candidatePairs(keys, docs, params.bands);
-      // Only the planted pairs collide (random 32-bit keys otherwise).
-      expect(pairs.every(([i, j]) => j === i + 1 && i % 2 === 0)).toBe(true);
+      const flat = candidatePairs(keys, docs, params.bands);
+      const pairs = Array.from({ length: flat.length / 2 }, (_, k) => [flat[2 * k]!, flat[2 * k + 1]!]);
+      // Only the planted pairs collide (random 32-bit keys otherwise), each once.
+      expect(pairs.every(([i, j]) => j === i! + 1 && i! % 2 === 0)).toBe(true);
+      expect(new Set(pairs.map(([i]) => i)).size).toBe(pairs.length);
       const rate = pairs.length / pairsPerS;
       const expected = lshCandidateProbability(s, params.bands, params.rows);
       const sd = Math.sqrt((expected * (1 - expected)) / pairsPerS);
