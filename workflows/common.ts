@@ -32,6 +32,7 @@ import {
 export function parseInput<S extends z.ZodType>(schema: S, raw: unknown, workflow: string): z.output<S> {
   const parsed = schema.safeParse(raw ?? {});
   if (!parsed.success) {
+    tagInvalidRun(workflow, raw);
     const issue = parsed.error.issues[0]!;
     const where = issue.path.length ? issue.path.join('.') : '(input)';
     throw ApplicationFailure.nonRetryable(
@@ -42,12 +43,34 @@ export function parseInput<S extends z.ZodType>(schema: S, raw: unknown, workflo
   // Backstop for schemas without a length bound: a long name would otherwise reach the search
   // attributes and the server would terminate the run (BadSearchAttributes).
   const long = overlongNameField(parsed.data);
-  if (long)
+  if (long) {
+    tagInvalidRun(workflow, raw);
     throw ApplicationFailure.nonRetryable(
       `${workflow} input field "${long.field}": at most ${MAX_NAME_CHARS} characters (got ${long.length})`,
       'InvalidPipelineInput',
     );
+  }
   return parsed.data;
+}
+
+/**
+ * A run refused for its input still gets the pipeline, the stage `invalid-input` and (when it is a
+ * usable name) the dataset as search attributes, so `RetortStage = "invalid-input"` finds every one.
+ * Runs recorded before this existed replay without the upsert.
+ */
+function tagInvalidRun(workflow: string, raw: unknown): void {
+  if (!patched('invalid-input-attributes')) return;
+  const dataset = (raw as { dataset?: unknown } | null | undefined)?.dataset;
+  const name =
+    inheritedDataset() ??
+    (typeof dataset === 'string' && dataset.length > 0 && dataset.length <= MAX_NAME_CHARS
+      ? dataset
+      : undefined);
+  upsertSearchAttributes([
+    { key: RetortPipeline, value: workflow },
+    { key: RetortStage, value: 'invalid-input' },
+    ...(name ? [{ key: RetortDataset, value: name }] : []),
+  ]);
 }
 
 /**

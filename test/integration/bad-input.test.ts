@@ -5,6 +5,7 @@ import { basename, dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApplicationFailure, type Client, type Connection, WorkflowFailedError } from '@temporalio/client';
 import type { IngestCorpusInput } from '../../schemas/ingest.js';
+import { RetortDataset, RetortPipeline, RetortStage } from '../../schemas/temporal.js';
 import { TEXT_CORPUS, type TableContract } from '../../schemas/tables.js';
 import { buildTable } from '../../storage/arrow-tables.js';
 import { encodeParquet } from '../../storage/parquet.js';
@@ -26,6 +27,7 @@ const file = (name: string, bytes: Uint8Array | string) => {
 async function ingestFailure(
   uri: string,
   extra: Partial<IngestCorpusInput> = {},
+  workflowId = `bad-${randomUUID()}`,
 ): Promise<ApplicationFailure> {
   const taskQueue = uniqueQueue('bad');
   const { runUntil } = await startWorkers(store, taskQueue);
@@ -33,7 +35,7 @@ async function ingestFailure(
     client.workflow
       .execute('ingestCorpus', {
         taskQueue,
-        workflowId: `bad-${randomUUID()}`,
+        workflowId,
         args: [{ dataset: 'bad', source: { uri }, profile: 'test', ...extra }],
       })
       .then(
@@ -172,10 +174,16 @@ describe('ingestCorpus rejects bad input', () => {
   });
 
   it('invalid workflow input → InvalidPipelineInput naming the field, once (no retries)', async () => {
-    const f = await ingestFailure('file:///x.parquet', { ctx: 3 });
+    const id = `bad-${randomUUID()}`;
+    const f = await ingestFailure('file:///x.parquet', { ctx: 3 }, id);
     expect(f.nonRetryable).toBe(true);
     expect(f.type).toBe('InvalidPipelineInput');
     expect(f.message).toContain('"ctx"');
+    // Refused runs are still findable by pipeline, stage and dataset in the Web UI.
+    const attrs = (await client.workflow.getHandle(id).describe()).typedSearchAttributes;
+    expect(attrs.get(RetortPipeline)).toBe('ingestCorpus');
+    expect(attrs.get(RetortStage)).toBe('invalid-input');
+    expect(attrs.get(RetortDataset)).toBe('bad');
   });
 
   it('a 3,000-character dataset → InvalidPipelineInput naming "dataset", not a server termination', async () => {
