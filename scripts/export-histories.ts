@@ -17,7 +17,7 @@ import { encodeParquet } from '../storage/parquet.js';
 import type { ArtifactRef } from '../schemas/artifact.js';
 import { setEtaUpdate, setMixtureUpdate } from '../schemas/aioli.js';
 import { progressQuery } from '../schemas/messages.js';
-import { writeTokenTable } from '../test/support/training-fixtures.js';
+import { TINY_CURATE, writeTokenTable } from '../test/support/training-fixtures.js';
 import { findTemporalCli, startDevServer } from '../workers/dev-server.js';
 import { createWorkers } from '../workers/workers.js';
 
@@ -31,13 +31,7 @@ const curate = {
   dataset: 'replay-curate',
   lineage: 'replay',
   source: { builtin: ['novel', 'speeches'] },
-  ingest: { maxBytesPerGroup: 20_000, passageBytes: 512, split: { val: 0.2, test: 0.1 }, ctx: 32 },
-  model: { layers: 1, dModel: 16, heads: 2 },
-  schedule: { kind: 'rewarmedCosine', maxLr: 3e-3, warmupFraction: 0.25 },
-  totalSteps: 4,
-  chunkSteps: 2,
-  batchSize: 4,
-  profile: 'test',
+  ...TINY_CURATE,
 };
 // Token windows for the scenarios that train on refs (written into the script's store first).
 const tokenGroups = {

@@ -13,7 +13,7 @@ import type { Client, Connection } from '@temporalio/client';
 import { memoized } from '../../activities/memo.js';
 import { collectGarbage } from '../../client/gc.js';
 import type { ArtifactRef } from '../../schemas/artifact.js';
-import type { IngestCorpusInput, IngestCorpusResult } from '../../schemas/ingest.js';
+import type { IngestCorpusResult } from '../../schemas/ingest.js';
 import { ArtifactStore, sha256Hex } from '../../storage/artifacts.js';
 import { referencedKeys } from '../../storage/gc.js';
 import type { ObjectStore } from '../../storage/object-store.js';
@@ -25,6 +25,7 @@ import {
   testS3Store,
   uniqueQueue,
 } from '../support/temporal.js';
+import { tinyCodeIngest } from '../support/training-fixtures.js';
 
 const exec = promisify(execFile);
 
@@ -34,14 +35,7 @@ beforeAll(async () => ({ client, connection } = await connectClient()));
 afterAll(async () => connection?.close());
 
 const enc = (s: string) => new TextEncoder().encode(s);
-const input: IngestCorpusInput = {
-  dataset: 'gc',
-  source: { builtin: ['code'] },
-  maxBytesPerGroup: 60_000,
-  ctx: 32,
-  seed: 3,
-  profile: 'test',
-};
+const input = tinyCodeIngest('gc');
 
 const ingest = (store: ObjectStore) =>
   executeOnFreshWorkers<IngestCorpusResult>(client, store, 'ingestCorpus', input, 'gc');

@@ -2,10 +2,11 @@
 // the next identical run recomputes it and completes (real dev server, real file:// store).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Client, Connection } from '@temporalio/client';
-import type { IngestCorpusInput, IngestCorpusResult } from '../../schemas/ingest.js';
+import type { IngestCorpusResult } from '../../schemas/ingest.js';
 import { ArtifactStore } from '../../storage/artifacts.js';
 import type { ObjectStore } from '../../storage/object-store.js';
 import { connectClient, countingStore, executeOnFreshWorkers, tempFileStore } from '../support/temporal.js';
+import { tinyCodeIngest } from '../support/training-fixtures.js';
 
 let client: Client;
 let connection: Connection;
@@ -13,14 +14,7 @@ beforeAll(async () => ({ client, connection } = await connectClient()));
 afterAll(async () => connection?.close());
 
 const store = countingStore(tempFileStore('memo-hygiene'));
-const input: IngestCorpusInput = {
-  dataset: 'memo',
-  source: { builtin: ['code'] },
-  maxBytesPerGroup: 60_000,
-  ctx: 32,
-  seed: 3,
-  profile: 'test',
-};
+const input = tinyCodeIngest('memo');
 
 const ingest = (store: ObjectStore) =>
   executeOnFreshWorkers<IngestCorpusResult>(client, store, 'ingestCorpus', input, 'memo');

@@ -10,9 +10,9 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { Client, Connection } from '@temporalio/client';
-import type { IngestCorpusInput } from '../../schemas/ingest.js';
 import { connectClient, spawnIoWorker, tempFileStore, uniqueQueue } from '../support/temporal.js';
 import type { WorkerProcess } from '../support/worker-process.js';
+import { tinyCodeIngest } from '../support/training-fixtures.js';
 
 const exec = promisify(execFile);
 
@@ -41,14 +41,7 @@ afterAll(async () => {
   await connection?.close();
 });
 
-const input: IngestCorpusInput = {
-  dataset: 'metrics',
-  source: { builtin: ['code'] },
-  maxBytesPerGroup: 60_000,
-  ctx: 32,
-  seed: 3,
-  profile: 'test',
-};
+const input = tinyCodeIngest('metrics');
 
 /** `name{labels} value` lines of the endpoint, comments left out. */
 async function scrape(): Promise<string[]> {

@@ -2,6 +2,7 @@
 // (learnable in a few steps) and a token-windows table with distinct per-group byte statistics.
 import { Rng } from '../../ml/train/rng.js';
 import type { ArtifactRef } from '../../schemas/artifact.js';
+import type { IngestCorpusInput } from '../../schemas/ingest.js';
 import { IMAGES, TEXT_CORPUS, TOKEN_WINDOWS, contractFingerprint } from '../../schemas/tables.js';
 import { buildTable } from '../../storage/arrow-tables.js';
 import { ArtifactStore, sha256Hex } from '../../storage/artifacts.js';
@@ -84,6 +85,16 @@ export async function writeTokenTable(
   );
   return commitTable(store, 'windows', encodeParquet(table), ids.length, contractFingerprint(TOKEN_WINDOWS));
 }
+
+/** ingestCorpus of the builtin `code` group at a small, fast size (tests only). */
+export const tinyCodeIngest = (dataset: string): IngestCorpusInput => ({
+  dataset,
+  source: { builtin: ['code'] },
+  maxBytesPerGroup: 60_000,
+  ctx: 32,
+  seed: 3,
+  profile: 'test',
+});
 
 /** curateCorpus at the smallest profile that still trains, evaluates and continues (tests only). */
 export const TINY_CURATE = {
