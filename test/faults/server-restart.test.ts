@@ -94,7 +94,7 @@ describe('Temporal server killed for 20 s under load', () => {
     // Whether the client's own gRPC retries bridged the outage or `--wait` asked again ("the
     // server does not answer …; still waiting"), the wait ends on the run's real outcome.
     expect(cliOut).toMatch(/ingestCorpus restart-cli-\d+: COMPLETED/);
-    expect(code).toBe(0);
+    expect(code, cliOut).toBe(0);
     console.log(
       `server-restart: ${RUNS} runs done ${((lastDone - restarted) / 1000).toFixed(1)} s after the restart (${OUTAGE_MS / 1000} s outage)`,
     );
