@@ -107,6 +107,7 @@ export async function evaluateDistilled(
             input.lr,
           );
         // The protocol student is the run's own ConvNet; the learned α is not used (AdamW, ml/eval).
+        const cap = input.evaluation.steps > 0 ? input.evaluation.steps : DEFAULT_STUDENT_PROTOCOL.maxSteps;
         const s = trainStudent(
           { family: 'convnet', config: net },
           { pixels: train.set.images, labels: train.set.labels, soft: train.soft ?? null },
@@ -114,11 +115,8 @@ export async function evaluateDistilled(
           seed,
           {
             ...DEFAULT_STUDENT_PROTOCOL,
-            maxSteps: input.evaluation.steps > 0 ? input.evaluation.steps : DEFAULT_STUDENT_PROTOCOL.maxSteps,
-            minSteps: Math.min(
-              DEFAULT_STUDENT_PROTOCOL.minSteps,
-              input.evaluation.steps > 0 ? input.evaluation.steps : DEFAULT_STUDENT_PROTOCOL.minSteps,
-            ),
+            maxSteps: cap,
+            minSteps: Math.min(DEFAULT_STUDENT_PROTOCOL.minSteps, cap),
           },
         );
         return {
