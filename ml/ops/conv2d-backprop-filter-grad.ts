@@ -6,9 +6,10 @@
 // is bilinear. From <conv(x, W), dy> = <W, F(x, dy)> = <x, Conv2DBackpropInput(dy, W)>, the upstream
 // gradient G (shaped like the filter) gives
 //   d<G,F>/d dy = conv2d(x, G)                        (same strides, padding, rounding)
-//   d<G,F>/d x  = Conv2DBackpropInput(dy, filter = G)  (inputShape = x.shape)
+//   d<G,F>/d x  = Conv2DBackpropInput(dy, filter = G)  (inputShape = x.shape; conv2d-grad.ts computes it)
 // Both kernels have registered gradients (Conv2D's uses this one), so this holds to any order.
 import * as tf from '@tensorflow/tfjs-core';
+import { conv2DInputGrad } from './conv2d-grad.js';
 
 /** Conv2DBackpropFilter: d/d dy = conv2d(x, G), d/d x = Conv2DBackpropInput(dy, G). */
 export const conv2DBackpropFilterGradConfig: tf.GradConfig = {
@@ -19,14 +20,7 @@ export const conv2DBackpropFilterGradConfig: tf.GradConfig = {
     const G = g as tf.Tensor4D;
     const { strides, pad, dataFormat, dimRoundingMode } = attrs as unknown as tf.Conv2DBackpropFilterAttrs;
     return {
-      x: () =>
-        tf.engine().runKernel(tf.Conv2DBackpropInput, { dy, filter: G }, {
-          strides,
-          pad,
-          dataFormat,
-          dimRoundingMode,
-          inputShape: x.shape,
-        } as unknown as tf.NamedAttrMap) as tf.Tensor4D,
+      x: () => conv2DInputGrad(dy, G, { strides, pad, dataFormat, dimRoundingMode }, x.shape),
       dy: () => tf.conv2d(x, G, strides, pad, dataFormat, 1, dimRoundingMode),
     };
   },

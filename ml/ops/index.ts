@@ -10,6 +10,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { avgPoolGradGradConfig } from './avg-pool-grad-grad.js';
 import { comparisonGradConfigs } from './comparison-grads.js';
 import { conv2DBackpropFilterGradConfig } from './conv2d-backprop-filter-grad.js';
+import { conv2DGradConfig } from './conv2d-grad.js';
 import { eluGradConfig } from './elu-grad.js';
 import { fusedOpsEnabled } from './fused.js';
 import { expGradConfig } from './exp-grad.js';
@@ -43,7 +44,7 @@ export const SECOND_ORDER_GRADIENTS: readonly tf.GradConfig[] = [
 ];
 
 /** Faster gradients with the same values, registered only while fused ops are on (ml/ops/fused.ts). */
-export const FUSED_GRADIENTS: readonly tf.GradConfig[] = [reluGradConfig];
+export const FUSED_GRADIENTS: readonly tf.GradConfig[] = [reluGradConfig, conv2DGradConfig];
 
 let stockGradients: Map<string, tf.GradConfig | undefined> | undefined;
 
