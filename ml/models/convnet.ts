@@ -4,6 +4,7 @@
 // differentiates unrolled SGD steps on it w.r.t. the synthetic images.
 //
 //   block d = 0..depth-1:  conv 3×3 (+bias) → norm → activation → avg-pool 2×2 (stride 2, floor)
+//                          (before instance norm the bias cancels; see convNetForward)
 //   head:                  flatten (HWC order) → linear to `classes` logits
 //
 // Norms: 'instancenorm' (MTT default; PyTorch GroupNorm(W, W): per sample and channel over H,W, biased
@@ -342,10 +343,11 @@ function forward(
 
   let h = x as tf.Tensor4D;
   for (let d = 0; d < config.depth; d++) {
-    h = tf.add(
-      conv3x3(h, p[`conv${d}.w`] as tf.Tensor4D, blockPadding(config, d), kernels),
-      p[`conv${d}.b`]!,
-    );
+    h = conv3x3(h, p[`conv${d}.w`] as tf.Tensor4D, blockPadding(config, d), kernels);
+    // Instance norm subtracts each (sample, channel) mean, so a per-channel bias before it cancels
+    // exactly: same output, and its gradient is exactly 0 (the bias stays in the flat vector). The
+    // fused path skips the add and its gradient's reduction; the stock path keeps PyTorch's arithmetic.
+    if (config.norm !== 'instancenorm' || !fusedOpsEnabled()) h = tf.add(h, p[`conv${d}.b`]!);
     if (config.norm === 'instancenorm') {
       // GroupNorm(W, W): statistics per sample and channel over H, W.
       h = instanceNorm(h, p[`norm${d}.gamma`]!, p[`norm${d}.beta`]!, config.normEps);

@@ -20,6 +20,7 @@ import {
   updateBatchNormStats,
 } from '../../../ml/models/convnet.js';
 import { classificationLoss } from '../../../ml/train/loops.js';
+import { registerSecondOrderGradients, setFusedOps } from '../../../ml/ops/index.js';
 import { expectGradMatchesFd, expectHvpMatchesFd, expectNoLeak, randn } from '../ops/finite-differences.js';
 
 const tiny = convNetConfig({ h: 8, w: 8, c: 2, classes: 3, width: 4, depth: 2 });
@@ -187,6 +188,51 @@ describe('instance norm', () => {
       const diff = tf.tidy(() => tf.max(tf.abs(tf.sub(a, b))).dataSync()[0]!);
       expect(diff).toBeLessThan(1e-4);
       tf.dispose([params, x, b0, b1, shifted, a, b, ...Object.values(named)]);
+    });
+  });
+
+  it('fused ops skip the cancelled bias: stock logits and gradients, the bias gradient exactly 0', () => {
+    expectNoLeak(() => {
+      const params = initConvNetParams(tiny, 7);
+      const x = randn([3, 8, 8, 2], 8);
+      const labels = tf.tidy(() => tf.oneHot(tf.tensor1d([0, 2, 1], 'int32'), 3));
+      const run = () =>
+        tf.tidy(() => {
+          const { value, grads } = tf.valueAndGrads((p: tf.Tensor) =>
+            tf.losses.softmaxCrossEntropy(labels, convNetForward(tiny, p, x)),
+          )([params]);
+          return { loss: value.dataSync()[0]!, grad: Array.from(grads[0]!.dataSync()) };
+        });
+      const fused = run();
+      let stock: ReturnType<typeof run>;
+      try {
+        setFusedOps(false);
+        registerSecondOrderGradients();
+        stock = run();
+      } finally {
+        setFusedOps(true);
+        registerSecondOrderGradients();
+      }
+      expect(Math.abs(fused.loss - stock.loss)).toBeLessThan(1e-5);
+      const layout = convNetLayout(tiny);
+      let biasEntries = 0;
+      for (const entry of layout) {
+        const slice = (g: number[]) => g.slice(entry.offset, entry.offset + entry.size);
+        if (/^conv\d+\.b$/.test(entry.name)) {
+          biasEntries += entry.size;
+          expect(slice(fused.grad).every((v) => v === 0)).toBe(true);
+          for (const v of slice(stock.grad)) expect(Math.abs(v)).toBeLessThan(1e-5);
+        } else {
+          const f = slice(fused.grad);
+          const st = slice(stock.grad);
+          const scale = Math.max(...st.map(Math.abs));
+          expect(scale).toBeGreaterThan(1e-4);
+          for (let i = 0; i < f.length; i++)
+            expect(Math.abs(f[i]! - st[i]!)).toBeLessThan(1e-4 * scale + 1e-6);
+        }
+      }
+      expect(biasEntries).toBe(2 * tiny.width);
+      tf.dispose([params, x, labels]);
     });
   });
 });
