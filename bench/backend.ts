@@ -408,8 +408,13 @@ function main(): void {
     native_slowdown: native.ok ? slowdownAnalysis(native.ok, torch.ok, ratios.native_vs_torch_convnet) : null,
     machine: {
       ...machine,
-      // Allocator of the tfjs processes (workers/allocator.mjs; RETORT_MALLOC=system for glibc defaults).
-      allocator: process.env.RETORT_MALLOC ?? 'glibc defaults (bench not run through bin/bench.mjs)',
+      // Allocator of the tfjs processes (workers/allocator.mjs; RETORT_MALLOC=system for the defaults).
+      allocator: process.env.RETORT_MALLOC ?? 'defaults (bench not run through bin/bench.mjs)',
+      allocator_env: Object.fromEntries(
+        Object.entries(process.env).filter(
+          ([k]) => k.startsWith('MALLOC_') || k === 'TF_CPU_ALLOCATOR_USE_BFC',
+        ),
+      ),
       stock_ops: native.ok?.stock_ops ?? null,
     },
     ...(Object.keys(errors).length ? { errors } : {}),
