@@ -12,7 +12,15 @@
 // `initLmParams`), so checkpoints serialise deterministically.
 import * as tf from '@tensorflow/tfjs-core';
 import type { LmModelConfig } from '../../schemas/training.js';
-import { logSoftmax, softmaxCrossEntropy } from '../ops/index.js';
+import {
+  fusedOpsEnabled,
+  gelu as fusedGelu,
+  layerNorm as fusedLayerNorm,
+  geluStock,
+  layerNormStock,
+  logSoftmax,
+  softmaxCrossEntropy,
+} from '../ops/index.js';
 import { Rng, deriveSeed } from '../train/rng.js';
 
 /** The contract's `LmModelConfig` (schemas/training.ts) with every field resolved. */
@@ -114,14 +122,14 @@ function p(params: LmParams, name: string): tf.Tensor {
   return t;
 }
 
+/** Layer norm over the features: the fused op of ml/ops, or the stock primitives with fused ops off. */
 function layerNorm(x: tf.Tensor2D, g: tf.Tensor, b: tf.Tensor, eps: number): tf.Tensor2D {
-  const { mean, variance } = tf.moments(x, 1, true);
-  return tf.add(tf.mul(tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, eps))), g), b);
+  return fusedOpsEnabled() ? fusedLayerNorm(x, g, b, eps) : layerNormStock(x, g, b, eps);
 }
 
-/** Exact GELU, 0.5·x·(1 + erf(x/√2)) (nn.GELU's default). */
+/** Exact GELU, 0.5·x·(1 + erf(x/√2)) (nn.GELU's default); fused op or stock primitives as above. */
 function gelu(x: tf.Tensor): tf.Tensor {
-  return tf.mul(tf.mul(0.5, x), tf.add(1, tf.erf(tf.mul(x, Math.SQRT1_2))));
+  return fusedOpsEnabled() ? fusedGelu(x) : geluStock(x);
 }
 
 /** Additive mask [T, T]: 0 where key j ≤ query i, −1e9 above the diagonal (future positions). */

@@ -25,7 +25,9 @@ export { logSoftmax, softmaxCrossEntropy } from './cross-entropy.js';
 // Differentiable siamese augmentation (not a gradient registration: built from ops whose gradients are).
 export * from './dsa.js';
 export { fusedOpsEnabled, setFusedOps } from './fused.js';
+export { gelu, geluStock } from './gelu.js';
 export { instanceNorm, instanceNormStock } from './instance-norm.js';
+export { layerNorm, layerNormStock } from './layer-norm.js';
 export { reluGrad, reluGradMask } from './relu-grad.js';
 
 /** Every gradient Retort registers over (or in addition to) tfjs-core's. */

@@ -14,12 +14,7 @@
 // every path; otherwise the forward pass's x − μ and r are reused. (Closing over x instead of saving it
 // would not do: the caller's tf.tidy disposes it before the backward pass runs.)
 import * as tf from '@tensorflow/tfjs-core';
-
-/** True while an outer gradient records the ops being run (the engine's own test, isTapeOn). */
-function tapeRecording(): boolean {
-  const state = tf.engine().state as unknown as { gradientDepth: number; kernelDepth: number };
-  return state.gradientDepth > 0 && state.kernelDepth === 0;
-}
+import { tapeRecording } from './fused.js';
 
 interface Standardized {
   /** x − μ, shaped like x. */
