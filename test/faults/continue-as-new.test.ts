@@ -3,16 +3,14 @@
 // on the checkpoint an uninterrupted single-activity run produces.
 import { randomUUID } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
-import { NativeConnection } from '@temporalio/worker';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTrainingActivities } from '../../activities/training.js';
 import type { ArtifactRef } from '../../schemas/artifact.js';
 import type { TrainModelResult, TrainingSpecInput } from '../../schemas/training.js';
 import { ArtifactStore } from '../../storage/artifacts.js';
 import type { FileStore } from '../../storage/file-store.js';
 import { type DevServer, startDevServer } from '../../workers/dev-server.js';
-import { createWorkers } from '../../workers/workers.js';
-import { tempFileStore, uniqueQueue } from '../support/temporal.js';
+import { startWorkers, tempFileStore, uniqueQueue } from '../support/temporal.js';
 import { writeImageTable } from '../support/training-fixtures.js';
 
 let server: DevServer;
@@ -55,14 +53,7 @@ describe('trainModel continue-as-new', () => {
     });
 
     const taskQueue = uniqueQueue('can');
-    const nativeConnection = await NativeConnection.connect({ address: server.address });
-    const workers = await createWorkers({
-      connection: nativeConnection,
-      store,
-      taskQueue,
-      queues: 'all',
-      workflowBundle: { codePath: inject('workflowBundlePath') },
-    });
+    const { runUntil } = await startWorkers(store, taskQueue, 'all', server.address);
     const connection = await Connection.connect({ address: server.address });
     const client = new Client({ connection });
     try {
@@ -77,9 +68,7 @@ describe('trainModel continue-as-new', () => {
         const latest = await client.workflow.getHandle(workflowId).describe();
         return { result, firstRunId: handle.firstExecutionRunId, lastRunId: latest.runId };
       };
-      const work = run();
-      await Promise.all(workers.map((w) => w.runUntil(work)));
-      const { result, firstRunId, lastRunId } = await work;
+      const { result, firstRunId, lastRunId } = await runUntil(run);
       expect(lastRunId).not.toBe(firstRunId);
       expect(result.chunks).toBe(8);
       expect(result.step).toBe(16);
@@ -89,7 +78,6 @@ describe('trainModel continue-as-new', () => {
       expect(first.status.name).toBe('CONTINUED_AS_NEW');
     } finally {
       await connection.close();
-      await nativeConnection.close();
     }
   });
 });

@@ -3,8 +3,7 @@
 // ends on the checkpoint one uninterrupted distillChunk call produces (sha256).
 import { randomUUID } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
-import { NativeConnection } from '@temporalio/worker';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTrajectoryMatchingActivities } from '../../activities/trajectory-matching/index.js';
 import { createImageActivities } from '../../activities/images.js';
 import type { ArtifactRef } from '../../schemas/artifact.js';
@@ -17,8 +16,7 @@ import type { IngestImagesResult } from '../../schemas/images.js';
 import { ArtifactStore } from '../../storage/artifacts.js';
 import type { FileStore } from '../../storage/file-store.js';
 import { type DevServer, startDevServer } from '../../workers/dev-server.js';
-import { createWorkers } from '../../workers/workers.js';
-import { tempFileStore, uniqueQueue } from '../support/temporal.js';
+import { startWorkers, tempFileStore, uniqueQueue } from '../support/temporal.js';
 
 const ITERATIONS = 10;
 let server: DevServer;
@@ -83,14 +81,7 @@ describe('distillTrajectory continue-as-new', () => {
     expect(reference.log).toHaveLength(ITERATIONS);
 
     const taskQueue = uniqueQueue('distill-can');
-    const nativeConnection = await NativeConnection.connect({ address: server.address });
-    const workers = await createWorkers({
-      connection: nativeConnection,
-      store,
-      taskQueue,
-      queues: 'all',
-      workflowBundle: { codePath: inject('workflowBundlePath') },
-    });
+    const { runUntil } = await startWorkers(store, taskQueue, 'all', server.address);
     const connection = await Connection.connect({ address: server.address });
     const client = new Client({ connection });
     try {
@@ -119,9 +110,7 @@ describe('distillTrajectory continue-as-new', () => {
         };
         return { result, progress, firstRunId: handle.firstExecutionRunId, lastRunId: latest.runId };
       };
-      const work = run();
-      await Promise.all(workers.map((w) => w.runUntil(work)));
-      const { result, progress, firstRunId, lastRunId } = await work;
+      const { result, progress, firstRunId, lastRunId } = await runUntil(run);
       expect(lastRunId).not.toBe(firstRunId);
       expect(result.chunks).toBe(ITERATIONS);
       expect(result.iterations).toBe(ITERATIONS);
@@ -131,7 +120,6 @@ describe('distillTrajectory continue-as-new', () => {
       expect(first.status.name).toBe('CONTINUED_AS_NEW');
     } finally {
       await connection.close();
-      await nativeConnection.close();
     }
   });
 });

@@ -3,16 +3,14 @@
 // and ends on the same checkpoint and the same upstream/downstream curve as a one-chunk run.
 import { randomUUID } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
-import { NativeConnection } from '@temporalio/worker';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTrainingActivities } from '../../activities/training.js';
 import type { ArtifactRef } from '../../schemas/artifact.js';
 import type { ContinualPretrainInput, ContinualPretrainResult } from '../../schemas/rewarm.js';
 import { ArtifactStore } from '../../storage/artifacts.js';
 import type { FileStore } from '../../storage/file-store.js';
 import { type DevServer, startDevServer } from '../../workers/dev-server.js';
-import { createWorkers } from '../../workers/workers.js';
-import { tempFileStore, uniqueQueue } from '../support/temporal.js';
+import { startWorkers, tempFileStore, uniqueQueue } from '../support/temporal.js';
 import { writeTokenTable } from '../support/training-fixtures.js';
 
 let server: DevServer;
@@ -74,18 +72,11 @@ const input = (
 describe('continualPretrain', () => {
   it('continues as new with its curve and ends where an uninterrupted run ends', async () => {
     const taskQueue = uniqueQueue('cpt');
-    const native = await NativeConnection.connect({ address: server.address });
-    const workers = await createWorkers({
-      connection: native,
-      store,
-      taskQueue,
-      queues: 'all',
-      workflowBundle: { codePath: inject('workflowBundlePath') },
-    });
+    const { runUntil } = await startWorkers(store, taskQueue, 'all', server.address);
     const connection = await Connection.connect({ address: server.address });
     const client = new Client({ connection });
     try {
-      const work = (async () => {
+      const run = async () => {
         const id = `cpt-${randomUUID()}`;
         const handle = await client.workflow.start('continualPretrain', {
           taskQueue,
@@ -106,9 +97,8 @@ describe('continualPretrain', () => {
           firstStatus: first.status.name,
           handedOver: lastRunId !== handle.firstExecutionRunId,
         };
-      })();
-      await Promise.all(workers.map((w) => w.runUntil(work)));
-      const { chunked, whole, firstStatus, handedOver } = await work;
+      };
+      const { chunked, whole, firstStatus, handedOver } = await runUntil(run);
       expect(handedOver).toBe(true);
       expect(firstStatus).toBe('CONTINUED_AS_NEW');
       // Evaluation points: step 0, every step before denseEvalUntil, every evalEvery steps.
@@ -128,7 +118,6 @@ describe('continualPretrain', () => {
         expect(r.reportHtml).toMatchObject({ kind: 'report', format: 'html' });
     } finally {
       await connection.close();
-      await native.close();
     }
   });
 });

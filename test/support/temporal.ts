@@ -52,8 +52,17 @@ export function testS3Store(prefix: string): S3Store {
   });
 }
 
-export async function startWorkers(store: ObjectStore, taskQueue: string, queues: QueueName = 'retort') {
-  const connection = await NativeConnection.connect({ address: inject('temporalAddress') });
+/**
+ * Workers of every role `queues` names over `store`, connected to the test run's dev server or to
+ * `address` (a test's own server), with a `runUntil` that runs them while a test body runs.
+ */
+export async function startWorkers(
+  store: ObjectStore,
+  taskQueue: string,
+  queues: QueueName = 'retort',
+  address: string = inject('temporalAddress'),
+) {
+  const connection = await NativeConnection.connect({ address });
   const workers: Worker[] = await createWorkers({
     connection,
     store,
