@@ -343,30 +343,38 @@ function forward(
 
   let h = x as tf.Tensor4D;
   for (let d = 0; d < config.depth; d++) {
-    h = conv3x3(h, p[`conv${d}.w`] as tf.Tensor4D, blockPadding(config, d), kernels);
-    // Instance norm subtracts each (sample, channel) mean, so a per-channel bias before it cancels
-    // exactly: same output, and its gradient is exactly 0 (the bias stays in the flat vector). The
-    // fused path skips the add and its gradient's reduction; the stock path keeps PyTorch's arithmetic.
-    if (config.norm !== 'instancenorm' || !fusedOpsEnabled()) h = tf.add(h, p[`conv${d}.b`]!);
+    const conv = conv3x3(h, p[`conv${d}.w`] as tf.Tensor4D, blockPadding(config, d), kernels);
+    const bias = p[`conv${d}.b`]!;
+    const gamma = p[`norm${d}.gamma`];
+    const beta = p[`norm${d}.beta`];
     if (config.norm === 'instancenorm') {
-      // GroupNorm(W, W): statistics per sample and channel over H, W.
-      h = instanceNorm(h, p[`norm${d}.gamma`]!, p[`norm${d}.beta`]!, config.normEps);
-    } else if (config.norm === 'batchnorm') {
-      const needBatch = training || wantStats;
-      const batch = needBatch ? tf.moments(h, [0, 1, 2]) : undefined;
-      if (batch && wantStats) {
-        batchStats.push({
-          mean: batch.mean as tf.Tensor1D,
-          variance: batch.variance as tf.Tensor1D,
-          count: h.shape[0] * h.shape[1] * h.shape[2],
-        });
-      }
+      // GroupNorm(W, W): statistics per sample and channel over H, W. It subtracts each (sample,
+      // channel) mean, so the conv bias cancels exactly: the fused path skips it (same output, a bias
+      // gradient of exactly 0, one Add and one broadcast-gradient Sum fewer); the stock path keeps
+      // PyTorch's arithmetic.
+      const pre = fusedOpsEnabled() ? conv : tf.add(conv, bias);
+      h = instanceNorm(pre as tf.Tensor4D, gamma!, beta!, config.normEps);
+    } else if (config.norm === 'batchnorm' && (training || !fusedOpsEnabled())) {
+      const pre = tf.add(conv, bias) as tf.Tensor4D;
+      const batch = training || wantStats ? tf.moments(pre, [0, 1, 2]) : undefined;
+      if (batch && wantStats) batchStats.push(batchStatsOf(batch, pre));
       const stats = training ? batch! : opts.runningStats![d]!;
-      h = affine(
-        normalize(h, stats.mean, stats.variance, config.normEps),
-        p[`norm${d}.gamma`]!,
-        p[`norm${d}.beta`]!,
-      );
+      h = affine(normalize(pre, stats.mean, stats.variance, config.normEps), gamma!, beta!);
+    } else if (config.norm === 'batchnorm') {
+      // Eval mode, fused: with running statistics (m, v) the norm is a per-channel affine map, so
+      // conv + bias → normalise → γ, β folds into conv·s + t, s = γ/√(v + ε), t = β + (bias − m)·s:
+      // two full-size kernels instead of five. The batch statistics of the norm's input (conv + bias)
+      // are those of conv with the bias added to the mean.
+      if (wantStats) {
+        const batch = tf.moments(conv, [0, 1, 2]);
+        batchStats.push(batchStatsOf({ mean: tf.add(batch.mean, bias), variance: batch.variance }, conv));
+      }
+      const running = opts.runningStats![d]!;
+      const scale = tf.mul(gamma!, tf.rsqrt(tf.add(running.variance, config.normEps)));
+      const shift = tf.add(beta!, tf.mul(tf.sub(bias, running.mean), scale));
+      h = tf.add(tf.mul(conv, scale), shift) as tf.Tensor4D;
+    } else {
+      h = tf.add(conv, bias) as tf.Tensor4D;
     }
     h = activate(h, config.activation);
     h = avgPool2x2(h, kernels);
@@ -377,6 +385,14 @@ function forward(
     p['fc.b']!,
   ) as tf.Tensor2D;
   return { logits, batchStats };
+}
+
+function batchStatsOf(batch: { mean: tf.Tensor; variance: tf.Tensor }, h: tf.Tensor4D): BatchNormBatchStats {
+  return {
+    mean: batch.mean as tf.Tensor1D,
+    variance: batch.variance as tf.Tensor1D,
+    count: h.shape[0] * h.shape[1] * h.shape[2],
+  };
 }
 
 function normalize(h: tf.Tensor4D, mean: tf.Tensor, variance: tf.Tensor, eps: number): tf.Tensor4D {

@@ -269,6 +269,7 @@ describe('batch norm (committee members)', () => {
       // Eval mode also reports the batch statistics (needed by the BN-matching recovery loss).
       const evalOut = convNetForwardWithStats(bn, params, x, { runningStats: batchStats });
       expect(close(evalOut.batchStats[1]!.variance, batchStats[1]!.variance)).toBeLessThan(1e-5);
+      expect(close(evalOut.batchStats[0]!.mean, batchStats[0]!.mean)).toBeLessThan(1e-5);
       expect(() => convNetForward(bn, params, x)).toThrow(/runningStats/);
 
       tf.dispose([
@@ -282,6 +283,41 @@ describe('batch norm (committee members)', () => {
         ...Object.values(named),
       ]);
       tf.dispose([...batchStats, ...evalOut.batchStats].flatMap((s) => [s.mean, s.variance]));
+    });
+  });
+
+  it('eval mode: the fused per-channel fold gives the stock logits, statistics and d/dx', () => {
+    expectNoLeak(() => {
+      const params = initConvNetParams(bn, 9);
+      const x = randn([3, 8, 8, 2], 10);
+      const running = [0, 1].map((d) => ({
+        mean: randn([4], 20 + d, 0.5) as tf.Tensor1D,
+        variance: tf.tidy(() => tf.add(tf.abs(randn([4], 30 + d)), 0.2)) as tf.Tensor1D,
+      }));
+      const run = () =>
+        tf.tidy(() => {
+          const f = (xx: tf.Tensor) => {
+            const { logits, batchStats } = convNetForwardWithStats(bn, params, xx, { runningStats: running });
+            const bnLoss = tf.addN(batchStats.map((st) => tf.sum(tf.add(st.mean, st.variance))));
+            return tf.add(tf.sum(tf.square(logits)), bnLoss) as tf.Scalar;
+          };
+          const { value, grad } = tf.valueAndGrad(f)(x);
+          return [value.dataSync()[0]!, ...Array.from(grad.dataSync())];
+        });
+      const fused = run();
+      let stock: number[];
+      try {
+        setFusedOps(false);
+        registerSecondOrderGradients();
+        stock = run();
+      } finally {
+        setFusedOps(true);
+        registerSecondOrderGradients();
+      }
+      const scale = Math.max(...stock.map(Math.abs));
+      expect(scale).toBeGreaterThan(0.1);
+      fused.forEach((v, i) => expect(Math.abs(v - stock[i]!)).toBeLessThan(1e-4 * scale));
+      tf.dispose([params, x, ...running.flatMap((r) => [r.mean, r.variance])]);
     });
   });
 
