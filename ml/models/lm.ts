@@ -156,7 +156,9 @@ function attention(
   // [B·T, d] → [B, heads, T, headDim]
   const split = (m: tf.Tensor): tf.Tensor4D => tf.transpose(tf.reshape(m, [b, t, nh, hd]), [0, 2, 1, 3]);
   const [q, k, v] = tf.split(qkv, 3, 1).map(split) as [tf.Tensor4D, tf.Tensor4D, tf.Tensor4D];
-  const scores = tf.add(tf.mul(tf.matMul(q, k, false, true), 1 / Math.sqrt(hd)), mask);
+  // 1/√hd applied to q ([B, heads, T, hd]) rather than to the scores ([B, heads, T, T]): less data
+  // whenever the context is longer than a head (every preset).
+  const scores = tf.add(tf.matMul(tf.mul(q, 1 / Math.sqrt(hd)), k, false, true), mask);
   const y = tf.matMul(tf.softmax(scores), v); // [B, heads, T, hd]
   const merged = tf.reshape(tf.transpose(y, [0, 2, 1, 3]), [b * t, d]);
   return tf.add(tf.matMul(merged, p(params, `h${i}.attn.wo`) as tf.Tensor2D), p(params, `h${i}.attn.bo`));
