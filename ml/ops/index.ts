@@ -21,7 +21,7 @@ import { sigmoidGradConfig } from './sigmoid-grad.js';
 import { softmaxGradConfig } from './softmax-grad.js';
 import { tanhGradConfig } from './tanh-grad.js';
 
-export { logSoftmax, softmaxCrossEntropy } from './cross-entropy.js';
+export { logSoftmax, softmaxCrossEntropy, softmaxCrossEntropyStock } from './cross-entropy.js';
 // Differentiable siamese augmentation (not a gradient registration: built from ops whose gradients are).
 export * from './dsa.js';
 export { fusedOpsEnabled, setFusedOps } from './fused.js';

@@ -3,7 +3,7 @@
 // and to (soft) targets, against closed forms and finite differences.
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
-import { logSoftmax, softmaxCrossEntropy } from '../../../ml/ops/index.js';
+import { logSoftmax, softmaxCrossEntropy, softmaxCrossEntropyStock } from '../../../ml/ops/index.js';
 import { expectGradMatchesFd, expectHvpMatchesFd, randn, randu, withTensors } from './finite-differences.js';
 
 const ROWS = 4;
@@ -113,6 +113,29 @@ describe('softmaxCrossEntropy / logSoftmax (ml/ops/cross-entropy.ts)', () => {
         ),
       ).toBeLessThan(1e-5);
       expectHvpMatchesFd(totalCe, [z, t], [vz, vt], [uz, ut], { eps: 1e-2, tol: 2e-3 });
+    });
+  });
+
+  it('the fused op equals the stock composite in value, gradient and Hessian-vector product', () => {
+    withTensors(setup, (z, t, vz, vt) => {
+      const both = (ce: typeof softmaxCrossEntropy) =>
+        tf.tidy(() => {
+          const total = (zz: tf.Tensor, tt: tf.Tensor) => tf.sum(ce(zz, tt)) as tf.Scalar;
+          const value = Array.from(ce(z, t).dataSync());
+          const grads = tf
+            .grads(total)([z, t])
+            .map((g) => Array.from(g.dataSync()));
+          const hvp = tf
+            .grads((zz: tf.Tensor, tt: tf.Tensor) => {
+              const [gz, gt] = tf.grads(total)([zz, tt]);
+              return tf.add(tf.sum(tf.mul(vz, gz!)), tf.sum(tf.mul(vt, gt!))) as tf.Scalar;
+            })([z, t])
+            .map((g) => Array.from(g.dataSync()));
+          return [value, ...grads, ...hvp];
+        });
+      const fused = both(softmaxCrossEntropy);
+      const stock = both(softmaxCrossEntropyStock);
+      fused.forEach((f, k) => expect(maxScaledError(f, stock[k]!), `output ${k}`).toBeLessThan(1e-5));
     });
   });
 

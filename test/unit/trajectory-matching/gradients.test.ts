@@ -16,7 +16,7 @@ import {
   trajectoriesFromArrays,
   trajectoryMatchingLoss,
 } from '../../../ml/methods/trajectory-matching/index.js';
-import { registerSecondOrderGradients } from '../../../ml/ops/index.js';
+import { registerSecondOrderGradients, setFusedOps } from '../../../ml/ops/index.js';
 import { directionalFd, expectNoLeak, inner, randn, relativeError } from '../ops/finite-differences.js';
 import { initParams, jitter, tinyConfig } from './fixtures.js';
 
@@ -127,7 +127,10 @@ const stockExpGrad: tf.GradConfig = {
 };
 
 describe('∂L/∂(pixels, α, soft labels) through N unrolled steps vs finite differences', () => {
-  afterEach(() => registerSecondOrderGradients());
+  afterEach(() => {
+    setFusedOps(true);
+    registerSecondOrderGradients();
+  });
 
   it('spec §11.4: 28×28 W4 D2 softplus, N 3, 10 images — pixels, log α, soft labels within 2e-2 at eps 1e-2 and 3e-3', () => {
     expectNoLeak(() => {
@@ -186,6 +189,11 @@ describe('∂L/∂(pixels, α, soft labels) through N unrolled steps vs finite d
   });
 
   it('spec §11.5 regression guard: with the stock Exp gradient the same check fails by > 50%', () => {
+    // With the stock composites: the fused cross-entropy recomputes its log-probabilities on the outer
+    // tape, so it never differentiates Exp's gradient; the stock composite does, as any other chain
+    // of exp-based primitives would.
+    setFusedOps(false);
+    registerSecondOrderGradients();
     tf.registerGradient(stockExpGrad);
     const errors = gradientErrors(oracleConfig, 5, [PIXELS, ALPHA], [1e-2]);
     console.log('stock-Exp relative errors', JSON.stringify(errors));
