@@ -1,6 +1,9 @@
 // `npm run -s bench -- distill-eval [--json] [--quick] [--ipc 1,10] [--students R] [--out DIR]
-//   [--tm-iterations 1:N,10:M] [--experts COUNTxEPOCHS]`  (override the profile's MTT/DATM iterations
-//   per IPC and its expert trajectories)
+//   [--tm-iterations 1:N,10:M] [--experts COUNTxEPOCHS] [--arms A,B] [--cvdd-crop LO:HI|off]
+//   [--cvdd-init random|easy|medium|hard[:K]] [--cvdd-set iterations=N,lr=X,rBn=X,...]`
+//   (override the profile's MTT/DATM iterations per IPC and its expert trajectories; evaluate only some
+//   arms — the rest are neither distilled nor trained, so a partial run's targets are partial too; CV-DD's
+//   recovery RandomResizedCrop area range, its initial images and numeric keys, default the profile's)
 //
 // ONE run of the distillation evaluation protocol (DESIGN.md §8, ml/eval/): every method distils from
 // the same split, every arm is EXPORTED as a self-describing Parquet table (storage/distilled-table.ts)
@@ -43,11 +46,14 @@ import {
 import {
   type CommitteeMember,
   type CommitteeVotingConfig,
+  INIT_DIFFICULTIES,
+  type InitDifficulty,
   mnistConvCommitteeArchs,
   mnistCpuConfig,
   relabelWeights,
   relabelWithCommittee,
 } from '../ml/methods/cvdd/index.js';
+import { DEFAULT_RANDOM_RESIZED_CROP } from '../ml/methods/cvdd/augment.js';
 import { mnistProfile } from '../ml/methods/trajectory-matching/index.js';
 import {
   DEFAULT_STUDENT_PROTOCOL,
@@ -117,6 +123,56 @@ function expertsOption(defaults: { count: number; epochs: number }): { count: nu
   return { count: Number(m[1]), epochs: Number(m[2]) };
 }
 
+/** `--cvdd-crop 0.25:1` (RandomResizedCrop area fractions of CV-DD's recovery views) or `off`. */
+function cvddCropOption(): Pick<CommitteeVotingConfig, 'recoverAugment'> | Record<string, never> {
+  const raw = option('--cvdd-crop');
+  if (raw === undefined) return {};
+  const base = mnistCpuConfig(10).recoverAugment;
+  if (raw === 'off') return { recoverAugment: { ...base, crop: null } };
+  const [lo, hi] = raw.split(':').map(Number);
+  if (!(lo! > 0 && lo! <= hi! && hi! <= 1)) {
+    console.error(`--cvdd-crop: expected LO:HI area fractions with 0 < LO ≤ HI ≤ 1, or off, got "${raw}"`);
+    process.exit(2);
+  }
+  return { recoverAugment: { ...base, crop: { ...DEFAULT_RANDOM_RESIZED_CROP, scale: [lo!, hi!] } } };
+}
+
+/** `--cvdd-init medium[:K]`: CV-DD's initial images ranked by the committee (K candidates per pick). */
+function cvddInitOption(): Pick<CommitteeVotingConfig, 'initDifficulty' | 'initCandidates'> {
+  const raw = option('--cvdd-init');
+  if (raw === undefined) return {};
+  const [difficulty, k] = raw.split(':');
+  const candidates = k === undefined ? undefined : Number(k);
+  if (
+    !(INIT_DIFFICULTIES as readonly string[]).includes(difficulty!) ||
+    (candidates !== undefined && !(Number.isInteger(candidates) && candidates > 0))
+  ) {
+    console.error(`--cvdd-init: expected ${INIT_DIFFICULTIES.join('|')}[:CANDIDATES], got "${raw}"`);
+    process.exit(2);
+  }
+  return {
+    initDifficulty: difficulty as InitDifficulty,
+    ...(candidates !== undefined ? { initCandidates: candidates } : {}),
+  };
+}
+
+/** `--cvdd-set iterations=30,lr=0.1,rBn=1`: numeric CV-DD config keys over the profile's. */
+function cvddSetOption(): Partial<CommitteeVotingConfig> {
+  const raw = option('--cvdd-set');
+  if (raw === undefined) return {};
+  const keys = ['iterations', 'lr', 'rBn', 'firstBnMultiplier', 'klTemperature'] as const;
+  const out: Partial<Record<(typeof keys)[number], number>> = {};
+  for (const part of raw.split(',')) {
+    const [k, v] = part.split('=');
+    if (!(keys as readonly string[]).includes(k!) || !Number.isFinite(Number(v))) {
+      console.error(`--cvdd-set: expected KEY=NUMBER pairs with KEY in ${keys.join(', ')}, got "${raw}"`);
+      process.exit(2);
+    }
+    out[k as (typeof keys)[number]] = Number(v);
+  }
+  return out;
+}
+
 const SEED = 0;
 const SIDE = 14;
 const DOWNSAMPLE = 28 / SIDE;
@@ -129,10 +185,27 @@ const PLAN = {
   protocol: { ...DEFAULT_STUDENT_PROTOCOL, maxSteps: quick ? 1000 : 3000 },
   experts: expertsOption(quick ? { count: 2, epochs: 5 } : { count: 3, epochs: 8 }),
   tmIterations: tmIterations(quick ? { 1: 40, 10: 20 } : { 1: 300, 10: 200 }),
-  cvdd: quick ? { memberEpochs: 2, iterations: 60 } : { memberEpochs: 5, iterations: 150 },
+  cvdd: {
+    ...(quick ? { memberEpochs: 2, iterations: 60 } : { memberEpochs: 5, iterations: 150 }),
+    ...cvddCropOption(),
+    ...cvddInitOption(),
+    ...cvddSetOption(),
+  },
 };
-const ARMS = ['random_real', 'random_real_soft', 'mtt', 'datm', 'cvdd'] as const;
-type Arm = (typeof ARMS)[number];
+const ALL_ARMS = ['random_real', 'random_real_soft', 'mtt', 'datm', 'cvdd'] as const;
+type Arm = (typeof ALL_ARMS)[number];
+const ARMS = ((): readonly Arm[] => {
+  const raw = option('--arms');
+  if (!raw) return ALL_ARMS;
+  const picked = raw.split(',');
+  const unknown = picked.filter((a) => !(ALL_ARMS as readonly string[]).includes(a));
+  if (unknown.length || picked.length === 0) {
+    console.error(`--arms: expected a comma list of ${ALL_ARMS.join(', ')}, got "${raw}"`);
+    process.exit(2);
+  }
+  return ALL_ARMS.filter((a) => picked.includes(a));
+})();
+const runTm = ARMS.includes('mtt') || ARMS.includes('datm');
 const outDir = option('--out') ?? join(tmpdir(), `retort-distill-eval-${process.pid}`);
 
 /** Writes an arm's table and reads it back from the FILE with nothing but its metadata. */
@@ -214,13 +287,17 @@ async function main(): Promise<void> {
   const tmNet = mnistProfile(1, 'mtt', 'cpu-14').distill.net;
   const asTm = (s: { pixels: Float32Array; labels: Int32Array }) => ({ images: s.pixels, labels: s.labels });
   const expertProfile = { ...mnistProfile(10, 'mtt', 'cpu-14').experts, ...PLAN.experts };
-  const trained = trainExperts(asTm(train), asTm(test), expertProfile, tmNet, (m) => say(`experts: ${m}`));
-  distillStats.experts = {
-    ...expertProfile,
-    test_acc_last_epoch: trained.testAccuracy.map((a) => round(100 * a[a.length - 1]!)),
-    train_s: round(trained.seconds, 1),
-  };
-  loadAt.after_experts = load1();
+  const trained = runTm
+    ? trainExperts(asTm(train), asTm(test), expertProfile, tmNet, (m) => say(`experts: ${m}`))
+    : null;
+  if (trained) {
+    distillStats.experts = {
+      ...expertProfile,
+      test_acc_last_epoch: trained.testAccuracy.map((a) => round(100 * a[a.length - 1]!)),
+      train_s: round(trained.seconds, 1),
+    };
+    loadAt.after_experts = load1();
+  }
 
   // CV-DD committee: once, shared by both IPCs (recovery and relabelling are per IPC).
   const tCommittee = Date.now();
@@ -280,7 +357,7 @@ async function main(): Promise<void> {
     tables.random_real = (s) => real.get(s)!;
     tables.random_real_soft = (s) => realSoft.get(s)!;
 
-    for (const method of ['mtt', 'datm'] as const) {
+    for (const method of (['mtt', 'datm'] as const).filter((a) => ARMS.includes(a))) {
       const run = runTrajectoryMatching({
         ipc,
         method,
@@ -289,7 +366,7 @@ async function main(): Promise<void> {
         iterations: PLAN.tmIterations[ipc],
         seed: SEED,
         train: asTm(train),
-        experts: trained.experts,
+        experts: trained!.experts,
         say,
       });
       const d = run.distilled;
@@ -306,32 +383,34 @@ async function main(): Promise<void> {
     }
 
     // CV-DD: recover every slot, relabel per image, export.
-    const tRec = Date.now();
-    const pixels = new Float32Array(ipc * CLASSES * size);
-    const labels: number[] = [];
-    const ce: number[] = [];
-    for (let slot = 0; slot < ipc; slot++) {
-      const r = recoverSlot(committee, train, config, slot, 7);
-      pixels.set(r.images.dataSync() as Float32Array, labels.length * size);
-      labels.push(...r.labels);
-      ce.push(...r.report.ce);
-      r.images.dispose();
+    if (ARMS.includes('cvdd')) {
+      const tRec = Date.now();
+      const pixels = new Float32Array(ipc * CLASSES * size);
+      const labels: number[] = [];
+      const ce: number[] = [];
+      for (let slot = 0; slot < ipc; slot++) {
+        const r = recoverSlot(committee, train, config, slot, 7);
+        pixels.set(r.images.dataSync() as Float32Array, labels.length * size);
+        labels.push(...r.labels);
+        ce.push(...r.report.ce);
+        r.images.dispose();
+      }
+      const cv = exportAndRead(`ipc${ipc}-cvdd`, {
+        pixels,
+        labels: Int32Array.from(labels),
+        softLabels: committeeProbabilities(pixels, committee, config),
+        meta: meta('cvdd', ipc, 'soft', config.klTemperature, {
+          'retort.committee': JSON.stringify(committee.map((m) => ({ id: m.id, prior: m.prior }))),
+        }),
+      });
+      tables.cvdd = () => cv;
+      distillStats[`ipc${ipc}_cvdd`] = {
+        iterations: config.iterations,
+        recover_s: round((Date.now() - tRec) / 1000, 1),
+        final_ce_mean: round(ce.reduce((a, b) => a + b, 0) / ce.length, 4),
+      };
+      loadAt[`after_ipc${ipc}_cvdd`] = load1();
     }
-    const cv = exportAndRead(`ipc${ipc}-cvdd`, {
-      pixels,
-      labels: Int32Array.from(labels),
-      softLabels: committeeProbabilities(pixels, committee, config),
-      meta: meta('cvdd', ipc, 'soft', config.klTemperature, {
-        'retort.committee': JSON.stringify(committee.map((m) => ({ id: m.id, prior: m.prior }))),
-      }),
-    });
-    tables.cvdd = () => cv;
-    distillStats[`ipc${ipc}_cvdd`] = {
-      iterations: config.iterations,
-      recover_s: round((Date.now() - tRec) / 1000, 1),
-      final_ce_mean: round(ce.reduce((a, b) => a + b, 0) / ce.length, 4),
-    };
-    loadAt[`after_ipc${ipc}_cvdd`] = load1();
 
     // Evaluation: the same students for every arm, each reading its table.
     const row = {} as Record<Arm, Json>;
@@ -442,11 +521,13 @@ async function main(): Promise<void> {
       students: students.map(studentArchId),
       students_per_arch: PLAN.students,
       protocol: PLAN.protocol,
+      arms: ARMS,
       tm: { profile: 'cpu-14', iterations: PLAN.tmIterations, augmentation: 'none' },
       cvdd: {
         committee: committee.map((c) => c.id),
         priors: 'validation top-1',
         ...PLAN.cvdd,
+        recover_augment: baseConfig.recoverAugment,
         soft_label_temperature: baseConfig.klTemperature,
         relabel_bn_mode: baseConfig.relabelBnMode,
       },

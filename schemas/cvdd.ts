@@ -65,6 +65,26 @@ export const CvddSettings = z.strictObject({
   rBn: z.number().nonnegative().optional(),
   firstBnMultiplier: z.number().nonnegative().optional(),
   jitter: nonNegInt.optional(),
+  /**
+   * RandomResizedCrop area range [lo, hi] of each recovery view (the code's `--apply-data-augmentation`,
+   * torchvision's [0.08, 1] on CIFAR); null or omitted: no crop (the MNIST profile: crops lowered the
+   * distill-eval students at every range tried, bench/README.md distill-eval).
+   */
+  recoverCropScale: z
+    .tuple([z.number().positive().max(1), z.number().positive().max(1)])
+    .refine(([lo, hi]) => lo <= hi, 'recoverCropScale: lo must not exceed hi')
+    .nullable()
+    .optional(),
+  /** Horizontal flip of each recovery view with probability ½ (the code's; off for digits). */
+  recoverFlip: z.boolean().optional(),
+  /**
+   * Initial images of the slots: 'random' (default) real images, or 'easy' / 'medium' / 'hard' =
+   * committee-ranked real images, the stand-in for the code's RDED patches of `--patch-diff`
+   * (ml/methods/cvdd/slots.ts rankedInitIndices).
+   */
+  initDifficulty: z.enum(['random', 'easy', 'medium', 'hard']).optional(),
+  /** Candidates per initial image for a ranked init (default 8). */
+  initCandidates: positiveInt.optional(),
   /** Whether MLP members' BN term enters recovery (default on, as the code; see ml/methods/cvdd/config.ts). */
   mlpBnTerm: z.boolean().optional(),
   // §5.3 / §5.4 relabel + student

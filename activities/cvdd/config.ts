@@ -1,6 +1,7 @@
 // CV-DD run settings → the ml/ config and committee architectures, and the image checks every CV-DD
 // activity makes (labels in range, the members' seeded validation hold-out).
 import { convNetConfig } from '../../ml/models/convnet.js';
+import { DEFAULT_RANDOM_RESIZED_CROP } from '../../ml/methods/cvdd/augment.js';
 import { committeeMlpConfig } from '../../ml/methods/cvdd/mlp.js';
 import { type ImageSet, subsetImages, validationSplit } from '../../ml/methods/cvdd/index.js';
 import {
@@ -17,7 +18,15 @@ import { configError, labelOutOfRange } from '../failures.js';
 
 /** The §7.2 profile for the run's IPC with its overrides, validated (ConfigError names the keys). */
 export function resolveCvddConfig(run: CvddRunConfig): CommitteeVotingConfig {
-  const { jitter, studentRoll, mlpBnTerm, priorSource: _priorSource, ...overrides } = run.settings;
+  const {
+    jitter,
+    recoverCropScale,
+    recoverFlip,
+    studentRoll,
+    mlpBnTerm,
+    priorSource: _priorSource,
+    ...overrides
+  } = run.settings;
   const profile = run.ipc === 1 ? 1 : run.ipc <= 10 ? 10 : 50;
   const base = mnistCpuConfig(profile);
   const defined = Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined));
@@ -27,7 +36,14 @@ export function resolveCvddConfig(run: CvddRunConfig): CommitteeVotingConfig {
     ipc: run.ipc,
     classes: run.classes,
     ...(mlpBnTerm !== undefined ? { bnTermFamilies: mlpBnTerm ? ['convnet', 'mlp'] : ['convnet'] } : {}),
-    recoverAugment: { ...base.recoverAugment, ...(jitter !== undefined ? { jitter } : {}) },
+    recoverAugment: {
+      ...base.recoverAugment,
+      ...(jitter !== undefined ? { jitter } : {}),
+      ...(recoverFlip !== undefined ? { flip: recoverFlip } : {}),
+      ...(recoverCropScale !== undefined
+        ? { crop: recoverCropScale && { ...DEFAULT_RANDOM_RESIZED_CROP, scale: recoverCropScale } }
+        : {}),
+    },
     studentAugment: { ...base.studentAugment, ...(studentRoll !== undefined ? { roll: studentRoll } : {}) },
   };
   const errors = validateCommitteeVotingConfig(config);

@@ -120,7 +120,14 @@ export async function recoverSlotChunk(
     } else {
       let init: { images: tf.Tensor4D; labels: number[] };
       try {
-        init = slotInitImages(asImageSet(table), input.run.classes, config, input.slot, input.seed);
+        init = slotInitImages(
+          asImageSet(table),
+          input.run.classes,
+          config,
+          input.slot,
+          input.seed,
+          committee,
+        );
       } catch (err) {
         if (err instanceof RangeError)
           throw ipcExceedsClassSize(`field "ipc" = ${config.ipc} with ${input.train.uri}: ${err.message}`);

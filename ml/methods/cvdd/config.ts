@@ -8,6 +8,8 @@ import {
 import { type CommitteeArch } from './members.js';
 
 export type VoterType = 'prior' | 'equal' | 'random';
+export const INIT_DIFFICULTIES = ['random', 'easy', 'medium', 'hard'] as const;
+export type InitDifficulty = (typeof INIT_DIFFICULTIES)[number];
 /** 'auto' is the spec's general rule (§5.1): IPC 1 → top priors; IPC ≤ C(m, N) → cycle; else random. */
 export type VoterSelection = 'auto' | 'top-prior' | 'cycle' | 'random';
 
@@ -50,6 +52,16 @@ export interface CommitteeVotingConfig {
   /** ‖d‖ is computed as √(Σd² + ε) − √ε: finite gradient at d = 0 (§6), exactly 0 there. */
   normSqrtEps: number;
   recoverAugment: RecoveryAugmentConfig;
+  /**
+   * Which real images start the slots (the code starts from RDED "patches" of a chosen difficulty,
+   * `--patch-diff`, made offline by scoring real crops with a teacher). 'random' (omitted): random real
+   * images of each class. 'easy' / 'medium' / 'hard': of `initCandidates` × IPC random real images per
+   * class, the IPC with the lowest / middle / highest committee cross-entropy on their own class
+   * (slots.ts `rankedInitIndices`).
+   */
+  initDifficulty?: InitDifficulty;
+  /** Candidates per selected image for a ranked init (omitted: 8). */
+  initCandidates?: number;
 
   // §5.3 relabelling
   /** 'batch' = BSSL (train-mode BN, CV-DD); 'running' = eval-mode BN (plain SRe²L, `--eval-mode T`). */
@@ -199,6 +211,24 @@ export function validateCommitteeVotingConfig(config: CommitteeVotingConfig): st
     );
   if (!(Number.isInteger(config.recoverAugment.jitter) && config.recoverAugment.jitter >= 0))
     errors.push(`recoverAugment.jitter must be a non-negative integer, got ${config.recoverAugment.jitter}`);
+  const crop = config.recoverAugment.crop;
+  if (crop) {
+    const [s0, s1] = crop.scale;
+    const [r0, r1] = crop.ratio;
+    if (!(s0 > 0 && s0 <= s1 && s1 <= 1))
+      errors.push(`recoverAugment.crop.scale must satisfy 0 < lo ≤ hi ≤ 1, got [${s0}, ${s1}]`);
+    if (!(r0 > 0 && r0 <= r1 && Number.isFinite(r1)))
+      errors.push(`recoverAugment.crop.ratio must satisfy 0 < lo ≤ hi < ∞, got [${r0}, ${r1}]`);
+  }
+  if (config.initDifficulty !== undefined && !INIT_DIFFICULTIES.includes(config.initDifficulty))
+    errors.push(
+      `initDifficulty must be one of ${INIT_DIFFICULTIES.join(', ')}, got ${String(config.initDifficulty)}`,
+    );
+  if (
+    config.initCandidates !== undefined &&
+    !(Number.isInteger(config.initCandidates) && config.initCandidates > 0)
+  )
+    errors.push(`initCandidates must be a positive integer, got ${config.initCandidates}`);
   if (config.studentBatchSize % config.studentMicroBatches !== 0)
     errors.push(
       `studentBatchSize ${config.studentBatchSize} must be divisible by studentMicroBatches ${config.studentMicroBatches}`,

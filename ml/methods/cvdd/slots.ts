@@ -3,10 +3,11 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { gatherImages } from '../../train/batches.js';
 import { disposeOptimizerState } from '../../train/optimizers.js';
-import { deriveSeed } from '../../train/rng.js';
+import { Rng, deriveSeed, permutation } from '../../train/rng.js';
+import { softmaxCrossEntropy } from '../../ops/index.js';
 import { type CommitteeVotingConfig } from './config.js';
-import { type CommitteeArch, type CommitteeMember } from './members.js';
-import { recoverySlotPlan } from './voting.js';
+import { type CommitteeArch, type CommitteeMember, committeeForward, disposeStats } from './members.js';
+import { recoverySlotPlan, relabelWeights } from './voting.js';
 import {
   type RecoveryStep,
   initRecoveryState,
@@ -21,19 +22,98 @@ import { type PostEvalInput, postEvaluate } from './post-eval.js';
 /** Seed of slot j's own stream (views), independent of the other slots (§10: slots are independent). */
 export const slotSeed = (seed: number, slot: number): number => deriveSeed(seed, 'slot', slot);
 
-/** Slot j's initial batch: the j-th random real image of every class (labels 0..classes−1). */
+/**
+ * Slot j's initial batch: the j-th initial image of every class (labels 0..classes−1) — a random real
+ * image, or with `config.initDifficulty` easy / medium / hard the j-th of the class's committee-ranked
+ * picks (`rankedInitIndices`; needs the committee).
+ */
 export function slotInitImages(
   real: ImageSet,
   classes: number,
-  config: Pick<CommitteeVotingConfig, 'ipc'>,
+  config: CommitteeVotingConfig,
   slot: number,
   seed: number,
+  committee?: readonly CommitteeMember[],
 ): { images: tf.Tensor4D; labels: number[] } {
-  const idx = randomRealIndices(real.labels, classes, config.ipc, deriveSeed(seed, 'recover-init')).slice(
-    slot * classes,
-    (slot + 1) * classes,
-  );
+  const difficulty = config.initDifficulty ?? 'random';
+  let all: Int32Array;
+  if (difficulty === 'random')
+    all = randomRealIndices(real.labels, classes, config.ipc, deriveSeed(seed, 'recover-init'));
+  else {
+    if (!committee?.length)
+      throw new Error(
+        `slotInitImages: initDifficulty "${difficulty}" ranks real images with the committee; none given`,
+      );
+    all = rankedInitIndices(real, classes, committee, config, seed);
+  }
+  const idx = all.slice(slot * classes, (slot + 1) * classes);
   return { images: gatherImages(real.pixels, real, idx), labels: Array.from(idx, (r) => real.labels[r]!) };
+}
+
+/**
+ * RDED-style selection of the initial images (the code's `--patch-diff`; one whole image per patch,
+ * RDED's factor 1 for small inputs): per class, `initCandidates` × IPC seeded random real images are
+ * scored by the committee's cross-entropy on their own class (Σ_i w_i CE_i, relabel weights, members in
+ * inference-mode BN) and sorted from easiest to hardest; 'easy' keeps the IPC lowest, 'hard' the IPC
+ * highest, 'medium' the IPC around the median. Returns indices laid out like `randomRealIndices` (slot
+ * j, class c at j·classes + c), slot order = rank order. With fewer candidates than IPC × initCandidates
+ * in a class, that class's rows are all candidates.
+ */
+export function rankedInitIndices(
+  real: ImageSet,
+  classes: number,
+  committee: readonly CommitteeMember[],
+  config: CommitteeVotingConfig,
+  seed: number,
+): Int32Array {
+  const { ipc } = config;
+  const difficulty = config.initDifficulty ?? 'medium';
+  const perClass = ipc * (config.initCandidates ?? 8);
+  const candidates: number[][] = Array.from({ length: classes }, () => []);
+  const byClass: number[][] = Array.from({ length: classes }, () => []);
+  real.labels.forEach((y, i) => byClass[y]?.push(i));
+  byClass.forEach((rows, c) => {
+    if (rows.length < ipc) throw new RangeError(`IPC ${ipc} exceeds the ${rows.length} rows of class ${c}`);
+    const order = permutation(rows.length, new Rng(deriveSeed(seed, 'recover-init-candidates', c)));
+    for (let k = 0; k < Math.min(perClass, rows.length); k++) candidates[c]!.push(rows[order[k]!]!);
+  });
+  const flat = candidates.flat();
+  const weights = relabelWeights(committee, config);
+  const scores = tf.tidy(() => {
+    const x = gatherImages(real.pixels, real, flat);
+    const onehot = tf.oneHot(
+      tf.tensor1d(
+        flat.map((r) => real.labels[r]!),
+        'int32',
+      ),
+      classes,
+    );
+    const perMember = committee.map((m, i) => {
+      const out = committeeForward(m.arch, m.params, m.runningStats, x, 'running');
+      disposeStats(out);
+      return tf.mul(softmaxCrossEntropy(out.logits, onehot), weights[i]!);
+    });
+    return tf.addN(perMember);
+  });
+  const score = scores.dataSync();
+  scores.dispose();
+  const out = new Int32Array(ipc * classes);
+  let offset = 0;
+  candidates.forEach((rows, c) => {
+    const ranked = rows
+      .map((r, k) => ({ r, s: score[offset + k]! }))
+      .sort((a, b) => a.s - b.s || a.r - b.r)
+      .map((e) => e.r);
+    offset += rows.length;
+    const start =
+      difficulty === 'easy'
+        ? 0
+        : difficulty === 'hard'
+          ? ranked.length - ipc
+          : Math.floor((ranked.length - ipc) / 2);
+    for (let j = 0; j < ipc; j++) out[j * classes + c] = ranked[start + j]!;
+  });
+  return out;
 }
 
 export interface RecoveredSlot {
@@ -57,7 +137,7 @@ export function recoverSlot(
   onIteration?: (step: RecoveryStep) => void,
 ): RecoveredSlot {
   const plan = recoverySlotPlan(slot, committee, config, seed);
-  const init = slotInitImages(real, config.classes, config, slot, seed);
+  const init = slotInitImages(real, config.classes, config, slot, seed, committee);
   const state = initRecoveryState(
     {
       images: init.images,

@@ -18,8 +18,15 @@ import {
   memberLrSchedule,
   postEvaluate,
   randomRealIndices,
+  rankedInitIndices,
+  relabelWeights,
+  slotInitImages,
+  subsetImages,
   trainMemberSteps,
+  validateCommitteeVotingConfig,
   validationSplit,
+  type CommitteeMember,
+  committeeForward,
 } from '../../../ml/methods/cvdd/index.js';
 import { Rng } from '../../../ml/train/rng.js';
 import { expectNoLeak } from '../ops/finite-differences.js';
@@ -265,5 +272,92 @@ describe('member training and post-evaluation', () => {
     }
     expect(tf.memory().numTensors).toBe(before);
     for (const m of committee) tf.dispose([m.params, ...m.runningStats.flatMap((s) => [s.mean, s.variance])]);
+  });
+});
+
+describe('committee-ranked initial images (RDED patch-difficulty stand-in)', () => {
+  /** Σ_i w_i CE_i of each row on its own label, computed here independently of rankedInitIndices. */
+  function committeeCe(set: ImageSet, rows: ArrayLike<number>, committee: CommitteeMember[]): number[] {
+    const weights = relabelWeights(committee, tinyConfig());
+    return tf.tidy(() => {
+      const x = tf.tensor4d(subsetImages(set, rows).pixels, [rows.length, SIDE, SIDE, 1]);
+      const y = tf.oneHot(
+        tf.tensor1d(
+          Array.from(rows, (r) => set.labels[r]!),
+          'int32',
+        ),
+        4,
+      );
+      const ce = committee.map((m, i) => {
+        const out = committeeForward(m.arch, m.params, m.runningStats, x, 'running');
+        out.batchStats.forEach((s) => tf.dispose([s.mean, s.variance]));
+        return tf.mul(tf.neg(tf.sum(tf.mul(y, tf.logSoftmax(out.logits)), 1)), weights[i]!);
+      });
+      return Array.from(tf.addN(ce).dataSync());
+    });
+  }
+
+  it('is seeded, slot-major with one row per class, and easy < medium < hard in committee CE', () => {
+    expectNoLeak(() => {
+      const set = quadrantSet(400, 31);
+      const reference = pixelImages(32, 5);
+      const committee = committeeFromReference(tinyArchs('relu'), reference, [90, 80, 70]);
+      reference.dispose();
+      try {
+        const pick = (initDifficulty: 'easy' | 'medium' | 'hard', seed = 3) =>
+          rankedInitIndices(
+            set,
+            4,
+            committee,
+            tinyConfig({ ipc: 3, initDifficulty, initCandidates: 6 }),
+            seed,
+          );
+        const easy = pick('easy');
+        expect(Array.from(pick('easy'))).toEqual(Array.from(easy));
+        expect(Array.from(pick('easy', 4))).not.toEqual(Array.from(easy));
+        for (let j = 0; j < 3; j++)
+          expect(Array.from(easy.slice(j * 4, j * 4 + 4), (r) => set.labels[r])).toEqual([0, 1, 2, 3]);
+        expect(new Set(easy).size).toBe(12);
+        const mean = (a: number[]) => a.reduce((s, v) => s + v, 0) / a.length;
+        const [e, m, h] = (['easy', 'medium', 'hard'] as const).map((d) =>
+          committeeCe(set, pick(d), committee),
+        );
+        expect(mean(e!)).toBeLessThan(mean(m!));
+        expect(mean(m!)).toBeLessThan(mean(h!));
+        // Per class, every easy pick scores at most every hard pick (same candidates, sorted).
+        for (let c = 0; c < 4; c++) {
+          const of = (s: number[]) => [0, 1, 2].map((j) => s[j * 4 + c]!);
+          expect(Math.max(...of(e!))).toBeLessThanOrEqual(Math.min(...of(h!)) + 1e-6);
+        }
+        // slotInitImages takes slot j's row of every class; a ranked init without a committee is refused.
+        const config = tinyConfig({ ipc: 3, initDifficulty: 'hard', initCandidates: 6 });
+        const slot1 = slotInitImages(set, 4, config, 1, 3, committee);
+        const want = Array.from(pick('hard').slice(4, 8));
+        expect(slot1.labels).toEqual([0, 1, 2, 3]);
+        expect(Array.from(slot1.images.dataSync())).toEqual(Array.from(subsetImages(set, want).pixels));
+        slot1.images.dispose();
+        expect(() => slotInitImages(set, 4, config, 0, 3)).toThrow(/initDifficulty "hard".*committee/);
+      } finally {
+        disposeCommittee(committee);
+      }
+    });
+  });
+
+  it('config validation names bad init and crop settings', () => {
+    const errors = validateCommitteeVotingConfig(
+      tinyConfig({
+        initDifficulty: 'tricky' as never,
+        initCandidates: 0,
+        recoverAugment: { crop: { scale: [0.9, 0.5], ratio: [3 / 4, 4 / 3] }, flip: false, jitter: 2 },
+      }),
+    );
+    expect(errors.join('\n')).toMatch(/initDifficulty must be one of random, easy, medium, hard, got tricky/);
+    expect(errors.join('\n')).toMatch(/initCandidates must be a positive integer, got 0/);
+    expect(errors.join('\n')).toMatch(
+      /recoverAugment\.crop\.scale must satisfy 0 < lo ≤ hi ≤ 1, got \[0\.9, 0\.5\]/,
+    );
+    expect(
+      validateCommitteeVotingConfig(tinyConfig({ initDifficulty: 'medium', initCandidates: 4 })),
+    ).toEqual([]);
   });
 });

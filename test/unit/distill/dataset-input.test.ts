@@ -5,6 +5,8 @@ import { describe, expect, it } from 'vitest';
 import { DistillCvddInput, DistillDatasetInput } from '../../../schemas/distill.js';
 import { WORKFLOW_INPUTS, workflowTypeFromFile } from '../../../client/workflow-types.js';
 import example from '../../../examples/distill-cvdd.json' with { type: 'json' };
+import { resolveCvddConfig } from '../../../activities/cvdd/config.js';
+import { DEFAULT_RANDOM_RESIZED_CROP } from '../../../ml/methods/cvdd/augment.js';
 
 const firstIssue = (r: {
   success: boolean;
@@ -44,6 +46,30 @@ describe('DistillDatasetInput', () => {
     expect(c.seeds).toBe(2);
   });
 
+  it('cvdd recovery crop, flip and ranked init reach the ml/ config (resolveCvddConfig)', () => {
+    const settings = {
+      recoverCropScale: [0.5, 1],
+      recoverFlip: true,
+      initDifficulty: 'medium',
+      initCandidates: 4,
+    };
+    const c = DistillDatasetInput.parse({ method: 'cvdd', settings });
+    if (c.method !== 'cvdd') throw new Error('unreachable');
+    const config = resolveCvddConfig({ ipc: c.ipc, classes: 10, settings: c.settings });
+    expect(config.recoverAugment).toEqual({
+      crop: { scale: [0.5, 1], ratio: DEFAULT_RANDOM_RESIZED_CROP.ratio },
+      flip: true,
+      jitter: 2,
+    });
+    expect([config.initDifficulty, config.initCandidates]).toEqual(['medium', 4]);
+    const profile = resolveCvddConfig({ ipc: 10, classes: 10, settings: {} });
+    expect(profile.recoverAugment).toEqual({ crop: null, flip: false, jitter: 2 });
+    expect(profile.initDifficulty).toBeUndefined();
+    expect(
+      resolveCvddConfig({ ipc: 10, classes: 10, settings: { recoverCropScale: null } }).recoverAugment.crop,
+    ).toBeNull();
+  });
+
   it('rejects settings of the other method family, naming the key', () => {
     const cvddOnDatm = firstIssue(DistillDatasetInput.safeParse({ method: 'datm', committee: [] }));
     expect(cvddOnDatm.message).toContain('committee');
@@ -62,6 +88,17 @@ describe('DistillDatasetInput', () => {
       firstIssue(DistillDatasetInput.safeParse({ method: 'cvdd', student: { family: 'mlp', hidden: [8] } }))
         .path,
     ).toBe('student');
+    const crop = firstIssue(
+      DistillDatasetInput.safeParse({ method: 'cvdd', settings: { recoverCropScale: [0.9, 0.5] } }),
+    );
+    expect(crop).toEqual({
+      path: 'settings.recoverCropScale',
+      message: 'recoverCropScale: lo must not exceed hi',
+    });
+    expect(
+      firstIssue(DistillDatasetInput.safeParse({ method: 'cvdd', settings: { initDifficulty: 'tricky' } }))
+        .path,
+    ).toBe('settings.initDifficulty');
     expect(firstIssue(DistillDatasetInput.safeParse({ method: 'mtt', ipc: 0 })).path).toBe('ipc');
     expect(firstIssue(DistillDatasetInput.safeParse({ method: 'sre2l' })).path).toBe('method');
   });
