@@ -20,8 +20,13 @@ import {
   updateBatchNormStats,
 } from '../../../ml/models/convnet.js';
 import { classificationLoss } from '../../../ml/train/loops.js';
-import { registerSecondOrderGradients, setFusedOps } from '../../../ml/ops/index.js';
-import { expectGradMatchesFd, expectHvpMatchesFd, expectNoLeak, randn } from '../ops/finite-differences.js';
+import {
+  expectGradMatchesFd,
+  expectHvpMatchesFd,
+  expectNoLeak,
+  randn,
+  withStockOps,
+} from '../ops/finite-differences.js';
 
 const tiny = convNetConfig({ h: 8, w: 8, c: 2, classes: 3, width: 4, depth: 2 });
 
@@ -204,15 +209,7 @@ describe('instance norm', () => {
           return { loss: value.dataSync()[0]!, grad: Array.from(grads[0]!.dataSync()) };
         });
       const fused = run();
-      let stock: ReturnType<typeof run>;
-      try {
-        setFusedOps(false);
-        registerSecondOrderGradients();
-        stock = run();
-      } finally {
-        setFusedOps(true);
-        registerSecondOrderGradients();
-      }
+      const stock = withStockOps(run);
       expect(Math.abs(fused.loss - stock.loss)).toBeLessThan(1e-5);
       const layout = convNetLayout(tiny);
       let biasEntries = 0;
@@ -305,15 +302,7 @@ describe('batch norm (committee members)', () => {
           return [value.dataSync()[0]!, ...Array.from(grad.dataSync())];
         });
       const fused = run();
-      let stock: number[];
-      try {
-        setFusedOps(false);
-        registerSecondOrderGradients();
-        stock = run();
-      } finally {
-        setFusedOps(true);
-        registerSecondOrderGradients();
-      }
+      const stock = withStockOps(run);
       const scale = Math.max(...stock.map(Math.abs));
       expect(scale).toBeGreaterThan(0.1);
       fused.forEach((v, i) => expect(Math.abs(v - stock[i]!)).toBeLessThan(1e-4 * scale));

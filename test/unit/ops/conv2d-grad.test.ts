@@ -3,9 +3,14 @@
 // against finite differences to first and second order, and falling back to the kernel for strides 2.
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
-import { setFusedOps } from '../../../ml/ops/index.js';
 import { conv2DGradConfig, conv2DInputGrad } from '../../../ml/ops/conv2d-grad.js';
-import { expectGradMatchesFd, expectHvpMatchesFd, randn, withTensors } from './finite-differences.js';
+import {
+  expectGradMatchesFd,
+  expectHvpMatchesFd,
+  randn,
+  withStockOps,
+  withTensors,
+} from './finite-differences.js';
 
 const X_SHAPE: [number, number, number, number] = [2, 6, 6, 2];
 const W_SHAPE: [number, number, number, number] = [3, 3, 2, 3];
@@ -64,19 +69,11 @@ describe('Conv2D gradient (ml/ops/conv2d-grad.ts)', () => {
           { strides, pad, dataFormat: 'NHWC' },
           X_SHAPE,
         );
-        try {
-          setFusedOps(false);
-          const stock = conv2DInputGrad(
-            dy as tf.Tensor4D,
-            w as tf.Tensor4D,
-            { strides, pad, dataFormat: 'NHWC' },
-            X_SHAPE,
-          );
-          expect(maxAbsDiff(stock, want)).toBe(0);
-          stock.dispose();
-        } finally {
-          setFusedOps(true);
-        }
+        const stock = withStockOps(() =>
+          conv2DInputGrad(dy as tf.Tensor4D, w as tf.Tensor4D, { strides, pad, dataFormat: 'NHWC' }, X_SHAPE),
+        );
+        expect(maxAbsDiff(stock, want)).toBe(0);
+        stock.dispose();
         const scale = tf.tidy(() => tf.max(tf.abs(want)).dataSync()[0]!);
         expect(scale).toBeGreaterThan(0.1);
         expect(maxAbsDiff(fused, want)).toBeLessThan(1e-5 * scale);

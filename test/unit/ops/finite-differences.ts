@@ -5,6 +5,7 @@
 // the Hessian-vector product: autodiff then differentiates the backward pass of f, which is exactly
 // what the registered gradients must make possible.
 import * as tf from '@tensorflow/tfjs-core';
+import { registerSecondOrderGradients, setFusedOps } from '../../../ml/ops/index.js';
 import { expect } from 'vitest';
 
 export type ScalarFn = (...xs: tf.Tensor[]) => tf.Scalar;
@@ -105,4 +106,33 @@ export function withTensors(setup: () => tf.Tensor[], body: (...ts: tf.Tensor[])
       tf.dispose(ts);
     }
   });
+}
+
+/** Runs `fn` with fused ops off (the stock tfjs paths and their gradients), then turns them back on. */
+export function withStockOps<T>(fn: () => T): T {
+  setFusedOps(false);
+  registerSecondOrderGradients();
+  try {
+    return fn();
+  } finally {
+    setFusedOps(true);
+    registerSecondOrderGradients();
+  }
+}
+
+/** Each tensor's values. */
+export const tensorValues = (ts: tf.Tensor[]): number[][] => ts.map((t) => Array.from(t.dataSync()));
+
+/** Asserts each got[i] is within tol of want[i], relative to want[i]'s largest magnitude. */
+export function expectCloseScaled(got: number[][], want: number[][], tol: number): void {
+  got.forEach((g, i) => {
+    const scale = Math.max(...want[i]!.map(Math.abs));
+    const err = Math.max(...g.map((v, k) => Math.abs(v - want[i]![k]!)));
+    expect(err / scale, `tensor ${i}`).toBeLessThan(tol);
+  });
+}
+
+/** The Hessian-vector product of f at xs along vs (the gradient of <vs, grad f>), as values. */
+export function hvpValues(f: ScalarFn, xs: tf.Tensor[], vs: tf.Tensor[]): number[][] {
+  return tf.tidy(() => tensorValues(tf.grads(gradDot(f, vs))(xs)));
 }

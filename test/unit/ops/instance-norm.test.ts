@@ -1,7 +1,15 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { describe, expect, it } from 'vitest';
+import { describe, it } from 'vitest';
 import { instanceNorm, instanceNormStock } from '../../../ml/ops/index.js';
-import { expectGradMatchesFd, expectHvpMatchesFd, randn, withTensors } from './finite-differences.js';
+import {
+  expectCloseScaled,
+  expectGradMatchesFd,
+  expectHvpMatchesFd,
+  hvpValues,
+  randn,
+  tensorValues,
+  withTensors,
+} from './finite-differences.js';
 
 const SHAPE = [2, 4, 3, 3];
 
@@ -26,15 +34,6 @@ const objective =
   (x: tf.Tensor, g: tf.Tensor, b: tf.Tensor): tf.Scalar =>
     tf.sum(tf.mul(w, tf.square(tf.add(norm(x as tf.Tensor4D, g, b), 0.3)))) as tf.Scalar;
 
-const values = (ts: tf.Tensor[]): number[][] => ts.map((t) => Array.from(t.dataSync()));
-function expectClose(got: number[][], want: number[][], tol: number): void {
-  got.forEach((g, i) => {
-    const scale = Math.max(...want[i]!.map(Math.abs));
-    const err = Math.max(...g.map((v, k) => Math.abs(v - want[i]![k]!)));
-    expect(err / scale, `tensor ${i}`).toBeLessThan(tol);
-  });
-}
-
 describe('instanceNorm (ml/ops/instance-norm.ts)', () => {
   it('normalises each sample and channel over H, W (mean β, std |γ|) like the stock ops', () => {
     withTensors(setup, (x, g, b) => {
@@ -42,13 +41,13 @@ describe('instanceNorm (ml/ops/instance-norm.ts)', () => {
       const { mean, variance } = tf.moments(y, [1, 2]);
       const gs = Array.from(g!.dataSync());
       const bs = Array.from(b!.dataSync());
-      expectClose([Array.from(mean.dataSync())], [[...bs, ...bs]], 1e-5);
-      expectClose(
+      expectCloseScaled([Array.from(mean.dataSync())], [[...bs, ...bs]], 1e-5);
+      expectCloseScaled(
         [Array.from(variance.dataSync())],
         [gs.map((v) => v * v).concat(gs.map((v) => v * v))],
         1e-3,
       );
-      expectClose(
+      expectCloseScaled(
         [Array.from(y.dataSync())],
         [tf.tidy(() => Array.from(instanceNormStock(x as tf.Tensor4D, g!, b!).dataSync()))],
         1e-5,
@@ -59,29 +58,17 @@ describe('instanceNorm (ml/ops/instance-norm.ts)', () => {
 
   it('first order: equals the stock gradient and matches finite differences in x, γ, β', () => {
     withTensors(setup, (x, g, b, w, ux, ug, ub) => {
-      const fused = tf.tidy(() => values(tf.grads(objective(instanceNorm, w!))([x!, g!, b!])));
-      const stock = tf.tidy(() => values(tf.grads(objective(instanceNormStock, w!))([x!, g!, b!])));
-      expectClose(fused, stock, 1e-4);
+      const fused = tf.tidy(() => tensorValues(tf.grads(objective(instanceNorm, w!))([x!, g!, b!])));
+      const stock = tf.tidy(() => tensorValues(tf.grads(objective(instanceNormStock, w!))([x!, g!, b!])));
+      expectCloseScaled(fused, stock, 1e-4);
       expectGradMatchesFd(objective(instanceNorm, w!), [x!, g!, b!], [ux!, ug!, ub!]);
     });
   });
 
   it('second order: Hessian-vector products equal the stock ones and match finite differences', () => {
     withTensors(setup, (x, g, b, w, ux, ug, ub, vx, vg, vb) => {
-      const hvp = (norm: Norm) =>
-        tf.tidy(() =>
-          values(
-            tf.grads((xx: tf.Tensor, gg: tf.Tensor, bb: tf.Tensor) => {
-              const [dx, dg, db] = tf.grads(objective(norm, w!))([xx, gg, bb]);
-              return tf.addN([
-                tf.sum(tf.mul(dx!, vx!)),
-                tf.sum(tf.mul(dg!, vg!)),
-                tf.sum(tf.mul(db!, vb!)),
-              ]) as tf.Scalar;
-            })([x!, g!, b!]),
-          ),
-        );
-      expectClose(hvp(instanceNorm), hvp(instanceNormStock), 1e-3);
+      const hvp = (norm: Norm) => hvpValues(objective(norm, w!), [x!, g!, b!], [vx!, vg!, vb!]);
+      expectCloseScaled(hvp(instanceNorm), hvp(instanceNormStock), 1e-3);
       expectHvpMatchesFd(objective(instanceNorm, w!), [x!, g!, b!], [vx!, vg!, vb!], [ux!, ug!, ub!], {
         tol: 2e-3,
       });

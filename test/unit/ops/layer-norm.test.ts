@@ -1,9 +1,17 @@
 // The fused layer norm (ml/ops/layer-norm.ts): same values and gradients as the stock primitives, and
 // finite differences to first and second order in x, γ, β (rank 2 and rank 3 inputs).
 import * as tf from '@tensorflow/tfjs-core';
-import { describe, expect, it } from 'vitest';
+import { describe, it } from 'vitest';
 import { layerNorm, layerNormStock } from '../../../ml/ops/index.js';
-import { expectGradMatchesFd, expectHvpMatchesFd, randn, withTensors } from './finite-differences.js';
+import {
+  expectCloseScaled,
+  expectGradMatchesFd,
+  expectHvpMatchesFd,
+  hvpValues,
+  randn,
+  tensorValues,
+  withTensors,
+} from './finite-differences.js';
 
 const D = 5;
 
@@ -30,15 +38,6 @@ const objective =
   (x: tf.Tensor, g: tf.Tensor, b: tf.Tensor): tf.Scalar =>
     tf.sum(tf.mul(w, tf.square(tf.add(norm(x, g, b), 0.3)))) as tf.Scalar;
 
-const values = (ts: tf.Tensor[]): number[][] => ts.map((t) => Array.from(t.dataSync()));
-function expectClose(got: number[][], want: number[][], tol: number): void {
-  got.forEach((g, i) => {
-    const scale = Math.max(...want[i]!.map(Math.abs));
-    const err = Math.max(...g.map((v, k) => Math.abs(v - want[i]![k]!)));
-    expect(err / scale, `tensor ${i}`).toBeLessThan(tol);
-  });
-}
-
 describe('layerNorm (ml/ops/layer-norm.ts)', () => {
   for (const shape of [
     [4, D],
@@ -52,9 +51,13 @@ describe('layerNorm (ml/ops/layer-norm.ts)', () => {
         const z = tf.tidy(() => tf.div(tf.sub(y, b!), g!));
         const { mean, variance } = tf.moments(z, shape.length - 1);
         const rows = shape.slice(0, -1).reduce((p, q) => p * q, 1);
-        expectClose([Array.from(mean.dataSync()).map((v) => v + 1)], [new Array<number>(rows).fill(1)], 1e-5);
-        expectClose([Array.from(variance.dataSync())], [new Array<number>(rows).fill(1)], 1e-3);
-        expectClose(
+        expectCloseScaled(
+          [Array.from(mean.dataSync()).map((v) => v + 1)],
+          [new Array<number>(rows).fill(1)],
+          1e-5,
+        );
+        expectCloseScaled([Array.from(variance.dataSync())], [new Array<number>(rows).fill(1)], 1e-3);
+        expectCloseScaled(
           [Array.from(y.dataSync())],
           [tf.tidy(() => Array.from(layerNormStock(x!, g!, b!).dataSync()))],
           1e-5,
@@ -65,29 +68,17 @@ describe('layerNorm (ml/ops/layer-norm.ts)', () => {
 
     it(`[${shape}]: first order equals the stock gradient and matches finite differences`, () => {
       withTensors(setup, (x, g, b, w, ux, ug, ub) => {
-        const fused = tf.tidy(() => values(tf.grads(objective(layerNorm, w!))([x!, g!, b!])));
-        const stock = tf.tidy(() => values(tf.grads(objective(layerNormStock, w!))([x!, g!, b!])));
-        expectClose(fused, stock, 1e-4);
+        const fused = tf.tidy(() => tensorValues(tf.grads(objective(layerNorm, w!))([x!, g!, b!])));
+        const stock = tf.tidy(() => tensorValues(tf.grads(objective(layerNormStock, w!))([x!, g!, b!])));
+        expectCloseScaled(fused, stock, 1e-4);
         expectGradMatchesFd(objective(layerNorm, w!), [x!, g!, b!], [ux!, ug!, ub!]);
       });
     });
 
     it(`[${shape}]: second order, Hessian-vector products equal the stock ones and match finite differences`, () => {
       withTensors(setup, (x, g, b, w, ux, ug, ub, vx, vg, vb) => {
-        const hvp = (norm: Norm) =>
-          tf.tidy(() =>
-            values(
-              tf.grads((xx: tf.Tensor, gg: tf.Tensor, bb: tf.Tensor) => {
-                const [dx, dg, db] = tf.grads(objective(norm, w!))([xx, gg, bb]);
-                return tf.addN([
-                  tf.sum(tf.mul(dx!, vx!)),
-                  tf.sum(tf.mul(dg!, vg!)),
-                  tf.sum(tf.mul(db!, vb!)),
-                ]) as tf.Scalar;
-              })([x!, g!, b!]),
-            ),
-          );
-        expectClose(hvp(layerNorm), hvp(layerNormStock), 1e-3);
+        const hvp = (norm: Norm) => hvpValues(objective(norm, w!), [x!, g!, b!], [vx!, vg!, vb!]);
+        expectCloseScaled(hvp(layerNorm), hvp(layerNormStock), 1e-3);
         expectHvpMatchesFd(objective(layerNorm, w!), [x!, g!, b!], [vx!, vg!, vb!], [ux!, ug!, ub!], {
           tol: 2e-3,
         });
