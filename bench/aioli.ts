@@ -3,7 +3,7 @@
 //
 //   npm run bench -- aioli [--json] [--quick] [--scenario natural|junk|both] [--seeds N]
 //                          [--first-seed F] [--steps S] [--round-steps U] [--eta η] [--grid G]
-//                          [--sweeps k] [--lp-steps s] [--methods aioli,stratified,…]
+//                          [--sweeps k] [--lp-steps s] [--ema γ] [--methods aioli,stratified,…]
 //
 // --first-seed and --methods exist for screening a setting on seeds other than the reported ones
 // (e.g. --first-seed 5 --methods aioli) before a full run; stratified always runs (it is the pair).
@@ -122,6 +122,8 @@ const SEEDS = Array.from({ length: numberFlag('--seeds') ?? C.seeds }, (_x, i) =
 // k and s of LearnParams (spec §6 CPU row: k = 2, s = 4).
 const SWEEPS = numberFlag('--sweeps') ?? 2;
 const LP_STEPS = numberFlag('--lp-steps') ?? 4;
+// γ of the repo's --ema (every published run script sets it; null = the paper's cumulative EGD).
+const EMA = numberFlag('--ema') ?? null;
 const ALL_METHODS = ['aioli', 'stratified', 'grid', 'doremi', 'skillit'] as const;
 type Method = (typeof ALL_METHODS)[number];
 const methodsArg = flag('--methods')?.split(',') ?? [...ALL_METHODS];
@@ -382,6 +384,7 @@ async function runSeedScenario(scenario: Scenario, seed: number): Promise<SeedSc
       sweeps: SWEEPS,
       stepsPerInterval: LP_STEPS,
       eta: C.eta,
+      ema: EMA,
       batchSize: BATCH,
       seed,
       estimator: 'detrended',
@@ -441,7 +444,7 @@ if (childSeed !== undefined) {
 
 for (const scenario of SCENARIOS as Scenario[]) await scenarioData(scenario); // memoised for the children
 log(
-  `config: scenarios ${SCENARIOS.join('+')}, S=${C.totalSteps} U=${C.roundSteps} η=${C.eta} k=${SWEEPS} s=${LP_STEPS} methods=${METHODS.join(',')} seeds=${SEEDS.join(',')} model=${JSON.stringify(MODEL)} batch=${BATCH}`,
+  `config: scenarios ${SCENARIOS.join('+')}, S=${C.totalSteps} U=${C.roundSteps} η=${C.eta} k=${SWEEPS} s=${LP_STEPS} γ=${EMA} methods=${METHODS.join(',')} seeds=${SEEDS.join(',')} model=${JSON.stringify(MODEL)} batch=${BATCH}`,
 );
 
 /** Children run at most `cores` at a time (niced like the parent). */
@@ -575,7 +578,7 @@ const report = {
       sweeps: SWEEPS,
       stepsPerInterval: LP_STEPS,
       eta: C.eta,
-      ema: null,
+      ema: EMA,
       estimator: 'detrended',
       oneHotFactor: { natural: batchOneHotFactor(3, BATCH), junk: batchOneHotFactor(4, BATCH) },
     },
