@@ -3,7 +3,8 @@
 //
 //   npm run bench -- aioli [--json] [--quick] [--scenario natural|junk|both] [--seeds N]
 //                          [--first-seed F] [--steps S] [--round-steps U] [--eta η] [--grid G]
-//                          [--sweeps k] [--lp-steps s] [--ema γ] [--methods aioli,stratified,…]
+//                          [--sweeps k] [--lp-steps s] [--ema γ] [--estimator detrended|repo]
+//                          [--methods aioli,stratified,…]
 //
 // --first-seed and --methods exist for screening a setting on seeds other than the reported ones
 // (e.g. --first-seed 5 --methods aioli) before a full run; stratified always runs (it is the pair).
@@ -124,6 +125,13 @@ const SWEEPS = numberFlag('--sweeps') ?? 2;
 const LP_STEPS = numberFlag('--lp-steps') ?? 4;
 // γ of the repo's --ema (every published run script sets it; null = the paper's cumulative EGD).
 const EMA = numberFlag('--ema') ?? null;
+// LearnParams' estimate: 'detrended' (default here) or 'repo', the paper code's sequential differences.
+const estimatorArg = flag('--estimator') ?? 'detrended';
+if (estimatorArg !== 'detrended' && estimatorArg !== 'repo') {
+  console.error(`--estimator must be detrended or repo, got "${estimatorArg}"`);
+  process.exit(2);
+}
+const ESTIMATOR = estimatorArg as AioliConfig['estimator'];
 const ALL_METHODS = ['aioli', 'stratified', 'grid', 'doremi', 'skillit'] as const;
 type Method = (typeof ALL_METHODS)[number];
 const methodsArg = flag('--methods')?.split(',') ?? [...ALL_METHODS];
@@ -387,7 +395,7 @@ async function runSeedScenario(scenario: Scenario, seed: number): Promise<SeedSc
       ema: EMA,
       batchSize: BATCH,
       seed,
-      estimator: 'detrended',
+      estimator: ESTIMATOR,
       objective: data.objective,
     });
     out.aioli = await run(aioliProvider(aioliCfg), tag('aioli'));
@@ -444,7 +452,7 @@ if (childSeed !== undefined) {
 
 for (const scenario of SCENARIOS as Scenario[]) await scenarioData(scenario); // memoised for the children
 log(
-  `config: scenarios ${SCENARIOS.join('+')}, S=${C.totalSteps} U=${C.roundSteps} η=${C.eta} k=${SWEEPS} s=${LP_STEPS} γ=${EMA} methods=${METHODS.join(',')} seeds=${SEEDS.join(',')} model=${JSON.stringify(MODEL)} batch=${BATCH}`,
+  `config: scenarios ${SCENARIOS.join('+')}, S=${C.totalSteps} U=${C.roundSteps} η=${C.eta} k=${SWEEPS} s=${LP_STEPS} γ=${EMA} estimator=${ESTIMATOR} methods=${METHODS.join(',')} seeds=${SEEDS.join(',')} model=${JSON.stringify(MODEL)} batch=${BATCH}`,
 );
 
 /** Children run at most `cores` at a time (niced like the parent). */
@@ -579,7 +587,7 @@ const report = {
       stepsPerInterval: LP_STEPS,
       eta: C.eta,
       ema: EMA,
-      estimator: 'detrended',
+      estimator: ESTIMATOR,
       oneHotFactor: { natural: batchOneHotFactor(3, BATCH), junk: batchOneHotFactor(4, BATCH) },
     },
     doremi: DOREMI,
