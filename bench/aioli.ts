@@ -4,7 +4,7 @@
 //   npm run bench -- aioli [--json] [--quick] [--scenario natural|junk|both] [--seeds N]
 //                          [--first-seed F] [--steps S] [--round-steps U] [--eta η] [--grid G]
 //                          [--sweeps k] [--lp-steps s] [--ema γ] [--estimator detrended|repo]
-//                          [--methods aioli,stratified,…]
+//                          [--val-rows V] [--methods aioli,stratified,…]
 //
 // --first-seed and --methods exist for screening a setting on seeds other than the reported ones
 // (e.g. --first-seed 5 --methods aioli) before a full run; stratified always runs (it is the pair).
@@ -118,6 +118,8 @@ C.totalSteps = numberFlag('--steps') ?? C.totalSteps;
 C.roundSteps = numberFlag('--round-steps') ?? C.roundSteps;
 C.eta = numberFlag('--eta') ?? C.eta;
 C.gridRuns = numberFlag('--grid') ?? C.gridRuns;
+// Validation windows per group (the spec's CPU row fixes 64); test windows are never changed by it.
+C.valRows = numberFlag('--val-rows') ?? C.valRows;
 const FIRST_SEED = numberFlag('--first-seed') ?? 0;
 const SEEDS = Array.from({ length: numberFlag('--seeds') ?? C.seeds }, (_x, i) => FIRST_SEED + i);
 // k and s of LearnParams (spec §6 CPU row: k = 2, s = 4).
