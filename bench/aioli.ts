@@ -2,7 +2,12 @@
 // (spec specs/mixing-aioli.md §6 CPU-scale, §7 protocol, §9 "convincing end-to-end check (b)").
 //
 //   npm run bench -- aioli [--json] [--quick] [--scenario natural|junk|both] [--seeds N]
-//                          [--steps S] [--round-steps U] [--eta η] [--grid G]
+//                          [--first-seed F] [--steps S] [--round-steps U] [--eta η] [--grid G]
+//                          [--sweeps k] [--lp-steps s] [--ema γ] [--estimator detrended|repo]
+//                          [--val-rows V] [--methods aioli,stratified,…]
+//
+// --first-seed and --methods exist for screening a setting on seeds other than the reported ones
+// (e.g. --first-seed 5 --methods aioli) before a full run; stratified always runs (it is the pair).
 //
 // Scenarios:
 //   natural  the three builtin groups of ingestCorpus (code, novel, speeches);
@@ -113,7 +118,32 @@ C.totalSteps = numberFlag('--steps') ?? C.totalSteps;
 C.roundSteps = numberFlag('--round-steps') ?? C.roundSteps;
 C.eta = numberFlag('--eta') ?? C.eta;
 C.gridRuns = numberFlag('--grid') ?? C.gridRuns;
-const SEEDS = Array.from({ length: numberFlag('--seeds') ?? C.seeds }, (_x, i) => i);
+// Validation windows per group (the spec's CPU row fixes 64); test windows are never changed by it.
+C.valRows = numberFlag('--val-rows') ?? C.valRows;
+const FIRST_SEED = numberFlag('--first-seed') ?? 0;
+const SEEDS = Array.from({ length: numberFlag('--seeds') ?? C.seeds }, (_x, i) => FIRST_SEED + i);
+// k and s of LearnParams (spec §6 CPU row: k = 2, s = 4).
+const SWEEPS = numberFlag('--sweeps') ?? 2;
+const LP_STEPS = numberFlag('--lp-steps') ?? 4;
+// γ of the repo's --ema (every published run script sets it; null = the paper's cumulative EGD).
+const EMA = numberFlag('--ema') ?? null;
+// LearnParams' estimate: 'detrended' (default here) or 'repo', the paper code's sequential differences.
+const estimatorArg = flag('--estimator') ?? 'detrended';
+if (estimatorArg !== 'detrended' && estimatorArg !== 'repo') {
+  console.error(`--estimator must be detrended or repo, got "${estimatorArg}"`);
+  process.exit(2);
+}
+const ESTIMATOR = estimatorArg as AioliConfig['estimator'];
+const ALL_METHODS = ['aioli', 'stratified', 'grid', 'doremi', 'skillit'] as const;
+type Method = (typeof ALL_METHODS)[number];
+const methodsArg = flag('--methods')?.split(',') ?? [...ALL_METHODS];
+const unknownMethods = methodsArg.filter((x) => !(ALL_METHODS as readonly string[]).includes(x));
+if (unknownMethods.length > 0) {
+  console.error(`--methods: unknown ${unknownMethods.join(', ')} (known: ${ALL_METHODS.join(', ')})`);
+  process.exit(2);
+}
+const METHODS = ALL_METHODS.filter((x) => x === 'stratified' || methodsArg.includes(x));
+const selected = (x: Method) => METHODS.includes(x);
 const CTX = 64;
 const MODEL = { layers: 2, dModel: 64, heads: 4, ctx: CTX, mlpRatio: 4 };
 const BATCH = 8;
@@ -344,10 +374,10 @@ function batchOneHotFactor(m: number, batch: number): number {
 
 interface SeedScenarioResult {
   stratified: RunResult;
-  aioli: RunResult;
-  doremi: RunResult;
-  skillit: RunResult & { graph: number[][] };
-  grid: { proportions: number[]; run: RunResult }[];
+  aioli?: RunResult;
+  doremi?: RunResult;
+  skillit?: RunResult & { graph: number[][] };
+  grid?: { proportions: number[]; run: RunResult }[];
 }
 
 async function runSeedScenario(scenario: Scenario, seed: number): Promise<SeedScenarioResult> {
@@ -356,51 +386,61 @@ async function runSeedScenario(scenario: Scenario, seed: number): Promise<SeedSc
   const m = data.groups.length;
   const schedule = { groups: data.groups, totalSteps: C.totalSteps, roundSteps: C.roundSteps };
   const tag = (s: string) => `${scenario}-${s}`;
-
-  const stratified = await run(stratifiedProvider(schedule), tag('stratified'));
-  const aioliCfg: AioliConfig = aioliConfig({
-    ...schedule,
-    oneHotFactor: batchOneHotFactor(m, BATCH),
-    eta: C.eta,
-    batchSize: BATCH,
-    seed,
-    estimator: 'detrended',
-    objective: data.objective,
-  });
-  const aioli = await run(aioliProvider(aioliCfg), tag('aioli'));
-  const doremi = await run(
-    doremiProvider({ ...schedule, referenceLosses: stratified.valLoss, ...DOREMI }),
-    tag('doremi'),
-  );
-  const initial = await shortRun(new Array<number>(m).fill(1 / m), 0, tag('init'));
-  const after: number[][] = [];
-  for (let j = 0; j < m; j++)
-    after.push(
-      await shortRun(
-        Array.from({ length: m }, (_x, l) => (l === j ? 1 : 0)),
-        C.graphSteps,
-        tag(`graph${j}`),
-      ),
-    );
-  const graph = skillItGraphFromOneHotRuns(initial, after).map((row, i) =>
-    data.objective.includes(i) ? row : row.map(() => 0),
-  );
-  const skillit = {
-    ...(await run(skillItProvider({ ...schedule, skillGraph: graph, ...SKILLIT }), tag('skillit'))),
-    graph,
-  };
-  // Grid (GS row of spec §3): the repo's Dirichlet-cover sweep points (its one-hot vertex dropped: with
-  // few candidates it spends a run on a mixture that trains one group only), each trained at the seed.
-  const candidates = gridSearchMixtures(m, { runs: C.gridRuns + 1, seed: 0 })
-    .slice(1)
-    .map((p) => p.map((x) => x / p.reduce((a, b) => a + b, 0)));
-  const grid: SeedScenarioResult['grid'] = [];
-  for (const [n, proportions] of candidates.entries())
-    grid.push({
-      proportions,
-      run: await run(staticMixtureProvider({ ...schedule, proportions, method: 'grid' }), tag(`grid${n}`)),
+  const out: SeedScenarioResult = { stratified: await run(stratifiedProvider(schedule), tag('stratified')) };
+  if (selected('aioli')) {
+    const aioliCfg: AioliConfig = aioliConfig({
+      ...schedule,
+      oneHotFactor: batchOneHotFactor(m, BATCH),
+      sweeps: SWEEPS,
+      stepsPerInterval: LP_STEPS,
+      eta: C.eta,
+      ema: EMA,
+      batchSize: BATCH,
+      seed,
+      estimator: ESTIMATOR,
+      objective: data.objective,
     });
-  return { stratified, aioli, doremi, skillit, grid };
+    out.aioli = await run(aioliProvider(aioliCfg), tag('aioli'));
+  }
+  if (selected('doremi'))
+    out.doremi = await run(
+      doremiProvider({ ...schedule, referenceLosses: out.stratified.valLoss, ...DOREMI }),
+      tag('doremi'),
+    );
+  if (selected('skillit')) {
+    const initial = await shortRun(new Array<number>(m).fill(1 / m), 0, tag('init'));
+    const after: number[][] = [];
+    for (let j = 0; j < m; j++)
+      after.push(
+        await shortRun(
+          Array.from({ length: m }, (_x, l) => (l === j ? 1 : 0)),
+          C.graphSteps,
+          tag(`graph${j}`),
+        ),
+      );
+    const graph = skillItGraphFromOneHotRuns(initial, after).map((row, i) =>
+      data.objective.includes(i) ? row : row.map(() => 0),
+    );
+    out.skillit = {
+      ...(await run(skillItProvider({ ...schedule, skillGraph: graph, ...SKILLIT }), tag('skillit'))),
+      graph,
+    };
+  }
+  if (selected('grid')) {
+    // Grid (GS row of spec §3): the repo's Dirichlet-cover sweep points (its one-hot vertex dropped:
+    // with few candidates it spends a run on a mixture that trains one group only), each trained at
+    // the seed.
+    const candidates = gridSearchMixtures(m, { runs: C.gridRuns + 1, seed: 0 })
+      .slice(1)
+      .map((p) => p.map((x) => x / p.reduce((a, b) => a + b, 0)));
+    out.grid = [];
+    for (const [n, proportions] of candidates.entries())
+      out.grid.push({
+        proportions,
+        run: await run(staticMixtureProvider({ ...schedule, proportions, method: 'grid' }), tag(`grid${n}`)),
+      });
+  }
+  return out;
 }
 
 if (childSeed !== undefined) {
@@ -414,7 +454,7 @@ if (childSeed !== undefined) {
 
 for (const scenario of SCENARIOS as Scenario[]) await scenarioData(scenario); // memoised for the children
 log(
-  `config: scenarios ${SCENARIOS.join('+')}, S=${C.totalSteps} U=${C.roundSteps} η=${C.eta} seeds=${SEEDS.join(',')} model=${JSON.stringify(MODEL)} batch=${BATCH}`,
+  `config: scenarios ${SCENARIOS.join('+')}, S=${C.totalSteps} U=${C.roundSteps} η=${C.eta} k=${SWEEPS} s=${LP_STEPS} γ=${EMA} estimator=${ESTIMATOR} methods=${METHODS.join(',')} seeds=${SEEDS.join(',')} model=${JSON.stringify(MODEL)} batch=${BATCH}`,
 );
 
 /** Children run at most `cores` at a time (niced like the parent). */
@@ -449,31 +489,32 @@ await Promise.all(
 perSeed.sort((a, b) => a.seed - b.seed);
 loads.push(load1());
 
-const METHODS = ['aioli', 'stratified', 'grid', 'doremi', 'skillit'] as const;
 function summarise(scenario: Scenario) {
   const groups = scenario === 'natural' ? TEXT : [...TEXT, JUNK];
   const objective = TEXT.map((_g, i) => i);
   const rs = perSeed.map((p) => p.scenarios[scenario]!);
-  const bestOfGrid = rs.map((r) =>
-    r.grid.reduce((a, b) => (avgPpl(b.run.valLoss, objective) < avgPpl(a.run.valLoss, objective) ? b : a)),
-  );
-  const runsOf = (m: (typeof METHODS)[number]): RunResult[] =>
-    m === 'grid' ? bestOfGrid.map((b) => b.run) : rs.map((r) => r[m]);
-  const headline = (m: (typeof METHODS)[number]) => runsOf(m).map((r) => avgPpl(r.testLoss, objective));
-  const arms: Record<
-    (typeof METHODS)[number],
-    ReturnType<typeof armStats> & { per_group_test_loss: unknown }
-  > = Object.fromEntries(
-    METHODS.map((m) => [
-      m,
-      {
-        ...armStats(headline(m)),
-        per_group_test_loss: Object.fromEntries(
-          groups.map((g, i) => [g, armStats(runsOf(m).map((r) => r.testLoss[i]!))]),
+  const bestOfGrid = selected('grid')
+    ? rs.map((r) =>
+        r.grid!.reduce((a, b) =>
+          avgPpl(b.run.valLoss, objective) < avgPpl(a.run.valLoss, objective) ? b : a,
         ),
-      },
-    ]),
-  ) as never;
+      )
+    : [];
+  const runsOf = (m: Method): RunResult[] =>
+    m === 'grid' ? bestOfGrid.map((b) => b.run) : rs.map((r) => r[m]!);
+  const headline = (m: Method) => runsOf(m).map((r) => avgPpl(r.testLoss, objective));
+  const arms: Partial<Record<Method, ReturnType<typeof armStats> & { per_group_test_loss: unknown }>> =
+    Object.fromEntries(
+      METHODS.map((m) => [
+        m,
+        {
+          ...armStats(headline(m)),
+          per_group_test_loss: Object.fromEntries(
+            groups.map((g, i) => [g, armStats(runsOf(m).map((r) => r.testLoss[i]!))]),
+          ),
+        },
+      ]),
+    ) as never;
   const paired: Record<string, ReturnType<typeof pairedDifference>> = Object.fromEntries(
     METHODS.filter((m) => m !== 'stratified').map((m) => [
       `${m}_vs_stratified`,
@@ -481,7 +522,7 @@ function summarise(scenario: Scenario) {
     ]),
   );
   const proportionsPerRound = Object.fromEntries(
-    (['aioli', 'doremi', 'skillit'] as const).map((m) => {
+    (['aioli', 'doremi', 'skillit'] as const).filter(selected).map((m) => {
       const perSeedRounds = runsOf(m).map((r) => r.proportions);
       const rounds = perSeedRounds[0]!.length;
       return [
@@ -497,10 +538,10 @@ function summarise(scenario: Scenario) {
     }),
   );
   const junkIndex = groups.indexOf(JUNK);
-  const finalShare = (m: (typeof METHODS)[number]) =>
-    round(mean(runsOf(m).map((r) => r.proportions.at(-1)![junkIndex]!)));
+  const finalShare = (m: Method) =>
+    selected(m) ? round(mean(runsOf(m).map((r) => r.proportions.at(-1)![junkIndex]!))) : null;
   // Ā (normalised, rows = the objective's groups, columns = trained group), averaged over rounds and seeds.
-  const aRecords = rs.flatMap((r) => r.aioli.records.filter((x) => x.aNormalized !== null));
+  const aRecords = rs.flatMap((r) => r.aioli?.records.filter((x) => x.aNormalized !== null) ?? []);
   const aMean =
     aRecords.length === 0
       ? null
@@ -528,7 +569,7 @@ function summarise(scenario: Scenario) {
         }
       : {}),
     aioli_A_mean: aMean,
-    skillit_graph_per_seed: rs.map((r) => r.skillit.graph.map((row) => row.map((v) => round(v)))),
+    skillit_graph_per_seed: rs.map((r) => r.skillit?.graph.map((row) => row.map((v) => round(v)))),
   };
 }
 
@@ -542,12 +583,13 @@ const report = {
     seeds: SEEDS,
     totalSteps: C.totalSteps,
     roundSteps: C.roundSteps,
+    methods: METHODS,
     aioli: {
-      sweeps: 2,
-      stepsPerInterval: 4,
+      sweeps: SWEEPS,
+      stepsPerInterval: LP_STEPS,
       eta: C.eta,
-      ema: null,
-      estimator: 'detrended',
+      ema: EMA,
+      estimator: ESTIMATOR,
       oneHotFactor: { natural: batchOneHotFactor(3, BATCH), junk: batchOneHotFactor(4, BATCH) },
     },
     doremi: DOREMI,
@@ -572,8 +614,8 @@ if (!json) {
       const a = s[m] as { mean: number; std: number };
       console.log(`  ${m.padEnd(11)} ${a.mean.toFixed(3)} ± ${a.std.toFixed(3)}`);
     }
-    const p = s.paired.aioli_vs_stratified!;
-    console.log(`  Aioli − stratified: ${p.mean} [${p.ci95.join(', ')}], wins ${p.wins}/${p.of}`);
+    const p = s.paired.aioli_vs_stratified;
+    if (p) console.log(`  Aioli − stratified: ${p.mean} [${p.ci95.join(', ')}], wins ${p.wins}/${p.of}`);
   }
 }
 console.log(JSON.stringify(report, null, json ? 0 : 2));
