@@ -24,6 +24,7 @@ import { fileURLToPath } from 'node:url';
 import type { MinHashParams } from '../ml/methods/dedup/index.js';
 import { loadShingleHash } from '../ml/methods/dedup/index.js';
 import type { ArtifactRef } from '../schemas/artifact.js';
+import { DedupSettings } from '../schemas/dedup.js';
 import { TEXT_CORPUS } from '../schemas/tables.js';
 import { buildTable, stringValues } from '../storage/arrow-tables.js';
 import { ArtifactStore } from '../storage/artifacts.js';
@@ -47,23 +48,10 @@ const round = (x: number, d = 3) => Number(x.toFixed(d));
 const load1 = () => round(loadavg()[0]!, 2);
 
 const SEED = 1;
-const PARAMS: MinHashParams = {
-  ngram: 5,
-  bands: 20,
-  rows: 5,
-  numPerm: 100,
-  threshold: 0.8,
-  stripPunctuation: false,
-  seed: SEED,
-};
-const dedupSettings = {
-  ngram: PARAMS.ngram,
-  numPerm: PARAMS.numPerm,
-  bands: PARAMS.bands,
-  rows: PARAMS.rows,
-  threshold: PARAMS.threshold,
-  stripPunctuation: PARAMS.stripPunctuation,
-};
+/** The product's default dedup settings (schemas/dedup.ts): what the bench measures. */
+const { ngram, numPerm, bands, rows, threshold, stripPunctuation } = DedupSettings.parse({});
+const dedupSettings = { ngram, numPerm, bands, rows, threshold, stripPunctuation };
+const PARAMS: MinHashParams = { ...dedupSettings, seed: SEED };
 const signatureSettings = {
   ngram: PARAMS.ngram,
   numPerm: PARAMS.numPerm,

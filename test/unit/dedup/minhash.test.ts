@@ -18,21 +18,16 @@ import {
   shingleHashes,
 } from '../../../ml/methods/dedup/index.js';
 import { Rng } from '../../../ml/train/rng.js';
+import { DedupSettings } from '../../../schemas/dedup.js';
 
 let hash: Hash32;
 beforeAll(async () => {
   hash = await loadShingleHash();
 });
 
-const params: MinHashParams = {
-  ngram: 5,
-  bands: 20,
-  rows: 5,
-  numPerm: 100,
-  threshold: 0.8,
-  stripPunctuation: false,
-  seed: 3,
-};
+/** The product's default settings (schemas/dedup.ts) with a seed of this test's own. */
+const { ngram, bands, rows, numPerm, threshold, stripPunctuation } = DedupSettings.parse({});
+const params: MinHashParams = { ngram, bands, rows, numPerm, threshold, stripPunctuation, seed: 3 };
 
 /** Two sets with |A ∩ B| = shared, |A \ B| = |B \ A| = own: Jaccard = shared / (shared + 2·own). */
 function setPair(rng: Rng, shared: number, own: number): [Uint32Array, Uint32Array] {
