@@ -134,16 +134,20 @@ async function cmdRun(args: string[]) {
     const printer = new ProgressPrinter(!values.json && !!process.stderr.isTTY);
     let timer: NodeJS.Timeout | undefined;
     let stopped = false;
+    // The poll in flight is awaited before the connection closes: a call the client is still
+    // retrying (a server restart) would otherwise fire on a closed channel and crash the process.
+    let inFlight: Promise<void> = Promise.resolve();
     const poll = async () => {
       const p = await nestedProgress(retort, started.workflowId).catch(() => ({}) as Record<string, never>);
       if (stopped) return;
       if (p.parent) printer.update(p.parent, p.child);
-      timer = setTimeout(() => void poll(), 1000);
+      timer = setTimeout(() => (inFlight = poll()), 1000);
     };
-    if (!values.json) void poll();
-    const outcome = await waitFor(handle).finally(() => {
+    if (!values.json) inFlight = poll();
+    const outcome = await waitFor(handle).finally(async () => {
       stopped = true;
       clearTimeout(timer);
+      await inFlight;
     });
     printer.end();
     if (values.json) out(outcome);
