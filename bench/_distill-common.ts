@@ -85,6 +85,8 @@ export function runTrajectoryMatching(args: {
   method: 'mtt' | 'datm';
   resolution: 'native-28' | 'cpu-14';
   overrides: Partial<TrajectoryMatchingConfig>;
+  /** DSA in the distillation (the digit strategy); the experts must have been trained with it. */
+  dsa?: boolean;
   iterations: number;
   seed: number;
   train: ImageSet;
@@ -92,7 +94,7 @@ export function runTrajectoryMatching(args: {
   say: Say;
 }): TrajectoryMatchingRun {
   const { ipc, method, iterations, experts, say } = args;
-  const profile = mnistProfile(ipc, method, args.resolution);
+  const profile = mnistProfile(ipc, method, args.resolution, { dsa: args.dsa ? {} : false });
   const config = trajectoryMatchingConfig({
     ...profile.distill,
     ...args.overrides,

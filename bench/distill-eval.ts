@@ -1,7 +1,9 @@
 // `npm run -s bench -- distill-eval [--json] [--quick] [--ipc 1,10] [--students R] [--out DIR]
 //   [--tm-iterations 1:N,10:M] [--experts COUNTxEPOCHS] [--arms A,B] [--cvdd-crop LO:HI|off]
-//   [--cvdd-init random|easy|medium|hard[:K]] [--cvdd-set iterations=N,lr=X,rBn=X,...]`
-//   (override the profile's MTT/DATM iterations per IPC and its expert trajectories; evaluate only some
+//   [--cvdd-init random|easy|medium|hard[:K]] [--cvdd-set iterations=N,lr=X,rBn=X,...] [--dsa]
+//   [--student-dsa]`
+//   (`--dsa`: experts and MTT/DATM distillation with the digit DSA strategy; `--student-dsa`: every
+//   student of every arm trains on DSA-augmented batches, as the papers evaluate; override the profile's MTT/DATM iterations per IPC and its expert trajectories; evaluate only some
 //   arms — the rest are neither distilled nor trained, so a partial run's targets are partial too; CV-DD's
 //   recovery RandomResizedCrop area range, its initial images and numeric keys, default the profile's)
 //
@@ -55,6 +57,7 @@ import {
 } from '../ml/methods/cvdd/index.js';
 import { DEFAULT_RANDOM_RESIZED_CROP } from '../ml/methods/cvdd/augment.js';
 import { mnistProfile } from '../ml/methods/trajectory-matching/index.js';
+import { DSA_DIGITS } from '../ml/ops/dsa.js';
 import {
   DEFAULT_STUDENT_PROTOCOL,
   STD_CONVENTION,
@@ -173,6 +176,11 @@ function cvddSetOption(): Partial<CommitteeVotingConfig> {
   return out;
 }
 
+/** `--dsa`: trajectory matching (experts and distillation) with the digit DSA strategy. */
+const tmDsa = argv.includes('--dsa');
+/** `--student-dsa`: every student of every arm trains on DSA-augmented batches (spec §8). */
+const studentDsa = argv.includes('--student-dsa');
+
 const SEED = 0;
 const SIDE = 14;
 const DOWNSAMPLE = 28 / SIDE;
@@ -182,7 +190,11 @@ const PLAN = {
   students: Number(option('--students') ?? (quick ? 2 : 3)),
   convWidth: quick ? 16 : 128,
   testCount: quick ? 1000 : undefined,
-  protocol: { ...DEFAULT_STUDENT_PROTOCOL, maxSteps: quick ? 1000 : 3000 },
+  protocol: {
+    ...DEFAULT_STUDENT_PROTOCOL,
+    maxSteps: quick ? 1000 : 3000,
+    augment: studentDsa ? DSA_DIGITS : (false as const),
+  },
   experts: expertsOption(quick ? { count: 2, epochs: 5 } : { count: 3, epochs: 8 }),
   tmIterations: tmIterations(quick ? { 1: 40, 10: 20 } : { 1: 300, 10: 200 }),
   cvdd: {
@@ -285,8 +297,9 @@ async function main(): Promise<void> {
 
   // Trajectory matching: experts once, shared by both IPCs and both methods.
   const tmNet = mnistProfile(1, 'mtt', 'cpu-14').distill.net;
+  const dsaOption = { dsa: tmDsa ? {} : (false as const) };
   const asTm = (s: { pixels: Float32Array; labels: Int32Array }) => ({ images: s.pixels, labels: s.labels });
-  const expertProfile = { ...mnistProfile(10, 'mtt', 'cpu-14').experts, ...PLAN.experts };
+  const expertProfile = { ...mnistProfile(10, 'mtt', 'cpu-14', dsaOption).experts, ...PLAN.experts };
   const trained = runTm
     ? trainExperts(asTm(train), asTm(test), expertProfile, tmNet, (m) => say(`experts: ${m}`))
     : null;
@@ -363,6 +376,7 @@ async function main(): Promise<void> {
         method,
         resolution: 'cpu-14',
         overrides: {},
+        dsa: tmDsa,
         iterations: PLAN.tmIterations[ipc],
         seed: SEED,
         train: asTm(train),
@@ -522,7 +536,7 @@ async function main(): Promise<void> {
       students_per_arch: PLAN.students,
       protocol: PLAN.protocol,
       arms: ARMS,
-      tm: { profile: 'cpu-14', iterations: PLAN.tmIterations, augmentation: 'none' },
+      tm: { profile: 'cpu-14', iterations: PLAN.tmIterations, augmentation: tmDsa ? DSA_DIGITS : 'none' },
       cvdd: {
         committee: committee.map((c) => c.id),
         priors: 'validation top-1',

@@ -11,7 +11,9 @@
 //              2015) keeps the loss on the scale of a T = 1 loss, so one loss floor means "converged"
 //              for every temperature (at T = 20 a bare KL is ~400× smaller and would stop at once).
 //   optimiser  AdamW (lr 3e-3, decoupled weight decay 5e-4), batches of min(batch, N) drawn by a seeded
-//              per-epoch shuffle, no augmentation (the set is what is evaluated, not an augmentation).
+//              per-epoch shuffle. Augmentation is off by default (the set alone is evaluated); with
+//              `augment` every batch goes through DSA with a per-step seed, as the trajectory-matching
+//              papers train their evaluation students — every arm then gets the same augmentation.
 //   stopping   every `window` steps the mean training loss of the window is compared with the previous
 //              window's: an improvement below `relTolerance` × previous (or a loss below `lossFloor`) is a
 //              plateau. The first plateau divides the LR by 10 (`lrDecay`), the next one stops; `maxSteps`
@@ -30,6 +32,7 @@ import {
 } from '../models/convnet.js';
 import { committeeMlpConfig } from '../methods/cvdd/mlp.js';
 import { type CommitteeArch, committeeForward, initCommitteeArch } from '../methods/cvdd/members.js';
+import { type DsaConfig, diffAugment } from '../ops/dsa.js';
 import { softmaxCrossEntropy } from '../ops/index.js';
 import { BatchOrder, gatherImages, gatherLabels, gatherVectors } from '../train/batches.js';
 import { buffersToStats, statsToBuffers, trainSteps } from '../train/loops.js';
@@ -104,6 +107,11 @@ export interface StudentProtocol {
   lrDecay: number;
   minSteps: number;
   maxSteps: number;
+  /**
+   * DSA on every training batch (per-image parameters, seed deriveSeed(seed, 'student-dsa', step)),
+   * or false. Soft labels stay those of the un-augmented image.
+   */
+  augment: DsaConfig | false;
 }
 
 export const DEFAULT_STUDENT_PROTOCOL: StudentProtocol = {
@@ -116,6 +124,7 @@ export const DEFAULT_STUDENT_PROTOCOL: StudentProtocol = {
   lrDecay: 0.1,
   minSteps: 100,
   maxSteps: 3000,
+  augment: false,
 };
 
 export type StopReason = 'plateau' | 'loss-floor' | 'max-steps';
@@ -273,7 +282,10 @@ export function trainStudent(
         buffers,
         batchAt: (s) => {
           const idx = order.indicesAt(s);
-          const x = gatherImages(train.pixels, arch.config, idx);
+          const raw = gatherImages(train.pixels, arch.config, idx);
+          const x = protocol.augment
+            ? diffAugment(raw, protocol.augment, deriveSeed(seed, 'student-dsa', s))
+            : raw;
           if (!soft) return { x, y: gatherLabels(train.labels, idx), negEnt: 0 };
           let ne = 0;
           for (const i of idx) ne += negEnt![i]!;

@@ -4,6 +4,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 import { loadMnist } from '../../../activities/mnist.js';
 import {
+  DEFAULT_STUDENT_PROTOCOL,
   gatherImageRows,
   meanStd,
   protocolStudents,
@@ -11,6 +12,7 @@ import {
   studentArchId,
   trainStudent,
 } from '../../../ml/eval/index.js';
+import { DSA_DIGITS } from '../../../ml/ops/dsa.js';
 
 describe('meanStd', () => {
   it('is the sample std (n − 1), numpy std(ddof=1)', () => {
@@ -75,5 +77,19 @@ describe('trainStudent', () => {
     const r = trainStudent(mlp!, { ...set, soft: { probabilities: p, temperature: 4 } }, test, 1);
     expect(r.finalTrainLoss).toBeLessThan(0.1);
     expect(r.trainAccuracy).toBe(1);
+  });
+
+  it('augments every batch with DSA when asked: seeded, leak-free, and a different student', () => {
+    const protocol = { ...DEFAULT_STUDENT_PROTOCOL, augment: DSA_DIGITS, maxSteps: 200 };
+    const before = tf.memory().numTensors;
+    const a = trainStudent(convBn!, set, test, 1, protocol);
+    expect(tf.memory().numTensors).toBe(before);
+    const b = trainStudent(convBn!, set, test, 1, protocol);
+    expect(b.windows).toEqual(a.windows);
+    expect(b.testAccuracy).toBe(a.testAccuracy);
+    const plain = trainStudent(convBn!, set, test, 1, { ...protocol, augment: false });
+    expect(plain.windows[0]).not.toBe(a.windows[0]);
+    // Augmented batches are harder to fit than the 50 images themselves.
+    expect(a.windows[a.windows.length - 1]!).toBeGreaterThan(plain.windows[plain.windows.length - 1]!);
   });
 });
