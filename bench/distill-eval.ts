@@ -1,9 +1,10 @@
 // `npm run -s bench -- distill-eval [--json] [--quick] [--ipc 1,10] [--students R] [--out DIR]
 //   [--tm-iterations 1:N,10:M] [--experts COUNTxEPOCHS] [--arms A,B] [--cvdd-crop LO:HI|off]
 //   [--cvdd-init random|easy|medium|hard[:K]] [--cvdd-set iterations=N,lr=X,rBn=X,...] [--dsa]
-//   [--student-dsa]`
+//   [--student-dsa] [--tm-set width=W,depth=D,images=N,maxStartEpoch=E,...]`
 //   (`--dsa`: experts and MTT/DATM distillation with the digit DSA strategy; `--student-dsa`: every
-//   student of every arm trains on DSA-augmented batches, as the papers evaluate; override the profile's MTT/DATM iterations per IPC and its expert trajectories; evaluate only some
+//   student of every arm trains on DSA-augmented batches, as the papers evaluate; `--tm-set`: the
+//   trajectory-matching net, the experts' images per class and numeric distillation keys; override the profile's MTT/DATM iterations per IPC and its expert trajectories; evaluate only some
 //   arms — the rest are neither distilled nor trained, so a partial run's targets are partial too; CV-DD's
 //   recovery RandomResizedCrop area range, its initial images and numeric keys, default the profile's)
 //
@@ -159,6 +160,36 @@ function cvddInitOption(): Pick<CommitteeVotingConfig, 'initDifficulty' | 'initC
   };
 }
 
+/**
+ * `--tm-set width=16,depth=3,images=750,maxStartEpoch=6`: the trajectory-matching net (experts and
+ * distillation share it), the experts' real images per class, and numeric distillation keys.
+ */
+function tmSetOption(): {
+  net: { width?: number; depth?: number };
+  imagesPerClass?: number;
+  distill: Record<string, number>;
+} {
+  const raw = option('--tm-set');
+  const out: ReturnType<typeof tmSetOption> = { net: {}, distill: {} };
+  if (raw === undefined) return out;
+  const distillKeys = ['maxStartEpoch', 'syntheticSteps', 'expertEpochs', 'lrImages', 'initialSynLr'];
+  for (const part of raw.split(',')) {
+    const [k, v] = part.split('=');
+    const n = Number(v);
+    const ok = Number.isFinite(n) && n > 0;
+    if (ok && (k === 'width' || k === 'depth')) out.net[k] = n;
+    else if (ok && k === 'images') out.imagesPerClass = n;
+    else if (ok && distillKeys.includes(k!)) out.distill[k!] = n;
+    else {
+      console.error(
+        `--tm-set: expected KEY=NUMBER pairs with KEY in width, depth, images, ${distillKeys.join(', ')}, got "${raw}"`,
+      );
+      process.exit(2);
+    }
+  }
+  return out;
+}
+
 /** `--cvdd-set iterations=30,lr=0.1,rBn=1`: numeric CV-DD config keys over the profile's. */
 function cvddSetOption(): Partial<CommitteeVotingConfig> {
   const raw = option('--cvdd-set');
@@ -197,6 +228,7 @@ const PLAN = {
   },
   experts: expertsOption(quick ? { count: 2, epochs: 5 } : { count: 3, epochs: 8 }),
   tmIterations: tmIterations(quick ? { 1: 40, 10: 20 } : { 1: 300, 10: 200 }),
+  tm: tmSetOption(),
   cvdd: {
     ...(quick ? { memberEpochs: 2, iterations: 60 } : { memberEpochs: 5, iterations: 150 }),
     ...cvddCropOption(),
@@ -296,10 +328,14 @@ async function main(): Promise<void> {
   const distillStats: Json = {};
 
   // Trajectory matching: experts once, shared by both IPCs and both methods.
-  const tmNet = mnistProfile(1, 'mtt', 'cpu-14').distill.net;
+  const tmNet = { ...mnistProfile(1, 'mtt', 'cpu-14').distill.net, ...PLAN.tm.net };
   const dsaOption = { dsa: tmDsa ? {} : (false as const) };
   const asTm = (s: { pixels: Float32Array; labels: Int32Array }) => ({ images: s.pixels, labels: s.labels });
-  const expertProfile = { ...mnistProfile(10, 'mtt', 'cpu-14', dsaOption).experts, ...PLAN.experts };
+  const expertProfile = {
+    ...mnistProfile(10, 'mtt', 'cpu-14', dsaOption).experts,
+    ...PLAN.experts,
+    ...(PLAN.tm.imagesPerClass ? { imagesPerClass: PLAN.tm.imagesPerClass } : {}),
+  };
   const trained = runTm
     ? trainExperts(asTm(train), asTm(test), expertProfile, tmNet, (m) => say(`experts: ${m}`))
     : null;
@@ -375,7 +411,7 @@ async function main(): Promise<void> {
         ipc,
         method,
         resolution: 'cpu-14',
-        overrides: {},
+        overrides: { ...PLAN.tm.distill, net: tmNet },
         dsa: tmDsa,
         iterations: PLAN.tmIterations[ipc],
         seed: SEED,
@@ -536,7 +572,13 @@ async function main(): Promise<void> {
       students_per_arch: PLAN.students,
       protocol: PLAN.protocol,
       arms: ARMS,
-      tm: { profile: 'cpu-14', iterations: PLAN.tmIterations, augmentation: tmDsa ? DSA_DIGITS : 'none' },
+      tm: {
+        profile: 'cpu-14',
+        iterations: PLAN.tmIterations,
+        augmentation: tmDsa ? DSA_DIGITS : 'none',
+        net: { width: tmNet.width, depth: tmNet.depth },
+        overrides: PLAN.tm.distill,
+      },
       cvdd: {
         committee: committee.map((c) => c.id),
         priors: 'validation top-1',
