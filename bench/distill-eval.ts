@@ -4,8 +4,9 @@
 //   [--student-dsa] [--tm-set width=W,depth=D,images=N,maxStartEpoch=E,...]`
 //   (`--dsa`: experts and MTT/DATM distillation with the digit DSA strategy; `--student-dsa`: every
 //   student of every arm trains on DSA-augmented batches, as the papers evaluate; `--tm-set`: the
-//   trajectory-matching net, the experts' images per class and numeric distillation keys; override the profile's MTT/DATM iterations per IPC and its expert trajectories; evaluate only some
-//   arms — the rest are neither distilled nor trained, so a partial run's targets are partial too; CV-DD's
+//   trajectory-matching net, the experts' images per class and numeric distillation keys; override
+//   the profile's MTT/DATM iterations per IPC and its expert trajectories; evaluate only some arms —
+//   the rest are neither distilled nor trained, so a partial run's targets are partial too; CV-DD's
 //   recovery RandomResizedCrop area range, its initial images and numeric keys, default the profile's)
 //
 // ONE run of the distillation evaluation protocol (DESIGN.md §8, ml/eval/): every method distils from
@@ -161,6 +162,30 @@ function cvddInitOption(): Pick<CommitteeVotingConfig, 'initDifficulty' | 'initC
 }
 
 /**
+ * `FLAG k1=x,k2=y`: KEY=NUMBER pairs with every KEY in `keys` (and every number > 0 with `positive`);
+ * anything else prints one line naming the flag and exits 2. Absent flag = {}.
+ */
+function keyNumberOption<K extends string>(
+  flag: string,
+  keys: readonly K[],
+  opts: { positive?: boolean } = {},
+): Partial<Record<K, number>> {
+  const raw = option(flag);
+  const out: Partial<Record<K, number>> = {};
+  if (raw === undefined) return out;
+  for (const part of raw.split(',')) {
+    const [k, v] = part.split('=');
+    const n = Number(v);
+    if (!(keys as readonly string[]).includes(k!) || !Number.isFinite(n) || (opts.positive && !(n > 0))) {
+      console.error(`${flag}: expected KEY=NUMBER pairs with KEY in ${keys.join(', ')}, got "${raw}"`);
+      process.exit(2);
+    }
+    out[k as K] = n;
+  }
+  return out;
+}
+
+/**
  * `--tm-set width=16,depth=3,images=750,maxStartEpoch=6`: the trajectory-matching net (experts and
  * distillation share it), the experts' real images per class, and numeric distillation keys.
  */
@@ -169,42 +194,30 @@ function tmSetOption(): {
   imagesPerClass?: number;
   distill: Record<string, number>;
 } {
-  const raw = option('--tm-set');
-  const out: ReturnType<typeof tmSetOption> = { net: {}, distill: {} };
-  if (raw === undefined) return out;
-  const distillKeys = ['maxStartEpoch', 'syntheticSteps', 'expertEpochs', 'lrImages', 'initialSynLr'];
-  for (const part of raw.split(',')) {
-    const [k, v] = part.split('=');
-    const n = Number(v);
-    const ok = Number.isFinite(n) && n > 0;
-    if (ok && (k === 'width' || k === 'depth')) out.net[k] = n;
-    else if (ok && k === 'images') out.imagesPerClass = n;
-    else if (ok && distillKeys.includes(k!)) out.distill[k!] = n;
-    else {
-      console.error(
-        `--tm-set: expected KEY=NUMBER pairs with KEY in width, depth, images, ${distillKeys.join(', ')}, got "${raw}"`,
-      );
-      process.exit(2);
-    }
-  }
-  return out;
+  const { width, depth, images, ...distill } = keyNumberOption(
+    '--tm-set',
+    [
+      'width',
+      'depth',
+      'images',
+      'maxStartEpoch',
+      'syntheticSteps',
+      'expertEpochs',
+      'lrImages',
+      'initialSynLr',
+    ],
+    { positive: true },
+  );
+  return {
+    net: { ...(width !== undefined ? { width } : {}), ...(depth !== undefined ? { depth } : {}) },
+    ...(images !== undefined ? { imagesPerClass: images } : {}),
+    distill: distill as Record<string, number>,
+  };
 }
 
 /** `--cvdd-set iterations=30,lr=0.1,rBn=1`: numeric CV-DD config keys over the profile's. */
 function cvddSetOption(): Partial<CommitteeVotingConfig> {
-  const raw = option('--cvdd-set');
-  if (raw === undefined) return {};
-  const keys = ['iterations', 'lr', 'rBn', 'firstBnMultiplier', 'klTemperature'] as const;
-  const out: Partial<Record<(typeof keys)[number], number>> = {};
-  for (const part of raw.split(',')) {
-    const [k, v] = part.split('=');
-    if (!(keys as readonly string[]).includes(k!) || !Number.isFinite(Number(v))) {
-      console.error(`--cvdd-set: expected KEY=NUMBER pairs with KEY in ${keys.join(', ')}, got "${raw}"`);
-      process.exit(2);
-    }
-    out[k as (typeof keys)[number]] = Number(v);
-  }
-  return out;
+  return keyNumberOption('--cvdd-set', ['iterations', 'lr', 'rBn', 'firstBnMultiplier', 'klTemperature']);
 }
 
 /** `--dsa`: trajectory matching (experts and distillation) with the digit DSA strategy. */
