@@ -381,6 +381,9 @@ export function createImageActivities({ artifacts }: { artifacts: ArtifactStore 
         if (input.iterations !== undefined && input.distill.expansionEndIteration === undefined)
           overrides.expansionEndIteration = Math.max(1, Math.floor(iterations / 2));
         const maxStart = overrides.maxStartEpoch!;
+        // A maxStartEpoch at or below the profile's window start opens the window at epoch 0.
+        if (input.distill.minStartEpoch === undefined && overrides.minStartEpoch! >= maxStart)
+          overrides.minStartEpoch = 0;
         const minStart = overrides.minStartEpoch!;
         if (input.distill.initialMaxStartEpoch === undefined)
           overrides.initialMaxStartEpoch = Math.max(

@@ -122,6 +122,34 @@ describe('planDistillation', () => {
     expect(d.methodTag).toBe('datm');
   });
 
+  it("keeps cpu-14 IPC 10's late window unless maxStartEpoch narrows it, then opens it at epoch 0", async () => {
+    const base = {
+      method: 'datm',
+      ipc: 10,
+      data: { h: 14, w: 14, c: 1, classes: 10 },
+      preset: 'cpu-14',
+    } as const;
+    expect((await plan(base)).distill).toMatchObject({
+      minStartEpoch: 2,
+      maxStartEpoch: 4,
+      initialMaxStartEpoch: 3,
+      expertEpochs: 4,
+      syntheticSteps: 32,
+    });
+    const narrowed = await plan({ ...base, distill: { maxStartEpoch: 2, expertEpochs: 1 } });
+    expect(narrowed.distill).toMatchObject({
+      minStartEpoch: 0,
+      maxStartEpoch: 2,
+      initialMaxStartEpoch: 2,
+      sequentialGeneration: false,
+    });
+    const err = await plan({ ...base, distill: { minStartEpoch: 3, maxStartEpoch: 3 } }).catch(
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(ApplicationFailure);
+    expect((err as ApplicationFailure).message).toMatch(/maxStartEpoch/);
+  });
+
   it('rejects trajectories too short for the sampling window with a ConfigError naming the field', async () => {
     const err = await plan({
       method: 'mtt',

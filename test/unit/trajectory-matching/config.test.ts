@@ -92,13 +92,26 @@ describe('trajectory matching config', () => {
       }
     const cpu = mnistProfile(10, 'mtt', 'cpu-14');
     expect(paramCount(cpu.distill.net)).toBe(1426);
+    // IPC 10 on 14×14 matches the later, longer segment: start epochs 2–3, M 4 in N 32 steps.
     expect(cpu.distill).toMatchObject({
-      syntheticSteps: 8,
+      syntheticSteps: 32,
+      expertEpochs: 4,
+      minStartEpoch: 2,
+      maxStartEpoch: 4,
       softLabels: false,
       init: 'real',
       updateThreshold: null,
     });
     expect(cpu.iterations).toBe(60);
+    expect(mnistProfile(10, 'datm', 'cpu-14').distill).toMatchObject({
+      minStartEpoch: 2,
+      initialMaxStartEpoch: 3,
+    });
+    expect(mnistProfile(1, 'mtt', 'cpu-14').distill).toMatchObject({
+      syntheticSteps: 10,
+      minStartEpoch: 0,
+      expertEpochs: 1,
+    });
   });
 
   it('AST balanced inner loss factor s(t) (spec §7)', () => {
