@@ -254,7 +254,7 @@ const PLAN = {
     maxSteps: quick ? 1000 : 3000,
     augment: studentDsa ? DSA_DIGITS : (false as const),
   },
-  experts: expertsOption(quick ? { count: 2, epochs: 5 } : { count: 3, epochs: 8 }),
+  experts: expertsOption(quick ? { count: 2, epochs: 7 } : { count: 3, epochs: 8 }),
   tmIterations: tmIterations(quick ? { 1: 40, 10: 20 } : { 1: 300, 10: 200 }),
   tm: tmSetOption(),
   cvdd: {
@@ -278,6 +278,18 @@ const ARMS = ((): readonly Arm[] => {
   return ALL_ARMS.filter((a) => picked.includes(a));
 })();
 const runTm = ARMS.includes('mtt') || ARMS.includes('datm');
+// Every IPC's matching window must fit the experts' trajectories; say so before any work is done.
+if (runTm)
+  for (const ipc of ipcs) {
+    const d = { ...mnistProfile(ipc, 'datm', 'cpu-14').distill, ...PLAN.tm.distill };
+    const needed = d.maxStartEpoch - 1 + d.expertEpochs;
+    if (needed > PLAN.experts.epochs) {
+      console.error(
+        `--experts: IPC ${ipc} matches start epochs below ${d.maxStartEpoch} plus M = ${d.expertEpochs}, so the experts need ${needed} epochs, got ${PLAN.experts.epochs} (hint: --experts ${PLAN.experts.count}x${needed} or --tm-set maxStartEpoch=…,expertEpochs=…)`,
+      );
+      process.exit(2);
+    }
+  }
 const outDir = option('--out') ?? join(tmpdir(), `retort-distill-eval-${process.pid}`);
 
 /** Writes an arm's table and reads it back from the FILE with nothing but its metadata. */
