@@ -14,6 +14,7 @@ import { convNetConfig, paramCount } from '../ml/models/convnet.js';
 import {
   type MnistIpc,
   type TrajectoryMatchingOverrides,
+  lastEpochNeeded,
   mnistProfile,
   trajectoryMatchingConfig,
   trajectoryMatchingMethod,
@@ -395,7 +396,7 @@ export function createImageActivities({ artifacts }: { artifacts: ArtifactStore 
         const distill = trajectoryMatchingConfig(overrides);
         // The experts see the augmentation the student unroll uses (buffer.py and distill.py share --dsa).
         if (distill.dsa) experts.dsa = distill.dsa;
-        const needed = distill.maxStartEpoch - 1 + distill.expertEpochs;
+        const needed = lastEpochNeeded(distill);
         if (needed > experts.epochs)
           throw configError(
             `field "experts.epochs" = ${experts.epochs}: start epochs below maxStartEpoch ${distill.maxStartEpoch} with expertEpochs ${distill.expertEpochs} need trajectories up to epoch ${needed}`,

@@ -58,7 +58,7 @@ import {
   relabelWithCommittee,
 } from '../ml/methods/cvdd/index.js';
 import { DEFAULT_RANDOM_RESIZED_CROP } from '../ml/methods/cvdd/augment.js';
-import { mnistProfile } from '../ml/methods/trajectory-matching/index.js';
+import { lastEpochNeeded, mnistProfile } from '../ml/methods/trajectory-matching/index.js';
 import { DSA_DIGITS } from '../ml/ops/dsa.js';
 import {
   DEFAULT_STUDENT_PROTOCOL,
@@ -282,7 +282,7 @@ const runTm = ARMS.includes('mtt') || ARMS.includes('datm');
 if (runTm)
   for (const ipc of ipcs) {
     const d = { ...mnistProfile(ipc, 'datm', 'cpu-14').distill, ...PLAN.tm.distill };
-    const needed = d.maxStartEpoch - 1 + d.expertEpochs;
+    const needed = lastEpochNeeded(d);
     if (needed > PLAN.experts.epochs) {
       console.error(
         `--experts: IPC ${ipc} matches start epochs below ${d.maxStartEpoch} plus M = ${d.expertEpochs}, so the experts need ${needed} epochs, got ${PLAN.experts.epochs} (hint: --experts ${PLAN.experts.count}x${needed} or --tm-set maxStartEpoch=…,expertEpochs=…)`,
@@ -360,6 +360,8 @@ async function main(): Promise<void> {
   const train = subsetImages(pool, split.train);
   const val = subsetImages(pool, split.val);
   const test = { pixels: mnist.test.images, labels: mnist.test.labels };
+  /** The digits every student is scored on (`--score-on`). */
+  const scored = SCORE_ON === 'val' ? val : test;
   const testSet: CvddImageSet = { ...test, h: SIDE, w: SIDE, c: 1 };
   say(
     `MNIST ${SIDE}×${SIDE}: ${train.labels.length} train / ${val.labels.length} val / ${test.labels.length} test`,
@@ -522,7 +524,7 @@ async function main(): Promise<void> {
           const res = trainStudent(
             arch,
             { pixels: table.pixels, labels: table.labels, soft },
-            SCORE_ON === 'val' ? val : test,
+            scored,
             1000 + r,
             PLAN.protocol,
           );

@@ -28,6 +28,13 @@ export interface SegmentPlan {
 /** What `planSegment` needs to know of the trajectories. */
 export type TrajectoryShape = Pick<ExpertTrajectories, 'experts' | 'lastEpoch'>;
 
+/** The last expert epoch a matching window reads: start epochs below T+ plus M epochs ahead. */
+export function lastEpochNeeded(
+  config: Pick<TrajectoryMatchingConfig, 'maxStartEpoch' | 'expertEpochs'>,
+): number {
+  return config.maxStartEpoch - 1 + config.expertEpochs;
+}
+
 /** The random draws of outer iteration `iteration`: a pure function of (config, experts' shape, iteration). */
 export function planSegment(
   config: TrajectoryMatchingConfig,
@@ -36,7 +43,7 @@ export function planSegment(
 ): SegmentPlan {
   if (!(Number.isInteger(iteration) && iteration >= 0))
     throw new RangeError(`planSegment: iteration must be a non-negative integer, got ${iteration}`);
-  const needed = config.maxStartEpoch - 1 + config.expertEpochs;
+  const needed = lastEpochNeeded(config);
   if (needed > experts.lastEpoch) {
     throw new RangeError(
       `expert trajectories end at epoch ${experts.lastEpoch}, but start epochs up to ${config.maxStartEpoch - 1} ` +
