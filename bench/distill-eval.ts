@@ -255,7 +255,7 @@ const PLAN = {
     augment: studentDsa ? DSA_DIGITS : (false as const),
   },
   experts: expertsOption(quick ? { count: 2, epochs: 7 } : { count: 3, epochs: 8 }),
-  tmIterations: tmIterations(quick ? { 1: 40, 10: 20 } : { 1: 300, 10: 200 }),
+  tmIterations: tmIterations(quick ? { 1: 40, 10: 20 } : { 1: 300, 10: 100 }),
   tm: tmSetOption(),
   cvdd: {
     ...(quick ? { memberEpochs: 2, iterations: 60 } : { memberEpochs: 5, iterations: 150 }),

@@ -236,7 +236,8 @@ export type MnistIpc = 1 | 10 | 50;
  * - 'cpu-14' (pure-JS backend): spec §10.2 as measured — 14×14 (2×2 average), W8 D2, 1,426
  *   parameters, experts 3 × 8 epochs × 200 images/class. At IPC 10 it matches a later, longer
  *   segment (DATM: larger IPC, later trajectories): start epochs 2–3 (T− 2, T+ 4), M 4 expert
- *   epochs in N 32 synthetic steps (chosen on the validation digits, bench/README distill-eval).
+ *   epochs in N 128 synthetic steps, 32 per expert epoch (chosen on the validation digits,
+ *   bench/README distill-eval; about 5 s per iteration on 2 cores).
  *
  * Both: α₀ 0.05, lr_img 100 (1000 overfits, §12.1), lr_u 0.01 in log space, momenta 0.5, no ZCA. DSA
  * is off unless `options.dsa` asks for it (`{}` = the digit strategy of the papers' code, `DSA_DIGITS`);
@@ -255,7 +256,7 @@ export function mnistProfile(
   const native = resolution === 'native-28';
   const side = native ? 28 : 14;
   const lateWindow = !native && ipc === 10;
-  const steps = { 1: 10, 10: native ? 10 : 32, 50: 8 }[ipc];
+  const steps = { 1: 10, 10: native ? 10 : 128, 50: 8 }[ipc];
   const batchSyn = { 1: null, 10: 50, 50: 100 }[ipc];
   const minStart = lateWindow ? 2 : 0;
   const maxStart = ipc === 50 ? 6 : 4;

@@ -134,7 +134,7 @@ describe('planDistillation', () => {
       maxStartEpoch: 4,
       initialMaxStartEpoch: 3,
       expertEpochs: 4,
-      syntheticSteps: 32,
+      syntheticSteps: 128,
     });
     const narrowed = await plan({ ...base, distill: { maxStartEpoch: 2, expertEpochs: 1 } });
     expect(narrowed.distill).toMatchObject({

@@ -92,9 +92,9 @@ describe('trajectory matching config', () => {
       }
     const cpu = mnistProfile(10, 'mtt', 'cpu-14');
     expect(paramCount(cpu.distill.net)).toBe(1426);
-    // IPC 10 on 14×14 matches the later, longer segment: start epochs 2–3, M 4 in N 32 steps.
+    // IPC 10 on 14×14 matches the later, longer segment: start epochs 2–3, M 4 in N 128 steps.
     expect(cpu.distill).toMatchObject({
-      syntheticSteps: 32,
+      syntheticSteps: 128,
       expertEpochs: 4,
       minStartEpoch: 2,
       maxStartEpoch: 4,
