@@ -237,7 +237,7 @@ export type MnistIpc = 1 | 10 | 50;
  *   parameters, experts 3 × 8 epochs × 200 images/class. At IPC 10 it matches a later, longer
  *   segment (DATM: larger IPC, later trajectories): start epochs 2–3 (T− 2, T+ 4), M 4 expert
  *   epochs in N 128 synthetic steps, 32 per expert epoch (chosen on the validation digits,
- *   bench/README distill-eval; about 5 s per iteration on 2 cores).
+ *   bench/README distill-eval, which also records its cost).
  *
  * Both: α₀ 0.05, lr_img 100 (1000 overfits, §12.1), lr_u 0.01 in log space, momenta 0.5, no ZCA. DSA
  * is off unless `options.dsa` asks for it (`{}` = the digit strategy of the papers' code, `DSA_DIGITS`);
