@@ -255,10 +255,13 @@ export function mnistProfile(
   const dsa = options.dsa ? { ...DSA_DIGITS, ...options.dsa } : false;
   const native = resolution === 'native-28';
   const side = native ? 28 : 14;
-  const lateWindow = !native && ipc === 10;
-  const steps = { 1: 10, 10: native ? 10 : 128, 50: 8 }[ipc];
+  // The matching window: start epochs [minStart, maxStart), M expert epochs in N synthetic steps.
+  const window =
+    !native && ipc === 10
+      ? { minStart: 2, expertEpochs: 4, steps: 128 }
+      : { minStart: 0, expertEpochs: 1, steps: { 1: 10, 10: 10, 50: 8 }[ipc] };
   const batchSyn = { 1: null, 10: 50, 50: 100 }[ipc];
-  const minStart = lateWindow ? 2 : 0;
+  const minStart = window.minStart;
   const maxStart = ipc === 50 ? 6 : 4;
   const iterations = native ? { 1: 300, 10: 150, 50: 100 }[ipc] : { 1: 100, 10: 60, 50: 30 }[ipc];
   const base: TrajectoryMatchingOverrides = {
@@ -272,8 +275,8 @@ export function mnistProfile(
       firstPadding: 'auto',
     },
     ipc,
-    syntheticSteps: steps,
-    expertEpochs: lateWindow ? 4 : 1,
+    syntheticSteps: window.steps,
+    expertEpochs: window.expertEpochs,
     batchSyn,
     minStartEpoch: minStart,
     maxStartEpoch: maxStart,
